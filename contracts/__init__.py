@@ -1,0 +1,1 @@
+"""The language Voco's services speak: events, commands, subjects, schema versions."""

@@ -1,0 +1,411 @@
+"""Presence: statuses, notes, presence profiles, devices, and how they change.
+
+Streams: `user:<extension>` for everything about one user, `ring-group:<id>`,
+`ivr:<id>`, and `feature-codes` for the system's feature-code map.
+Events are published on `voco.evt.presence.<extension or id>.<EventType>`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.base import Command, Event, event
+
+PRESENCE_STREAM = "VOCO_PRESENCE"
+PRESENCE_SUBJECTS = ["voco.evt.presence.>"]
+
+Extension = Annotated[str, Field(pattern=r"^[0-9]{2,10}$", description="An extension number")]
+Identifier = Annotated[
+    str,
+    Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="lower-case letters, digits, _ and -"),
+]
+PhoneNumber = Annotated[
+    str, Field(pattern=r"^\+?[0-9]{3,20}$", description="digits with an optional leading +")
+]
+FeatureCode = Annotated[str, Field(pattern=r"^\*[0-9]{1,6}$", description="e.g. *71")]
+
+
+def event_subject(key: str, type_name: str) -> str:
+    return f"voco.evt.presence.{key}.{type_name}"
+
+
+class Status(StrEnum):
+    AVAILABLE = "available"
+    AWAY = "away"
+    DO_NOT_DISTURB = "do_not_disturb"
+    BE_RIGHT_BACK = "be_right_back"
+    BUSY = "busy"
+    IN_MEETING = "in_meeting"
+    OFFLINE = "offline"
+
+
+class Channel(StrEnum):
+    """Through which channel a change came."""
+
+    CLIENT = "client"  # web, desktop or mobile client, or the CLI
+    IP_PHONE = "ip_phone"
+    FEATURE_CODE = "feature_code"
+    SCHEDULER = "scheduler"
+    AUTOMATION = "automation"  # idle detection, expiring notes
+    PBX = "pbx"
+    ADMIN = "admin"
+
+
+class Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DestinationKind(StrEnum):
+    EXTENSION = "extension"
+    EXTERNAL = "external"
+    VOICEMAIL = "voicemail"
+    IVR = "ivr"
+    RING_GROUP = "ring_group"
+
+
+class Destination(Part):
+    """Where a forwarding rule sends a call.
+
+    `target` is the extension, the external number, the IVR id or the ring group
+    id; for voicemail it is the mailbox (the callee's own when omitted), and
+    `greeting` names the greeting to play (e.g. "busy", "unavailable", a custom one).
+    """
+
+    kind: DestinationKind
+    target: str | None = None
+    greeting: str | None = None
+
+
+class Forwarding(Part):
+    always: Destination | None = None
+    busy: Destination | None = None
+    no_answer: Destination | None = None
+    unavailable: Destination | None = None
+
+
+class RingStrategy(StrEnum):
+    SIMULTANEOUS = "simultaneous"
+    SEQUENTIAL = "sequential"
+    RANDOM = "random"
+    FIRST_AVAILABLE = "first_available"
+
+
+MOBILE = "mobile"
+"""The device id that stands for the profile's mobile number as a ring leg."""
+
+
+class RingStep(Part):
+    """One device in priority order; `seconds` is its ring time in a sequential strategy."""
+
+    device: str = Field(min_length=1, max_length=64)
+    seconds: int | None = Field(default=None, ge=1, le=120)
+
+
+class Ringing(Part):
+    strategy: RingStrategy = RingStrategy.SIMULTANEOUS
+    devices: list[RingStep] = Field(
+        default_factory=list,
+        description="Priority order. Empty: every registered device of the extension.",
+    )
+    include_mobile: bool = False
+    timeout: int = Field(default=30, description="ring timeout, 5-120 seconds")
+
+
+class VoicemailSettings(Part):
+    enabled: bool = True
+    greeting: str = "default"
+
+
+class Profile(Part):
+    id: Identifier
+    name: str = Field(min_length=1, max_length=64)
+    shows: Status = Status.AVAILABLE
+    accept_calls: bool = True
+    direct_to_voicemail: bool = False
+    forwarding: Forwarding = Forwarding()
+    ringing: Ringing = Ringing()
+    mobile_number: PhoneNumber | None = None
+    voicemail: VoicemailSettings = VoicemailSettings()
+
+
+class DeviceState(StrEnum):
+    REGISTERED = "registered"
+    UNREGISTERED = "unregistered"
+    BUSY = "busy"
+    IDLE = "idle"
+
+
+class IdleStatus(StrEnum):
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+# ---- events -------------------------------------------------------------------------
+
+
+@event
+class UserProvisioned(Event):
+    type_name = "UserProvisioned"
+    extension: Extension
+    display_name: str
+
+
+@event
+class PresenceChanged(Event):
+    """The status or note a user shows changed."""
+
+    type_name = "PresenceChanged"
+    extension: Extension
+    status: Status
+    note: str | None = None
+    note_expires_at: datetime | None = None
+    previous_status: Status | None = None
+    channel: Channel
+    actor: str
+
+
+@event
+class ProfileSaved(Event):
+    type_name = "ProfileSaved"
+    extension: Extension
+    profile: Profile
+
+
+@event
+class ProfileDeleted(Event):
+    type_name = "ProfileDeleted"
+    extension: Extension
+    profile_id: Identifier
+
+
+@event
+class ProfileActivated(Event):
+    type_name = "ProfileActivated"
+    extension: Extension
+    profile_id: Identifier
+    previous_profile_id: str | None = None
+    channel: Channel
+    actor: str
+
+
+@event
+class DeviceStateChanged(Event):
+    type_name = "DeviceStateChanged"
+    extension: Extension
+    device_id: str
+    state: DeviceState
+
+
+@event
+class ClientSignedIn(Event):
+    type_name = "ClientSignedIn"
+    extension: Extension
+    session_id: str
+
+
+@event
+class ClientSignedOut(Event):
+    type_name = "ClientSignedOut"
+    extension: Extension
+    session_id: str
+
+
+@event
+class AutomationConfigured(Event):
+    type_name = "AutomationConfigured"
+    extension: Extension
+    enabled: bool
+    idle_after_seconds: int
+    idle_status: IdleStatus
+
+
+@event
+class PresenceRoutingConfigured(Event):
+    """The opt-in 'my presence decides how I receive calls' and its status-to-profile map."""
+
+    type_name = "PresenceRoutingConfigured"
+    extension: Extension
+    enabled: bool
+    profiles_by_status: dict[Status, Identifier]
+
+
+@event
+class RingGroupSaved(Event):
+    type_name = "RingGroupSaved"
+    group_id: Identifier
+    name: str
+    members: list[Extension]
+    strategy: RingStrategy
+    timeout: int
+
+
+@event
+class IvrSaved(Event):
+    type_name = "IvrSaved"
+    ivr_id: Identifier
+    name: str
+
+
+@event
+class FeatureCodesConfigured(Event):
+    """Feature code to the profile id it activates (e.g. *71 -> available)."""
+
+    type_name = "FeatureCodesConfigured"
+    codes: dict[FeatureCode, Identifier]
+
+
+# ---- commands (subject voco.cmd.presence.<type_name>) ----------------------------------
+
+
+class ByActor(Command):
+    """A command made by someone through a channel; both are recorded on the event."""
+
+    actor: str = Field(default="system", min_length=1, max_length=128)
+    channel: Channel = Channel.CLIENT
+    at: AwareDatetime | None = Field(
+        default=None, description="when it was issued; the service stamps it if absent"
+    )
+
+
+@event
+class ProvisionUser(ByActor):
+    type_name = "ProvisionUser"
+    extension: Extension
+    display_name: str = Field(min_length=1, max_length=128)
+
+
+@event
+class SetStatus(ByActor):
+    type_name = "SetStatus"
+    extension: Extension
+    status: Status
+    note: str | None = Field(default=None, max_length=200)
+    note_expires_at: AwareDatetime | None = None
+
+
+@event
+class SaveProfile(ByActor):
+    type_name = "SaveProfile"
+    extension: Extension
+    profile: Profile
+
+
+@event
+class DeleteProfile(ByActor):
+    type_name = "DeleteProfile"
+    extension: Extension
+    profile_id: Identifier
+
+
+@event
+class ActivateProfile(ByActor):
+    type_name = "ActivateProfile"
+    extension: Extension
+    profile_id: Identifier
+
+
+@event
+class ReportDevice(ByActor):
+    type_name = "ReportDevice"
+    extension: Extension
+    device_id: str = Field(min_length=1, max_length=64)
+    state: DeviceState
+
+
+@event
+class SignIn(ByActor):
+    type_name = "SignIn"
+    extension: Extension
+    session_id: str = Field(min_length=1, max_length=128)
+
+
+@event
+class SignOut(ByActor):
+    type_name = "SignOut"
+    extension: Extension
+    session_id: str = Field(min_length=1, max_length=128)
+
+
+@event
+class ConfigureAutomation(ByActor):
+    type_name = "ConfigureAutomation"
+    extension: Extension
+    enabled: bool = True
+    idle_after_seconds: int = Field(default=300, ge=10, le=86_400)
+    idle_status: IdleStatus = IdleStatus.AWAY
+
+
+@event
+class ConfigurePresenceRouting(ByActor):
+    type_name = "ConfigurePresenceRouting"
+    extension: Extension
+    enabled: bool
+    profiles_by_status: dict[Status, Identifier] = Field(default_factory=dict)
+
+
+@event
+class SaveRingGroup(ByActor):
+    type_name = "SaveRingGroup"
+    group_id: Identifier
+    name: str = Field(min_length=1, max_length=64)
+    members: list[Extension] = Field(min_length=1)
+    strategy: RingStrategy = RingStrategy.SIMULTANEOUS
+    timeout: int = 30
+
+
+@event
+class SaveIvr(ByActor):
+    type_name = "SaveIvr"
+    ivr_id: Identifier
+    name: str = Field(min_length=1, max_length=64)
+
+
+@event
+class ConfigureFeatureCodes(ByActor):
+    type_name = "ConfigureFeatureCodes"
+    codes: dict[FeatureCode, Identifier]
+
+
+# ---- queries (request/reply, no events) ---------------------------------------------
+
+
+@event
+class GetPresence(Command):
+    type_name = "GetPresence"
+    extension: Extension
+
+
+@event
+class GetHistory(Command):
+    type_name = "GetHistory"
+    extension: Extension
+    limit: int = Field(default=50, ge=1, le=1000)
+
+
+@event
+class ListProfiles(Command):
+    type_name = "ListProfiles"
+    extension: Extension
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    type: str
+    actor: str | None
+    channel: str | None
+    summary: str
+
+
+class PresenceView(BaseModel):
+    extension: str
+    display_name: str
+    status: Status
+    note: str | None
+    note_expires_at: datetime | None
+    active_profile: str | None
+    devices: dict[str, DeviceState]
+    signed_in_sessions: int

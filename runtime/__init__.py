@@ -1,0 +1,1 @@
+"""The event-sourcing runtime every Voco service shares: one of each mechanism."""

@@ -1,0 +1,168 @@
+"""NATS: connecting, and commands as request/reply with typed errors.
+
+Command subjects are `voco.cmd.<service>.<CommandType>`; a service answers in a
+queue group so replicas share the load. Every reply is a `contracts.errors.Reply`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from pydantic import BaseModel, ValidationError
+
+from contracts.base import Command
+from contracts.errors import CommandError, ErrorBody, ErrorCode, Reply
+from runtime.telemetry import inject_headers, span_from_headers, tracer
+
+log = logging.getLogger(__name__)
+_tracer = tracer(__name__)
+
+C = TypeVar("C", bound=Command)
+Handler = Callable[[C], Awaitable[BaseModel | dict[str, Any] | None]]
+
+
+def command_subject(service: str, command: type[Command] | Command) -> str:
+    return f"voco.cmd.{service}.{command.type_name}"
+
+
+async def connect(url: str, name: str) -> NatsClient:
+    return await nats.connect(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+    )
+
+
+def explain_validation(error: ValidationError) -> tuple[str, str | None]:
+    """A ValidationError as one sentence a person can act on, and the field it names."""
+    problems = []
+    first_field: str | None = None
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"] if part != "__root__")
+        first_field = first_field or where or None
+        problems.append(f"{where}: {item['msg']}" if where else item["msg"])
+    return "; ".join(problems), first_field
+
+
+class CommandServer:
+    """Routes each command type to one handler and answers with a Reply."""
+
+    def __init__(self, nc: NatsClient, service: str, max_concurrency: int = 256) -> None:
+        self.nc = nc
+        self.service = service
+        self._handlers: dict[str, tuple[type[Command], Handler[Any]]] = {}
+        self._subscriptions: list[Subscription] = []
+        # nats-py runs one callback at a time per subscription; handlers run as tasks so a
+        # slow command does not hold up the next, bounded so overload queues in NATS.
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(max_concurrency)
+
+    def route(self, command: type[C], handler: Handler[C]) -> None:
+        self._handlers[command_subject(self.service, command)] = (command, handler)
+
+    async def start(self) -> None:
+        for subject in self._handlers:
+            self._subscriptions.append(
+                await self.nc.subscribe(subject, queue=self.service, cb=self._dispatch)
+            )
+
+    async def drain(self) -> None:
+        for subscription in self._subscriptions:
+            await subscription.drain()  # type: ignore[no-untyped-call]
+        self._subscriptions.clear()
+        if self._in_flight:
+            await asyncio.wait(self._in_flight)
+
+    async def _dispatch(self, msg: Msg) -> None:
+        await self._slots.acquire()
+        task = asyncio.create_task(self._answer(msg))
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._slots.release()
+
+    async def _answer(self, msg: Msg) -> None:
+        model, handler = self._handlers[msg.subject]
+        with span_from_headers(
+            _tracer, f"handle {model.type_name}", msg.headers, kind=SpanKind.SERVER
+        ) as span:
+            reply = await self._run(model, handler, msg.data)
+            if reply.error is not None:
+                span.set_status(Status(StatusCode.ERROR, reply.error.message))
+            if msg.reply:
+                await self.nc.publish(msg.reply, reply.model_dump_json().encode())
+
+    async def _run(self, model: type[Command], handler: Handler[Any], raw: bytes) -> Reply:
+        try:
+            command = model.model_validate_json(raw)
+        except ValidationError as error:
+            message, field = explain_validation(error)
+            return Reply(
+                ok=False, error=ErrorBody(code=ErrorCode.INVALID, message=message, field=field)
+            )
+        try:
+            result = await handler(command)
+        except CommandError as error:
+            return Reply(ok=False, error=error.body())
+        except ValidationError as error:
+            message, field = explain_validation(error)
+            return Reply(
+                ok=False, error=ErrorBody(code=ErrorCode.INVALID, message=message, field=field)
+            )
+        except Exception:
+            log.exception("command failed", extra={"command": model.type_name})
+            return Reply(
+                ok=False,
+                error=ErrorBody(
+                    code=ErrorCode.INTERNAL,
+                    message=f"{model.type_name} failed inside the service; see its log",
+                ),
+            )
+        if isinstance(result, BaseModel):
+            result = result.model_dump(mode="json")
+        return Reply(ok=True, result=result or {})
+
+
+async def request(
+    nc: NatsClient, service: str, command: Command, *, timeout: float = 5.0
+) -> dict[str, Any]:
+    """Send a command and return its result, or raise the CommandError it was answered with."""
+    subject = command_subject(service, command)
+    with _tracer.start_as_current_span(f"send {command.type_name}", kind=SpanKind.CLIENT):
+        try:
+            msg = await nc.request(
+                subject,
+                command.model_dump_json(exclude_none=True).encode(),
+                timeout=timeout,
+                headers=inject_headers(),
+            )
+        except NoRespondersError:
+            raise CommandError(
+                f"the {service} service is not running (no responder on "
+                f"{subject}); start it with ./voco up",
+                code=ErrorCode.UNAVAILABLE,
+            ) from None
+        except NatsTimeout:
+            raise CommandError(
+                f"the {service} service did not answer within {timeout} s",
+                code=ErrorCode.UNAVAILABLE,
+            ) from None
+    reply = Reply.model_validate(json.loads(msg.data))
+    if reply.error is not None:
+        raise CommandError.from_body(reply.error)
+    return reply.result or {}

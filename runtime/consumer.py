@@ -1,0 +1,207 @@
+"""JetStream consumers whose effect and checkpoint commit in one transaction.
+
+Each consumer is a durable pull consumer. A batch is applied in one Postgres
+transaction together with the checkpoint (the last JetStream stream sequence
+applied); a message at or below the checkpoint is a redelivery and is skipped,
+so every message takes effect exactly once. JetStream's sequence is assigned
+when the outbox relay publishes, which happens only after the producing
+transaction committed, so a late commit gets a later sequence and is never
+skipped. One instance per consumer is active at a time (an advisory lock),
+which keeps sequences applied in order.
+
+A message that fails to decode or apply on its own is moved to dead_letters
+with the reason and the stream goes on: one bad message never blocks the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry.trace import SpanKind
+
+from runtime.eventstore import Conn, EventStore
+from runtime.telemetry import span_from_headers, tracer
+
+log = logging.getLogger(__name__)
+_tracer = tracer(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+    sequence: int
+
+
+def to_delivery(msg: Msg) -> Delivery:
+    return Delivery(msg.subject, msg.data, dict(msg.headers or {}), msg.metadata.sequence.stream)
+
+
+Apply = Callable[[Conn, Delivery], Awaitable[None]]
+
+
+class Rejected(Exception):
+    """Raised by an apply function for a message that can never be applied (bad input)."""
+
+
+class CheckpointedConsumer:
+    def __init__(
+        self,
+        store: EventStore,
+        js: JetStreamContext,
+        *,
+        name: str,
+        stream: str,
+        subjects: Sequence[str],
+        apply: Apply,
+        batch: int = 200,
+        after_commit: Callable[[], None] | None = None,
+        deliver_new_only: bool = False,
+    ) -> None:
+        self.store = store
+        self.js = js
+        self.name = name
+        self.stream = stream
+        self.subjects = list(subjects)
+        self.apply = apply
+        self.batch = batch
+        self.after_commit = after_commit
+        self.deliver_new_only = deliver_new_only
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        async with self.store.pool.acquire() as lock_conn:
+            key = f"consumer:{self.store.schema}:{self.name}"
+            while not await lock_conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
+                if await self._stopped_within(1.0):
+                    return
+            try:
+                await self._consume()
+            finally:
+                await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _consume(self) -> None:
+        config = ConsumerConfig(
+            durable_name=self.name,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.NEW if self.deliver_new_only else DeliverPolicy.ALL,
+            filter_subjects=self.subjects if len(self.subjects) > 1 else None,
+            filter_subject=self.subjects[0] if len(self.subjects) == 1 else None,
+            ack_wait=30,
+            max_ack_pending=10_000,
+        )
+        psub = await self.js.pull_subscribe_bind(
+            durable=await self._ensure(config), stream=self.stream
+        )
+        try:
+            while not self._stopping.is_set():
+                try:
+                    msgs = await psub.fetch(self.batch, timeout=0.5)
+                except (NatsTimeout, TimeoutError):
+                    continue
+                await self.handle_batch(msgs)
+        finally:
+            await psub.unsubscribe()
+
+    async def _ensure(self, config: ConsumerConfig) -> str:
+        await self.js.add_consumer(self.stream, config)
+        assert config.durable_name is not None
+        return config.durable_name
+
+    async def handle_batch(self, msgs: Sequence[Msg]) -> None:
+        await self.apply_batch([to_delivery(m) for m in msgs])
+        for m in msgs:
+            await m.ack()
+        if self.after_commit is not None:
+            self.after_commit()
+
+    async def apply_batch(self, deliveries: Sequence[Delivery]) -> None:
+        """Apply and checkpoint in one transaction; the caller acks after it returns."""
+        try:
+            await self._apply_together(deliveries)
+        except Exception:
+            # Find the bad message: apply one at a time, dead-lettering what fails.
+            for delivery in deliveries:
+                await self._apply_alone(delivery)
+
+    async def _apply_together(self, deliveries: Sequence[Delivery]) -> None:
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            last = await self._checkpoint(conn)
+            fresh = [d for d in deliveries if d.sequence > last]
+            for delivery in fresh:
+                with span_from_headers(
+                    _tracer,
+                    f"apply {self.name}",
+                    delivery.headers,
+                    kind=SpanKind.CONSUMER,
+                    attributes={"messaging.destination": delivery.subject},
+                ):
+                    await self.apply(conn, delivery)
+            if fresh:
+                await self._advance(conn, fresh[-1].sequence)
+
+    async def _apply_alone(self, delivery: Delivery) -> None:
+        async with self.store.pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    if delivery.sequence <= await self._checkpoint(conn):
+                        return
+                    await self.apply(conn, delivery)
+                    await self._advance(conn, delivery.sequence)
+                return
+            except Exception as error:
+                reason = str(error) if isinstance(error, Rejected) else repr(error)
+                log.warning(
+                    "message dead-lettered",
+                    extra={
+                        "consumer": self.name,
+                        "subject": delivery.subject,
+                        "sequence": delivery.sequence,
+                        "reason": reason,
+                    },
+                )
+            async with conn.transaction():
+                await conn.execute(
+                    f"INSERT INTO {self.store.s}.dead_letters "
+                    "(consumer, subject, sequence, payload, reason) VALUES ($1, $2, $3, $4, $5)",
+                    self.name,
+                    delivery.subject,
+                    delivery.sequence,
+                    delivery.data,
+                    reason,
+                )
+                await self._advance(conn, delivery.sequence)
+
+    async def _checkpoint(self, conn: Conn) -> int:
+        value = await conn.fetchval(
+            f"SELECT sequence FROM {self.store.s}.checkpoints WHERE consumer = $1 FOR UPDATE",
+            self.name,
+        )
+        return int(value or 0)
+
+    async def _advance(self, conn: Conn, sequence: int) -> None:
+        await conn.execute(
+            f"INSERT INTO {self.store.s}.checkpoints (consumer, sequence) VALUES ($1, $2) "
+            "ON CONFLICT (consumer) DO UPDATE SET sequence = GREATEST("
+            f"{self.store.s}.checkpoints.sequence, EXCLUDED.sequence)",
+            self.name,
+            sequence,
+        )

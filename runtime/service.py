@@ -1,0 +1,169 @@
+"""A service's process: connections, relay, consumers, command server, graceful shutdown.
+
+Every service builds on `ServiceRuntime` and starts through `run_service`, so
+wiring differs per service but the lifecycle is written once: on SIGTERM or
+SIGINT it stops taking commands, lets in-flight handlers finish (NATS drain),
+stops its consumers after their current batch, publishes what is left in the
+outbox, and closes its connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+from runtime.bus import CommandServer, connect
+from runtime.clock import Clock, SystemClock
+from runtime.config import Connections, env_str
+from runtime.consumer import Apply, CheckpointedConsumer
+from runtime.eventstore import EventStore, create_pool
+from runtime.logs import setup_logging
+from runtime.outbox import OutboxRelay
+from runtime.telemetry import setup_tracing, shutdown_tracing
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_stream(js: JetStreamContext, name: str, subjects: Sequence[str]) -> None:
+    config = StreamConfig(
+        name=name,
+        subjects=list(subjects),
+        storage=StorageType.FILE,
+        duplicate_window=120.0,
+    )
+    try:
+        await js.add_stream(config)
+    except BadRequestError:
+        await js.update_stream(config)
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    nc: NatsClient
+    js: JetStreamContext
+    pool: asyncpg.Pool
+    store: EventStore
+    relay: OutboxRelay
+    commands: CommandServer
+    clock: Clock
+    consumers: list[CheckpointedConsumer] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def consume(
+        self, name: str, stream: str, subjects: Sequence[str], apply: Apply, **options: object
+    ) -> CheckpointedConsumer:
+        consumer = CheckpointedConsumer(
+            self.store,
+            self.js,
+            name=name,
+            stream=stream,
+            subjects=subjects,
+            apply=apply,
+            after_commit=self.relay.wake,
+            **options,  # type: ignore[arg-type]
+        )
+        self.consumers.append(consumer)
+        return consumer
+
+    def spawn(self, work: Awaitable[None], name: str) -> None:
+        self._tasks.append(asyncio.create_task(self._guard(work, name), name=name))
+
+    async def _guard(self, work: Awaitable[None], name: str) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background task died", extra={"task": name})
+            raise
+
+    async def start(self) -> None:
+        self.spawn(self.relay.run(), "outbox-relay")
+        for consumer in self.consumers:
+            self.spawn(consumer.run(), f"consumer-{consumer.name}")
+        await self.commands.start()
+        log.info(
+            "service started",
+            extra={"nats": self.nc.connected_url.netloc if self.nc.connected_url else None},
+        )
+
+    async def stop(self) -> None:
+        log.info("service stopping: draining")
+        await self.commands.drain()  # no new commands; in-flight handlers finish
+        for consumer in self.consumers:
+            consumer.stop()  # each finishes its current batch
+        consumer_tasks = [t for t in self._tasks if t.get_name() != "outbox-relay"]
+        if consumer_tasks:
+            await asyncio.wait(consumer_tasks, timeout=10)
+        self.relay.stop()  # publishes what is left, then returns
+        _, pending = await asyncio.wait(self._tasks, timeout=10)
+        for task in pending:
+            task.cancel()
+        if not self.nc.is_closed:
+            await self.nc.drain()
+        await self.pool.close()
+        shutdown_tracing()
+        log.info("service stopped")
+
+
+async def open_runtime(
+    name: str,
+    schema: str,
+    connections: Connections,
+    *,
+    clock: Clock | None = None,
+    extra_sql: str = "",
+    streams: dict[str, Sequence[str]] | None = None,
+    pool_size: int = 10,
+) -> ServiceRuntime:
+    nc = await connect(connections.nats_url, name=f"voco-{name}")
+    js = nc.jetstream()
+    for stream_name, subjects in (streams or {}).items():
+        await ensure_stream(js, stream_name, subjects)
+    pool = await create_pool(connections.database_url, max_size=pool_size)
+    store = EventStore(pool, schema)
+    await store.setup(extra_sql)
+    return ServiceRuntime(
+        name=name,
+        nc=nc,
+        js=js,
+        pool=pool,
+        store=store,
+        relay=OutboxRelay(store, js),
+        commands=CommandServer(nc, name),
+        clock=clock or SystemClock(),
+    )
+
+
+def run_service(name: str, build: Callable[[Connections], Awaitable[ServiceRuntime]]) -> None:
+    """The `main` of every service process."""
+    setup_logging(name, env_str("VOCO_LOG_LEVEL", "info"))
+    setup_tracing(name)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency; this keeps PyPy usable
+        pass
+    asyncio.run(_serve(name, build))
+
+
+async def _serve(name: str, build: Callable[[Connections], Awaitable[ServiceRuntime]]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    service = await build(Connections.from_env())
+    await service.start()
+    await stop.wait()
+    await service.stop()

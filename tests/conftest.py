@@ -1,0 +1,75 @@
+"""Fixtures: a real nats-server and a real PostgreSQL per test session, on free ports in
+temp dirs, and a database of its own for every test."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from launcher.processes import NatsServer, PostgresServer
+from runtime.config import Connections
+
+
+@pytest.fixture(scope="session")
+def servers_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="voco-test-") as name:
+        os.chmod(name, 0o755)  # postgres runs as nobody when the tests run as root
+        yield Path(name)
+
+
+@pytest.fixture(scope="session")
+def nats_server(servers_dir: Path) -> Iterator[NatsServer]:
+    server = NatsServer(servers_dir / "nats", sync_always=False).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(servers_dir: Path) -> Iterator[PostgresServer]:
+    server = PostgresServer(servers_dir / "postgres", durable=False).start()
+    yield server
+    server.stop()
+
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture
+async def database_url(postgres_server: PostgresServer) -> AsyncIterator[str]:
+    name = f"test_{os.getpid()}_{next(_database_numbers)}"
+    admin = await asyncpg.connect(postgres_server.dsn("postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield postgres_server.dsn(name)
+    admin = await asyncpg.connect(postgres_server.dsn("postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def nats_url(nats_server: NatsServer) -> AsyncIterator[str]:
+    """The session's server, with every JetStream stream removed after the test."""
+    yield nats_server.url
+    import nats
+
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    for info in await js.streams_info():
+        assert info.config.name is not None
+        await js.delete_stream(info.config.name)
+    await nc.close()
+
+
+@pytest.fixture
+def connections(nats_url: str, database_url: str) -> Connections:
+    return Connections(nats_url=nats_url, database_url=database_url)
