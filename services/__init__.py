@@ -1,0 +1,1 @@
+"""Voco's services: each owns its data and speaks only through contracts/ on NATS."""
