@@ -6,6 +6,7 @@ import sys
 import time
 
 import nats
+from nats.aio.msg import Msg
 
 
 async def main(url: str, subject: str) -> None:
@@ -14,14 +15,14 @@ async def main(url: str, subject: str) -> None:
     seen = 0
     first = last = 0.0
 
-    async def count(msg: nats.aio.msg.Msg) -> None:
+    async def count(msg: Msg) -> None:
         nonlocal seen, first, last
         last = time.perf_counter()
         if seen == 0:
             first = last
         seen += 1
 
-    async def end(msg: nats.aio.msg.Msg) -> None:
+    async def end(msg: Msg) -> None:
         done.set()
 
     await nc.subscribe(subject, cb=count, pending_msgs_limit=-1, pending_bytes_limit=-1)
