@@ -207,6 +207,10 @@ async def connect(url: str) -> NatsClient:
             name="voco-cli",
             connect_timeout=2,
             allow_reconnect=False,
+            # nats-py retries the first connect up to this many times per server; 0 would
+            # mean forever, so 1 gives one retry and a prompt answer when NATS is not up.
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.1,
             error_cb=_no_errors,
         )
     except Exception:
