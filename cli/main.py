@@ -71,7 +71,12 @@ def parse_status(text: str) -> Status:
 
 
 def actor_of(args: argparse.Namespace) -> str:
-    return str(args.actor or getattr(args, "extension", None) or "cli")
+    """Who makes the change: --actor, else the user themself, else an administrator."""
+    if args.actor:
+        return str(args.actor)
+    if args.action in ("user-add", "ring-group", "ivr", "feature-codes"):
+        return "admin"
+    return str(getattr(args, "extension", None) or "cli")
 
 
 def by(args: argparse.Namespace) -> dict[str, Any]:
