@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import statistics
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,8 @@ class Servers:
 @contextlib.contextmanager
 def servers() -> Iterator[Servers]:
     """A durable NATS (sync_interval always) and PostgreSQL, as `./voco up` runs them."""
+    # A benchmark stopped with SIGTERM (e.g. by `timeout`) still stops its servers.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     with tempfile.TemporaryDirectory(prefix="voco-bench-") as name:
         os.chmod(name, 0o755)
         nats = NatsServer(Path(name) / "nats").start()

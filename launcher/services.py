@@ -7,3 +7,8 @@ connections from VOCO_NATS_URL and VOCO_DATABASE_URL, which the launcher sets.
 SERVICES: list[tuple[str, str]] = [
     ("presence", "services.presence"),
 ]
+
+DEMO_LOADERS: list[str] = [
+    "services.presence.demo",
+]
+"""One-shot modules `./voco up` runs after the services start (skipped with --no-demo)."""
