@@ -18,12 +18,14 @@ from contracts.presence import (
     GetHistory,
     PresenceChanged,
     Profile,
+    ProvisionUser,
     Ringing,
+    SetStatus,
     Status,
 )
 from runtime.config import Connections
 from runtime.service import ServiceRuntime
-from services.presence.app import build
+from services.presence.app import PresenceRuntime, build
 from services.presence.demo import load_demo
 from tests.presence.service import eventually, presence, provision, send
 
@@ -193,3 +195,28 @@ async def test_watch_prints_events_as_they_happen(
     assert await cli(["status", "set", "1001", "brb"]) == 0
     assert await asyncio.wait_for(watcher, 5) == 0
     assert "PresenceChanged" in capsys.readouterr().out
+
+
+async def test_cached_states_see_what_another_replica_appended(connections: Connections) -> None:
+    first, second = await build(connections), await build(connections)
+    assert isinstance(first, PresenceRuntime)
+    assert isinstance(second, PresenceRuntime)
+    assert first.presence is not None
+    assert second.presence is not None
+    await first.start()
+    await second.start()
+    try:
+        await first.presence.user(ProvisionUser(extension="1001", display_name="Ann"))
+        await first.presence.user(SetStatus(extension="1001", status=Status.AWAY))
+        await second.presence.user(SetStatus(extension="1001", status=Status.BUSY, note="call"))
+        after = await first.presence.user(
+            SetStatus(extension="1001", status=Status.BUSY, note="call")
+        )
+        assert (after.status, after.note) == (Status.BUSY, "call")
+        versions = await first.pool.fetchval(
+            "SELECT max(version) FROM presence.events WHERE stream = 'user:1001'"
+        )
+        assert versions == 10  # provisioning (8) + away + busy; the third was a no-op
+    finally:
+        await first.stop()
+        await second.stop()
