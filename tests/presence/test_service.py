@@ -121,6 +121,8 @@ async def test_a_rejected_save_profile_stores_nothing(
     assert await cli(["profile", "list", "1001", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [p["id"] for p in listed["profiles"]][-1] == "focus"
+    assert await cli(["profile", "show", "1001", "focus"]) == 0
+    assert Profile.model_validate_json(capsys.readouterr().out) == good
 
 
 async def test_an_unknown_extension_is_not_found_with_a_hint(
