@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from services.presence.demo import load_demo
 from tests.presence.service import eventually, presence, provision, send
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -222,3 +225,30 @@ async def test_cached_states_see_what_another_replica_appended(connections: Conn
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_the_cli_runs_as_its_own_process(service: ServiceRuntime, nc: NatsClient) -> None:
+    await provision(nc)
+
+    async def voco(*argv: str) -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "cli",
+            *argv,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await process.communicate()
+        assert process.returncode is not None
+        return process.returncode, out.decode(), err.decode()
+
+    code, out, _ = await voco("status", "set", "1001", "meeting", "--note", "standup")
+    assert code == 0
+    assert "1001 Ann: in_meeting" in out
+    code, _, err = await voco("profile", "activate", "1001", "holiday")
+    assert code == 1
+    assert err.startswith("error: profile 'holiday' does not exist for 1001")
+    assert "Traceback" not in err
