@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def spans_in(output: str) -> list[dict[str, object]]:
+def spans_in(output: str) -> list[dict[str, Any]]:
     """The console exporter prints one JSON object per span, pretty-printed."""
     decoder = json.JSONDecoder()
     spans, index = [], 0
@@ -97,16 +98,13 @@ async def test_the_cli_and_the_presence_service_share_one_trace(
         if str(s["name"]).startswith("send SetStatus")
     ]
     assert len(cli_spans) == 1
-    trace_id = cli_spans[0]["context"]["trace_id"]  # type: ignore[index]
+    trace_id = cli_spans[0]["context"]["trace_id"]
     service_spans = [
         s for s in spans_in(service_out.read_text()) if s["context"]["trace_id"] == trace_id
-    ]  # type: ignore[index]
+    ]
     names = {str(s["name"]) for s in service_spans}
     assert "handle SetStatus" in names
-    assert {
-        s["resource"]["attributes"]["service.name"]  # type: ignore[index]
-        for s in service_spans
-    } == {"presence"}
+    assert {s["resource"]["attributes"]["service.name"] for s in service_spans} == {"presence"}
     traceparent = headers["traceparent"]
     assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}", traceparent)
     assert traceparent.split("-")[1] == str(trace_id).removeprefix("0x")
