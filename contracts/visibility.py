@@ -20,6 +20,7 @@ authenticated the caller; a command without an actor is refused.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -68,7 +69,7 @@ class WatchedPresence(BaseModel):
     extension: str
     status: Status
     note: str | None = None
-    note_expires_at: AwareDatetime | None = None
+    note_expires_at: datetime | None = None
 
     @classmethod
     def offline(cls, extension: str) -> WatchedPresence:

@@ -130,6 +130,10 @@ def decide(checked: Checked, state: OwnerVisibility) -> Sequence[Event]:
         case AboutWatcher():
             require_known(checked, command.owner, command.watcher)
             return decide_for_owner(command, state, By(command.owner, actor, command.role))
+        case RemoveContact():
+            # "Not in your contacts" answers for an unknown user too: no existence probe.
+            require_known(checked, command.watcher)
+            return decide_for_watcher(command, state, By(command.contact, actor, command.role))
         case WatcherCommand():
             require_known(checked, command.watcher, command.contact)
             return decide_for_watcher(command, state, By(command.contact, actor, command.role))

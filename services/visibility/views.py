@@ -1,0 +1,78 @@
+"""The filtered fan-out: each watcher's view of each contact, on `voco.view.<watcher>.<watched>`.
+
+Views go out with plain core NATS publishes. They are ephemeral and latest-wins: a
+watcher that was not listening asks GetContacts/GetView for the current state, so
+storing every view in JetStream would cost a stored, acked write per watcher per
+change (10,000 for one popular user) and buy nothing. Order per watcher holds
+because one connection publishes them all, from one task at a time (the lock), in the
+order the PresenceChanged events sit in their stream.
+
+A watcher who may not see a user gets `WatchedPresence.offline`, byte for byte what a
+really offline user sends, and at the same moments: when the contact is added, when
+the owner's decision or policy change takes effect, and never after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from nats.aio.client import Client as NatsClient
+
+from contracts.base import Event
+from contracts.visibility import (
+    ContactAdded,
+    WatchedPresence,
+    view_subject,
+)
+from services.visibility.domain.state import OwnerVisibility
+from services.visibility.index import FanoutIndex, encode_view
+
+
+class ViewPublisher:
+    def __init__(self, nc: NatsClient, index: FanoutIndex) -> None:
+        self.nc = nc
+        self.index = index
+        # Held while the index changes and its consequences are published, so a change
+        # to who-may-see never interleaves with a fan-out half way through its watchers.
+        self.lock = asyncio.Lock()
+
+    async def presence_changed(self, presence: WatchedPresence, sequence: int) -> int:
+        """Publish to every allowed watcher; returns how many. A replayed sequence is skipped."""
+        watched = presence.extension
+        async with self.lock:
+            latest = self.index.latest.get(watched)
+            if latest is not None and latest[1] >= sequence:
+                return 0
+            payload = encode_view(presence)
+            self.index.latest[watched] = (payload, sequence)
+            watchers = self.index.allowed.get(watched)
+            if not watchers:
+                return 0
+            publish = self.nc.publish
+            for watcher in tuple(watchers):
+                await publish(f"voco.view.{watcher}.{watched}", payload)
+            return len(watchers)
+
+    async def owner_changed(
+        self, owner: str, events: Sequence[Event], state: OwnerVisibility
+    ) -> None:
+        """Bring the index in line with the owner's committed state; tell watchers whose
+        view changed. A new contact always gets exactly one view, whatever its standing."""
+        touched: dict[str, bool] = {}  # watcher -> must publish even if nothing changed
+        for event in events:
+            watcher = getattr(event, "watcher", None)
+            if isinstance(watcher, str):
+                touched[watcher] = touched.get(watcher, False) or isinstance(event, ContactAdded)
+        async with self.lock:
+            for watcher, is_new in touched.items():
+                now, was = state.can_see(watcher), self.index.can_see(owner, watcher)
+                if now:
+                    self.index.allow(owner, watcher)
+                else:
+                    self.index.deny(owner, watcher)
+                still_watching = watcher in state.contacts_of
+                if still_watching and (is_new or now != was):
+                    await self.nc.publish(
+                        view_subject(watcher, owner), self.index.view_for(watcher, owner)
+                    )
