@@ -240,7 +240,8 @@ def test_a_command_about_an_unknown_user_is_not_found(command: Acting) -> None:
 
 
 def test_switching_to_nobody_blocks_policy_placed_and_pending_watchers_only() -> None:
-    history = given_owner(Policy.ASK) + [
+    history = [
+        *given_owner(Policy.ASK),
         ContactAdded(**on(OWNER, OTHER, OTHER)),
         WatcherAllowed(**on(OWNER, OTHER), explicit=True),
     ]
