@@ -84,6 +84,7 @@ class Watcher:
 async def running(connections: Connections) -> AsyncIterator[ServiceRuntime]:
     service = await build(connections, FakeClock(NOW))
     await service.start()
+    await service.nc.flush()  # the command subscriptions reach the server before requests
     try:
         yield service
     finally:
