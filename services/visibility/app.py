@@ -126,6 +126,16 @@ async def build(
             case UserProvisioned(extension=extension, display_name=name):
                 await tables.add_user(conn, extension, name)
             case PresenceChanged():
+                presence = WatchedPresence(
+                    extension=event.extension,
+                    status=event.status,
+                    note=event.note,
+                    note_expires_at=event.note_expires_at,
+                )
+                # Views go out before the checkpoint commits (and before the row is
+                # written, to save a round trip): a redelivery after a failed commit is
+                # recognised by its sequence in the index, so nobody sees a change twice.
+                await views.presence_changed(presence, delivery.sequence)
                 await tables.save_presence(
                     conn,
                     event.extension,
@@ -134,15 +144,6 @@ async def build(
                     event.note_expires_at,
                     delivery.sequence,
                 )
-                presence = WatchedPresence(
-                    extension=event.extension,
-                    status=event.status,
-                    note=event.note,
-                    note_expires_at=event.note_expires_at,
-                )
-                # Published before the checkpoint commits: a redelivery after a failed
-                # commit is skipped by its sequence, so nobody sees a change twice.
-                await views.presence_changed(presence, delivery.sequence)
 
     rt.consume(CONSUMER, PRESENCE_STREAM, CONSUMED, apply)
     return rt
