@@ -13,7 +13,8 @@ Views: each watcher receives the presence it may see of each contact on the core
 subject `voco.view.<watcher>.<watched>` (see `view_subject`). The payload is a
 `WatchedPresence`; a watcher who may not see the user receives `WatchedPresence.offline`.
 
-Commands and queries: request/reply on `voco.cmd.visibility.<CommandType>`. Every one
+Commands and queries: request/reply on `voco.cmd.visibility.<CommandType>` (wire names
+without a prefix, like the presence commands; events carry the `visibility.` prefix). Every one
 carries the acting principal (`actor`, `role`), set by the gateway after it
 authenticated the caller; a command without an actor is refused.
 """
@@ -25,7 +26,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.base import Command, Event, event
+from contracts.base import Command, Event, Message, event
 from contracts.presence import Extension, Status
 
 VISIBILITY_STREAM = "VOCO_VISIBILITY"
@@ -39,6 +40,13 @@ def event_subject(owner: str, type_name: str) -> str:
 def view_subject(watcher: str, watched: str) -> str:
     """Where `watcher` receives the presence of `watched` it may see."""
     return f"voco.view.{watcher}.{watched}"
+
+
+def channel_for(model: type[Message]) -> tuple[str, str]:
+    """Subjects for the AsyncAPI document (see contracts/asyncapi.py)."""
+    if issubclass(model, Command):
+        return f"voco.cmd.visibility.{model.type_name}", "receive"
+    return event_subject("{owner}", model.type_name), "send"
 
 
 class Policy(StrEnum):
@@ -163,7 +171,7 @@ class OwnerCommand(Acting):
 
 @event
 class SetPolicy(OwnerCommand):
-    type_name = "visibility.SetPolicy"
+    type_name = "SetPolicy"
     policy: Policy
 
 
@@ -175,26 +183,26 @@ class AboutWatcher(OwnerCommand):
 
 @event
 class AcceptRequest(AboutWatcher):
-    type_name = "visibility.AcceptRequest"
+    type_name = "AcceptRequest"
 
 
 @event
 class BlockRequest(AboutWatcher):
-    type_name = "visibility.BlockRequest"
+    type_name = "BlockRequest"
 
 
 @event
 class AllowWatcher(AboutWatcher):
     """Put `watcher` on the allowed list: from the blocked list, a pending request, or new."""
 
-    type_name = "visibility.AllowWatcher"
+    type_name = "AllowWatcher"
 
 
 @event
 class BlockWatcher(AboutWatcher):
     """Put `watcher` on the blocked list: from the allowed list, a pending request, or new."""
 
-    type_name = "visibility.BlockWatcher"
+    type_name = "BlockWatcher"
 
 
 class WatcherCommand(Acting):
@@ -206,12 +214,12 @@ class WatcherCommand(Acting):
 
 @event
 class AddContact(WatcherCommand):
-    type_name = "visibility.AddContact"
+    type_name = "AddContact"
 
 
 @event
 class RemoveContact(WatcherCommand):
-    type_name = "visibility.RemoveContact"
+    type_name = "RemoveContact"
 
 
 # ---- queries (request/reply, no events) ---------------------------------------------
@@ -221,7 +229,7 @@ class RemoveContact(WatcherCommand):
 class GetContacts(Acting):
     """The watcher's contacts with the presence the watcher may see of each."""
 
-    type_name = "visibility.GetContacts"
+    type_name = "GetContacts"
     watcher: Extension
 
 
@@ -229,38 +237,38 @@ class GetContacts(Acting):
 class GetView(Acting):
     """The presence `watcher` may see of any `extension`: Offline when it may not."""
 
-    type_name = "visibility.GetView"
+    type_name = "GetView"
     watcher: Extension
     extension: Extension
 
 
 @event
 class GetPendingRequests(Acting):
-    type_name = "visibility.GetPendingRequests"
+    type_name = "GetPendingRequests"
     owner: Extension
 
 
 @event
 class GetAllowed(Acting):
-    type_name = "visibility.GetAllowed"
+    type_name = "GetAllowed"
     owner: Extension
 
 
 @event
 class GetBlocked(Acting):
-    type_name = "visibility.GetBlocked"
+    type_name = "GetBlocked"
     owner: Extension
 
 
 @event
 class WhoCanSeeMe(Acting):
-    type_name = "visibility.WhoCanSeeMe"
+    type_name = "WhoCanSeeMe"
     owner: Extension
 
 
 @event
 class WhoWatchesMe(Acting):
-    type_name = "visibility.WhoWatchesMe"
+    type_name = "WhoWatchesMe"
     owner: Extension
 
 

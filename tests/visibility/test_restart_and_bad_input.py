@@ -66,14 +66,14 @@ async def test_a_malformed_command_is_refused_with_a_reason_and_stores_nothing(
 ) -> None:
     async with running(connections) as service:
         msg = await nc.request(
-            "voco.cmd.visibility.visibility.SetPolicy",
+            "voco.cmd.visibility.SetPolicy",
             b'{"owner": "1001", "policy": "sometimes", "actor": "1001"}',
             timeout=5,
         )
         assert b'"code":"invalid"' in msg.data
         assert b"policy" in msg.data
         unknown = await nc.request(
-            "voco.cmd.visibility.visibility.AddContact",
+            "voco.cmd.visibility.AddContact",
             b'{"watcher": "1002", "contact": "1001", "actor": "1002"}',
             timeout=5,
         )
