@@ -1,22 +1,15 @@
-"""Wiring: event store and runner, the fan-out index, the presence consumer, the routes."""
+"""Wiring: event store and runner, the routes, and the fan-out leader."""
 
 from __future__ import annotations
 
-import logging
+from dataclasses import dataclass, fields
 
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from contracts.base import Event
 from contracts.envelope import Envelope
-from contracts.presence import (
-    PRESENCE_STREAM,
-    PRESENCE_SUBJECTS,
-    PresenceChanged,
-    UserProvisioned,
-)
-from contracts.presence import event_subject as presence_subject
+from contracts.presence import PRESENCE_STREAM, PRESENCE_SUBJECTS
 from contracts.visibility import (
     OWNER_COMMANDS,
     VISIBILITY_STREAM,
@@ -27,30 +20,39 @@ from contracts.visibility import (
     GetContacts,
     GetPendingRequests,
     GetView,
-    WatchedPresence,
     WhoCanSeeMe,
     WhoWatchesMe,
     event_subject,
 )
 from runtime.clock import Clock
 from runtime.config import Connections, env_int
-from runtime.consumer import Delivery, Rejected
 from runtime.decider import CommandRunner
-from runtime.eventstore import Conn, Outgoing
+from runtime.eventstore import Outgoing
 from runtime.service import ServiceRuntime, open_runtime
 from services.visibility.domain.decide import visibility
+from services.visibility.fanout import FanoutLeader
 from services.visibility.handlers import Handlers
 from services.visibility.index import FanoutIndex
 from services.visibility.tables import SCHEMA, TABLES_SQL, Tables
 from services.visibility.views import ViewPublisher
 
-log = logging.getLogger(__name__)
 
-CONSUMER = "visibility-presence"
-CONSUMED = [
-    presence_subject("*", PresenceChanged.type_name),
-    presence_subject("*", UserProvisioned.type_name),
-]
+@dataclass
+class VisibilityRuntime(ServiceRuntime):
+    """The shared runtime plus the fan-out leader, started and stopped with it."""
+
+    fanout: FanoutLeader | None = None
+
+    async def start(self) -> None:
+        if self.fanout is not None:
+            self.spawn(self.fanout.run(), "fanout-leader")
+        await super().start()
+        await self.nc.flush()  # command subscriptions are live when start returns
+
+    async def stop(self) -> None:
+        if self.fanout is not None:
+            self.fanout.stop()
+        await super().stop()
 
 
 def outgoing(envelopes: list[Envelope]) -> list[Outgoing]:
@@ -79,8 +81,8 @@ async def ensure_presence_stream(js: JetStreamContext) -> None:
 
 async def build(
     connections: Connections, clock: Clock | None = None, *, pool_size: int | None = None
-) -> ServiceRuntime:
-    rt = await open_runtime(
+) -> VisibilityRuntime:
+    base = await open_runtime(
         "visibility",
         SCHEMA,
         connections,
@@ -89,61 +91,28 @@ async def build(
         streams={VISIBILITY_STREAM: VISIBILITY_SUBJECTS},
         pool_size=pool_size or env_int("VOCO_VISIBILITY_POOL_SIZE", 10),
     )
-    await ensure_presence_stream(rt.js)
-    tables = Tables(rt.store.s)
-    index = FanoutIndex()
-    async with rt.pool.acquire() as conn:
-        report = await index.load(conn, rt.store.s)
-    log.info(
-        "fan-out index loaded",
-        extra={"edges": report.edges, "users": report.users_with_presence, "s": report.seconds},
+    await ensure_presence_stream(base.js)
+    tables = Tables(base.store.s)
+    views = ViewPublisher(base.nc, FanoutIndex())
+    service = VisibilityRuntime(
+        **{f.name: getattr(base, f.name) for f in fields(base)},
+        fanout=FanoutLeader(base.store, base.js, views, tables, after_commit=base.relay.wake),
     )
-    views = ViewPublisher(rt.nc, index)
     runner = CommandRunner(
-        rt.store,
+        service.store,
         visibility,
         outgoing=outgoing,  # type: ignore[arg-type]
         projections=[tables.project],
-        on_commit=rt.relay.wake,
+        on_commit=service.relay.wake,
     )
-    handlers = Handlers(rt.store, runner, tables, index, views, rt.clock)
+    handlers = Handlers(service.store, runner, tables, service.clock)
     for command in (*OWNER_COMMANDS, *WATCHER_COMMANDS):
-        rt.commands.route(command, handlers.change)
-    rt.commands.route(GetContacts, handlers.contacts)
-    rt.commands.route(GetView, handlers.view)
-    rt.commands.route(GetPendingRequests, handlers.pending)
-    rt.commands.route(GetAllowed, handlers.allowed)
-    rt.commands.route(GetBlocked, handlers.blocked)
-    rt.commands.route(WhoCanSeeMe, handlers.who_can_see_me)
-    rt.commands.route(WhoWatchesMe, handlers.who_watches_me)
-
-    async def apply(conn: Conn, delivery: Delivery) -> None:
-        try:
-            event: Event = Envelope.from_bytes(delivery.data).payload()  # type: ignore[assignment]
-        except Exception as error:
-            raise Rejected(f"not a presence event envelope: {error}") from error
-        match event:
-            case UserProvisioned(extension=extension, display_name=name):
-                await tables.add_user(conn, extension, name)
-            case PresenceChanged():
-                presence = WatchedPresence(
-                    extension=event.extension,
-                    status=event.status,
-                    note=event.note,
-                    note_expires_at=event.note_expires_at,
-                )
-                # Views go out before the checkpoint commits (and before the row is
-                # written, to save a round trip): a redelivery after a failed commit is
-                # recognised by its sequence in the index, so nobody sees a change twice.
-                await views.presence_changed(presence, delivery.sequence)
-                await tables.save_presence(
-                    conn,
-                    event.extension,
-                    event.status.value,
-                    event.note,
-                    event.note_expires_at,
-                    delivery.sequence,
-                )
-
-    rt.consume(CONSUMER, PRESENCE_STREAM, CONSUMED, apply)
-    return rt
+        service.commands.route(command, handlers.change)
+    service.commands.route(GetContacts, handlers.contacts)
+    service.commands.route(GetView, handlers.view)
+    service.commands.route(GetPendingRequests, handlers.pending)
+    service.commands.route(GetAllowed, handlers.allowed)
+    service.commands.route(GetBlocked, handlers.blocked)
+    service.commands.route(WhoCanSeeMe, handlers.who_can_see_me)
+    service.commands.route(WhoWatchesMe, handlers.who_watches_me)
+    return service

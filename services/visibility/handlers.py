@@ -1,16 +1,12 @@
-"""Thin handlers: look up what the decider needs, run it, keep the fan-out index current.
+"""Thin handlers: look up what the decider needs and run it; answer queries.
 
 Commands change one owner's stream (`visibility:<owner>`); for AddContact and
 RemoveContact the owner is the contact being added or removed. Queries read the
-owner's folded state, the edges table and the in-memory index; none writes.
+owner's folded state or the compact tables, so any replica answers them; none writes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 from contracts.envelope import Metadata
@@ -33,9 +29,7 @@ from runtime.decider import CommandRunner
 from runtime.eventstore import EventStore
 from services.visibility.domain.decide import Checked, authorize, stream_of, subject_of
 from services.visibility.domain.state import OwnerVisibility
-from services.visibility.index import FanoutIndex
 from services.visibility.tables import Tables
-from services.visibility.views import ViewPublisher
 
 
 class Handlers:
@@ -44,17 +38,12 @@ class Handlers:
         store: EventStore,
         runner: CommandRunner[Checked, OwnerVisibility],
         tables: Tables,
-        index: FanoutIndex,
-        views: ViewPublisher,
         clock: Clock,
     ) -> None:
         self.store = store
         self.runner = runner
         self.tables = tables
-        self.index = index
-        self.views = views
         self.clock = clock
-        self.owner_locks = KeyedLocks()
 
     # ---- commands ------------------------------------------------------------------
 
@@ -70,17 +59,14 @@ class Handlers:
         meta = Metadata.model_validate(
             {"actor": command.actor, "role": command.role.value, "acting_for": subject_of(command)}
         )
-        # One change per owner at a time in this process, so the index follows the
-        # owner's commits in order (a later commit never gets overtaken by an earlier one).
-        async with self.owner_locks.hold(owner):
-            decided = await self.runner.handle(
-                stream_of(owner),
-                Checked(command=command, known=known),
-                at=command.at or self.clock.now(),
-                meta=meta,
-            )
-            events = [e.payload() for e in decided.events]
-            await self.views.owner_changed(owner, events, decided.state)  # type: ignore[arg-type]
+        # Only the event store changes here; the fan-out leader (fanout.py) learns of it
+        # from the committed events and tells the watchers, in order with presence.
+        decided = await self.runner.handle(
+            stream_of(owner),
+            Checked(command=command, known=known),
+            at=command.at or self.clock.now(),
+            meta=meta,
+        )
         if isinstance(command, WatcherCommand):
             # The same empty answer whether the contact landed allowed, blocked or pending.
             return {}
@@ -91,16 +77,14 @@ class Handlers:
     async def contacts(self, query: GetContacts) -> dict[str, Any]:
         authorize(query)
         async with self.store.pool.acquire() as conn:
-            owners = await self.tables.contacts_of(conn, query.watcher)
-        return {"contacts": [self._view(query.watcher, owner) for owner in owners]}
+            contacts = await self.tables.contacts_with_presence(conn, query.watcher)
+        return {"contacts": [c.model_dump(mode="json") for c in contacts]}
 
     async def view(self, query: GetView) -> dict[str, Any]:
         authorize(query)
-        return self._view(query.watcher, query.extension)
-
-    def _view(self, watcher: str, watched: str) -> dict[str, Any]:
-        decoded: dict[str, Any] = json.loads(self.index.view_for(watcher, watched))
-        return decoded
+        async with self.store.pool.acquire() as conn:
+            presence = await self.tables.visible_presence(conn, query.watcher, query.extension)
+        return presence.model_dump(mode="json")
 
     async def _owner_state(self, query: Acting) -> tuple[str, OwnerVisibility]:
         authorize(query)
@@ -142,27 +126,6 @@ class Handlers:
             for w in sorted(state.contacts_of)
         ]
         return {"count": len(watchers), "watchers": watchers}
-
-
-class KeyedLocks:
-    """An asyncio lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 def listing(state: OwnerVisibility, standing: Standing, key: str) -> dict[str, Any]:

@@ -13,12 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from asyncpg import Record
+
 from contracts.envelope import Envelope
+from contracts.presence import Status
 from contracts.visibility import (
     ContactAdded,
     ContactRemoved,
     RequestPending,
     Standing,
+    WatchedPresence,
     WatcherAllowed,
     WatcherBlocked,
     WatcherForgotten,
@@ -142,9 +146,43 @@ class Tables:
             sequence,
         )
 
-    async def contacts_of(self, conn: Conn, watcher: str) -> list[str]:
-        rows = await conn.fetch(
-            f"SELECT owner FROM {self.s}.edges WHERE watcher = $1 AND contact ORDER BY owner",
+    async def edge(self, conn: Conn, owner: str, watcher: str) -> tuple[bool, str | None]:
+        """(is a contact, standing) as committed now; (False, None) when there is no row."""
+        row = await conn.fetchrow(
+            f"SELECT contact, standing FROM {self.s}.edges WHERE owner = $1 AND watcher = $2",
+            owner,
             watcher,
         )
-        return [r["owner"] for r in rows]
+        return (bool(row["contact"]), row["standing"]) if row else (False, None)
+
+    async def visible_presence(self, conn: Conn, watcher: str, watched: str) -> WatchedPresence:
+        """One query, whatever the answer: Offline for blocked, pending, offline, unknown."""
+        row = await conn.fetchrow(
+            f"SELECT p.status, p.note, p.note_expires_at FROM {self.s}.edges e "
+            f"JOIN {self.s}.presence p ON p.extension = e.owner "
+            "WHERE e.owner = $1 AND e.watcher = $2 AND e.contact AND e.standing = 'allowed'",
+            watched,
+            watcher,
+        )
+        return _presence(watched, row)
+
+    async def contacts_with_presence(self, conn: Conn, watcher: str) -> list[WatchedPresence]:
+        rows = await conn.fetch(
+            f"SELECT e.owner, p.status, p.note, p.note_expires_at FROM {self.s}.edges e "
+            f"LEFT JOIN {self.s}.presence p "
+            "ON p.extension = e.owner AND e.standing = 'allowed' "
+            "WHERE e.watcher = $1 AND e.contact ORDER BY e.owner",
+            watcher,
+        )
+        return [_presence(r["owner"], r if r["status"] is not None else None) for r in rows]
+
+
+def _presence(extension: str, row: Record | None) -> WatchedPresence:
+    if row is None:
+        return WatchedPresence.offline(extension)
+    return WatchedPresence(
+        extension=extension,
+        status=Status(row["status"]),
+        note=row["note"],
+        note_expires_at=row["note_expires_at"],
+    )

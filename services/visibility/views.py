@@ -15,17 +15,10 @@ the owner's decision or policy change takes effect, and never after.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 from nats.aio.client import Client as NatsClient
 
-from contracts.base import Event
-from contracts.visibility import (
-    ContactAdded,
-    WatchedPresence,
-    view_subject,
-)
-from services.visibility.domain.state import OwnerVisibility
+from contracts.visibility import WatchedPresence, view_subject
 from services.visibility.index import FanoutIndex, encode_view
 
 
@@ -54,25 +47,18 @@ class ViewPublisher:
                 await publish(f"voco.view.{watcher}.{watched}", payload)
             return len(watchers)
 
-    async def owner_changed(
-        self, owner: str, events: Sequence[Event], state: OwnerVisibility
+    async def watcher_changed(
+        self, owner: str, watcher: str, *, can_see: bool, watching: bool, announce: bool
     ) -> None:
-        """Bring the index in line with the owner's committed state; tell watchers whose
-        view changed. A new contact always gets exactly one view, whatever its standing."""
-        touched: dict[str, bool] = {}  # watcher -> must publish even if nothing changed
-        for event in events:
-            watcher = getattr(event, "watcher", None)
-            if isinstance(watcher, str):
-                touched[watcher] = touched.get(watcher, False) or isinstance(event, ContactAdded)
+        """Bring the index in line with one (owner, watcher) pair as committed. A watcher
+        whose view changed hears of it; a new contact (`announce`) always gets one view."""
         async with self.lock:
-            for watcher, is_new in touched.items():
-                now, was = state.can_see(watcher), self.index.can_see(owner, watcher)
-                if now:
-                    self.index.allow(owner, watcher)
-                else:
-                    self.index.deny(owner, watcher)
-                still_watching = watcher in state.contacts_of
-                if still_watching and (is_new or now != was):
-                    await self.nc.publish(
-                        view_subject(watcher, owner), self.index.view_for(watcher, owner)
-                    )
+            was = self.index.can_see(owner, watcher)
+            if can_see and watching:
+                self.index.allow(owner, watcher)
+            else:
+                self.index.deny(owner, watcher)
+            if watching and (announce or can_see != was):
+                await self.nc.publish(
+                    view_subject(watcher, owner), self.index.view_for(watcher, owner)
+                )

@@ -147,3 +147,21 @@ async def wait_presence(database_url: str, extension: str, status: Status) -> No
         raise AssertionError(f"the service never saw {extension} as {status}")
     finally:
         await conn.close()
+
+
+async def settled(service: ServiceRuntime) -> None:
+    """Until the fan-out leader has applied every committed visibility event: the outbox is
+    empty and the leader's checkpoint reached the end of VOCO_VISIBILITY."""
+    from contracts.visibility import VISIBILITY_STREAM
+    from services.visibility.fanout import CHANGES_CONSUMER
+
+    for _ in range(250):
+        outbox = await service.pool.fetchval("SELECT count(*) FROM visibility.outbox")
+        applied = await service.pool.fetchval(
+            "SELECT sequence FROM visibility.checkpoints WHERE consumer = $1", CHANGES_CONSUMER
+        )
+        last = (await service.js.stream_info(VISIBILITY_STREAM)).state.last_seq
+        if outbox == 0 and (applied or 0) >= last:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the fan-out leader did not catch up")

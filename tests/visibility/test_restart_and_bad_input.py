@@ -58,7 +58,7 @@ async def test_a_bad_presence_message_is_dead_lettered_and_the_stream_goes_on(
         reasons = await conn.fetch("SELECT reason FROM visibility.dead_letters")
         await conn.close()
         assert len(reasons) == 1
-        assert reasons[0]["reason"].startswith("not a presence event envelope")
+        assert reasons[0]["reason"].startswith("not an event envelope Voco knows")
 
 
 async def test_a_malformed_command_is_refused_with_a_reason_and_stores_nothing(

@@ -30,6 +30,7 @@ from tests.visibility.harness import (
     call,
     error_of,
     running,
+    settled,
     wait_known,
     wait_presence,
 )
@@ -122,7 +123,7 @@ async def test_block_and_unblock_are_seen_live_by_the_watcher(
     connections: Connections, nc: NatsClient
 ) -> None:
     presence = Presence(nc)
-    async with running(connections):
+    async with running(connections) as service:
         await presence.provision(OWNER, WATCHER)
         await wait_known(connections.database_url, OWNER, WATCHER)
         watcher = await Watcher(WATCHER).listen(nc)
@@ -149,6 +150,7 @@ async def test_block_and_unblock_are_seen_live_by_the_watcher(
 
         # Removing the contact ends the watch.
         await call(nc, RemoveContact(watcher=WATCHER, contact=OWNER, actor=WATCHER))
+        await settled(service)  # takes effect once the fan-out leader applied it (ms)
         await presence.set(OWNER, Status.DO_NOT_DISTURB)
         await wait_presence(connections.database_url, OWNER, Status.DO_NOT_DISTURB)
         await watcher.nothing_within()

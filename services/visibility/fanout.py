@@ -1,0 +1,169 @@
+"""The fan-out leader: the one replica that holds the index and publishes every view.
+
+Views must leave from one place in one order: a block and the next presence change
+must not race from two replicas. So one replica at a time (a PostgreSQL advisory lock)
+loads the index from the compact tables and runs both consumers:
+
+- presence: PresenceChanged -> every allowed watcher; UserProvisioned -> the directory;
+- visibility: this service's own committed events (VOCO_VISIBILITY, through the outbox)
+  -> the index, plus the view each affected watcher must now see.
+
+Commands are handled by any replica and touch only the event store; a visibility
+event is applied by reading its (owner, watcher) row as committed now, so replays and
+batches converge on the current state. When the leader dies its lock is released and
+another replica takes over, rebuilding the index from the tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from nats.js import JetStreamContext
+
+from contracts.base import Event
+from contracts.envelope import Envelope
+from contracts.presence import (
+    PRESENCE_STREAM,
+    PresenceChanged,
+    UserProvisioned,
+)
+from contracts.presence import event_subject as presence_subject
+from contracts.visibility import (
+    VISIBILITY_STREAM,
+    VISIBILITY_SUBJECTS,
+    ContactAdded,
+    WatchedPresence,
+)
+from runtime.consumer import CheckpointedConsumer, Delivery, Rejected
+from runtime.eventstore import Conn, EventStore
+from services.visibility.index import FanoutIndex
+from services.visibility.tables import Tables
+from services.visibility.views import ViewPublisher
+
+log = logging.getLogger(__name__)
+
+PRESENCE_CONSUMER = "visibility-presence"
+CHANGES_CONSUMER = "visibility-changes"
+CONSUMED = [
+    presence_subject("*", PresenceChanged.type_name),
+    presence_subject("*", UserProvisioned.type_name),
+]
+
+
+def decode(delivery: Delivery) -> Event:
+    try:
+        event = Envelope.from_bytes(delivery.data).payload()
+    except Exception as error:
+        raise Rejected(f"not an event envelope Voco knows: {error}") from error
+    assert isinstance(event, Event)
+    return event
+
+
+class FanoutLeader:
+    def __init__(
+        self,
+        store: EventStore,
+        js: JetStreamContext,
+        views: ViewPublisher,
+        tables: Tables,
+        *,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.views = views
+        self.index: FanoutIndex = views.index
+        self.tables = tables
+        self.consumers = [
+            CheckpointedConsumer(
+                store,
+                js,
+                name=PRESENCE_CONSUMER,
+                stream=PRESENCE_STREAM,
+                subjects=CONSUMED,
+                apply=self.apply_presence,
+                after_commit=after_commit,
+            ),
+            CheckpointedConsumer(
+                store,
+                js,
+                name=CHANGES_CONSUMER,
+                stream=VISIBILITY_STREAM,
+                subjects=VISIBILITY_SUBJECTS,
+                apply=self.apply_change,
+                after_commit=after_commit,
+            ),
+        ]
+        self.leading = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for consumer in self.consumers:
+            consumer.stop()
+
+    async def run(self) -> None:
+        async with self.store.pool.acquire() as lock_conn:
+            key = f"fanout:{self.store.schema}"
+            while not await lock_conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), 1.0)
+                    return
+                except TimeoutError:
+                    continue
+            try:
+                async with self.store.pool.acquire() as conn:
+                    report = await self.index.load(conn, self.store.s)
+                log.info(
+                    "fan-out leader: index loaded",
+                    extra={
+                        "edges": report.edges,
+                        "users": report.users_with_presence,
+                        "seconds": round(report.seconds, 3),
+                    },
+                )
+                self.leading.set()
+                await asyncio.gather(*(c.run() for c in self.consumers))
+            finally:
+                self.leading.clear()
+                await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+
+    async def apply_presence(self, conn: Conn, delivery: Delivery) -> None:
+        match decode(delivery):
+            case UserProvisioned(extension=extension, display_name=name):
+                await self.tables.add_user(conn, extension, name)
+            case PresenceChanged() as event:
+                presence = WatchedPresence(
+                    extension=event.extension,
+                    status=event.status,
+                    note=event.note,
+                    note_expires_at=event.note_expires_at,
+                )
+                # Views go out before the checkpoint commits (and before the row is
+                # written, to save a round trip): a redelivery after a failed commit is
+                # recognised by its sequence in the index, so nobody sees a change twice.
+                await self.views.presence_changed(presence, delivery.sequence)
+                await self.tables.save_presence(
+                    conn,
+                    event.extension,
+                    event.status.value,
+                    event.note,
+                    event.note_expires_at,
+                    delivery.sequence,
+                )
+
+    async def apply_change(self, conn: Conn, delivery: Delivery) -> None:
+        event = decode(delivery)
+        watcher = getattr(event, "watcher", None)
+        owner = getattr(event, "owner", None)
+        if not isinstance(watcher, str) or not isinstance(owner, str):
+            return  # a policy change alone changes nobody; its re-placements follow
+        contact, standing = await self.tables.edge(conn, owner, watcher)
+        await self.views.watcher_changed(
+            owner,
+            watcher,
+            can_see=standing == "allowed",
+            watching=contact,
+            announce=isinstance(event, ContactAdded),
+        )
