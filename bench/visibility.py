@@ -173,7 +173,8 @@ async def fanout(url: str, admin_dsn: str, dsn: str, quick: bool) -> dict[str, A
     )
     service = await build(Connections(url, dsn))
     await service.start()
-    await service.nc.flush()
+    assert service.fanout is not None
+    await service.fanout.leading.wait()
     nc = await nats.connect(url)
     try:
         rate = await fanout_rate(nc, url, 5 if quick else 20, len(popular))
@@ -213,6 +214,8 @@ async def startup(url: str, dsn: str) -> dict[str, Any]:
     started = time.perf_counter()
     service = await build(Connections(url, dsn))
     await service.start()
+    assert service.fanout is not None
+    await service.fanout.leading.wait()  # the index is loaded: the fan-out can serve
     seconds = time.perf_counter() - started
     current, peak = rss_mb()
     await service.stop()
