@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from contracts.base import Event
@@ -36,7 +38,7 @@ from contracts.visibility import (
     ContactAdded,
     WatchedPresence,
 )
-from runtime.consumer import CheckpointedConsumer, Delivery, Rejected
+from runtime.consumer import CheckpointedConsumer, Delivery, Rejected, to_delivery
 from runtime.eventstore import Conn, EventStore
 from services.visibility.index import FanoutIndex
 from services.visibility.tables import Tables
@@ -52,6 +54,9 @@ CONSUMED = [
 ]
 
 
+Apply1 = Callable[[Delivery], Awaitable[None]]
+
+
 def decode(delivery: Delivery) -> Event:
     try:
         event = Envelope.from_bytes(delivery.data).payload()
@@ -59,6 +64,25 @@ def decode(delivery: Delivery) -> Event:
         raise Rejected(f"not an event envelope Voco knows: {error}") from error
     assert isinstance(event, Event)
     return event
+
+
+class FanOutFirst(CheckpointedConsumer):
+    """A checkpointed consumer that publishes a batch's views before its transaction.
+
+    The views depend only on memory, so no database round trip sits between a presence
+    change and its watchers; the rows and the checkpoint then commit as usual. A batch
+    applied again (failed commit, redelivery, new leader) is recognised by the sequence
+    the index keeps per user and not fanned out twice by this process.
+    """
+
+    def __init__(self, *args: Any, before: Apply1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.before = before
+
+    async def handle_batch(self, msgs: Sequence[Msg]) -> None:
+        for msg in msgs:
+            await self.before(to_delivery(msg))
+        await super().handle_batch(msgs)
 
 
 class FanoutLeader:
@@ -76,13 +100,14 @@ class FanoutLeader:
         self.index: FanoutIndex = views.index
         self.tables = tables
         self.consumers = [
-            CheckpointedConsumer(
+            FanOutFirst(
                 store,
                 js,
                 name=PRESENCE_CONSUMER,
                 stream=PRESENCE_STREAM,
                 subjects=CONSUMED,
                 apply=self.apply_presence,
+                before=self.fan_out,
                 after_commit=after_commit,
             ),
             CheckpointedConsumer(
@@ -129,21 +154,29 @@ class FanoutLeader:
                 self.leading.clear()
                 await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
 
+    async def fan_out(self, delivery: Delivery) -> None:
+        """Publish a PresenceChanged to every allowed watcher; anything else waits for apply
+        (which dead-letters what cannot be decoded)."""
+        if not delivery.subject.endswith(PresenceChanged.type_name):
+            return
+        try:
+            event = decode(delivery)
+        except Rejected:
+            return
+        if isinstance(event, PresenceChanged):
+            presence = WatchedPresence(
+                extension=event.extension,
+                status=event.status,
+                note=event.note,
+                note_expires_at=event.note_expires_at,
+            )
+            await self.views.presence_changed(presence, delivery.sequence)
+
     async def apply_presence(self, conn: Conn, delivery: Delivery) -> None:
         match decode(delivery):
             case UserProvisioned(extension=extension, display_name=name):
                 await self.tables.add_user(conn, extension, name)
             case PresenceChanged() as event:
-                presence = WatchedPresence(
-                    extension=event.extension,
-                    status=event.status,
-                    note=event.note,
-                    note_expires_at=event.note_expires_at,
-                )
-                # Views go out before the checkpoint commits (and before the row is
-                # written, to save a round trip): a redelivery after a failed commit is
-                # recognised by its sequence in the index, so nobody sees a change twice.
-                await self.views.presence_changed(presence, delivery.sequence)
                 await self.tables.save_presence(
                     conn,
                     event.extension,
