@@ -27,7 +27,7 @@ import asyncpg
 import nats
 from nats.aio.client import Client as NatsClient
 
-from bench.floors import jetstream_publish, nats_round_trip, pg_commit, pubsub_rate
+from bench.floors import jetstream_publish, pg_commit, pubsub_rate
 from bench.harness import Latency, servers
 from contracts.envelope import Envelope
 from contracts.presence import PRESENCE_STREAM, Channel, PresenceChanged, Status, event_subject
@@ -129,7 +129,8 @@ async def raw_view_rate(url: str, changes: int, watchers: list[str]) -> float:
 
 async def change_to_last(
     nc: NatsClient, url: str, owner: str, watchers: int, rounds: int
-) -> Latency:
+) -> tuple[Latency, Latency]:
+    """(from the publish of each change, from its JetStream ack) to the last watcher."""
     process = subscriber("rounds", url, owner, str(watchers))
     finished: dict[str, asyncio.Future[float]] = {}
 
@@ -139,16 +140,18 @@ async def change_to_last(
 
     sub = await nc.subscribe("bench.visibility.round", cb=on_round)
     await nc.flush()
-    samples = []
+    samples, after_ack = [], []
     try:
         for n in range(rounds + 10):
             note = f"round {n}"
             done = finished[note] = asyncio.get_running_loop().create_future()
             started = time.perf_counter()
             await change(nc, owner, STATUSES[n % len(STATUSES)], note)
+            acked = time.perf_counter()
             arrived = await asyncio.wait_for(done, 10)
             if n >= 10:  # the first rounds warm up the consumer and connections
                 samples.append(arrived - started)
+                after_ack.append(arrived - acked)
             # Changes spaced out, so each sample is one change's latency rather than
             # time spent queued behind the previous change's commit.
             await asyncio.sleep(0.005)
@@ -157,7 +160,7 @@ async def change_to_last(
         await nc.publish("bench.visibility.end", b"")
         await nc.flush()
         process.wait()
-    return Latency.of(samples)
+    return Latency.of(samples), Latency.of(after_ack)
 
 
 async def fanout(url: str, admin_dsn: str, dsn: str, quick: bool) -> dict[str, Any]:
@@ -191,8 +194,10 @@ async def fanout(url: str, admin_dsn: str, dsn: str, quick: bool) -> dict[str, A
         "fanout_share_of_floor": round(rate / floor, 3),
         "raw_same_views_floor_msgs_per_s": round(same_messages),
         "fanout_share_of_same_views_floor": round(rate / same_messages, 3),
-        "change_to_last_of_10000": popular_change.as_dict(),
-        "change_to_last_of_100": team_change.as_dict(),
+        "change_to_last_of_10000": popular_change[0].as_dict(),
+        "change_to_last_of_100": team_change[0].as_dict(),
+        # The service's own part: from JetStream's ack of PresenceChanged to the last view.
+        "ack_to_last_of_100": team_change[1].as_dict(),
     }
 
 
@@ -250,12 +255,31 @@ async def scale(url: str, admin_dsn: str, dsn: str, users: int, per_user: int) -
     return {"users": users, "edges": len(edges), **json.loads(out.splitlines()[-1])}
 
 
+async def round_trip_floor(url: str, count: int) -> Latency:
+    """Bare nats-py request/reply to a responder in another process, 200 B."""
+    process = subscriber("echo", url)
+    nc = await nats.connect(url)
+    try:
+        samples = []
+        for n in range(count + 100):
+            started = time.perf_counter()
+            await nc.request("bench.visibility.echo", b"x" * 200, timeout=5)
+            if n >= 100:
+                samples.append(time.perf_counter() - started)
+        return Latency.of(samples)
+    finally:
+        await nc.publish("bench.visibility.end", b"")
+        await nc.flush()
+        await nc.close()
+        process.wait()
+
+
 async def run(quick: bool) -> dict[str, Any]:
     with servers() as s:
         admin = s.postgres.dsn("postgres")
         floors = {
             "nats_round_trip": (
-                await nats_round_trip(s.nats_url, 500 if quick else 2000)
+                await round_trip_floor(s.nats_url, 500 if quick else 2000)
             ).as_dict(),
             "pg_commit": (await pg_commit(s.database_url, 500 if quick else 2000)).as_dict(),
             "jetstream_publish": (
@@ -274,6 +298,9 @@ async def run(quick: bool) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    import uvloop
+
+    uvloop.install()  # as run_service does for every service process
     if sys.argv[1:2] == ["startup"]:
         print(json.dumps(asyncio.run(startup(sys.argv[2], sys.argv[3]))))
     else:
