@@ -8,3 +8,8 @@ SERVICES: list[tuple[str, str]] = [
     ("presence", "services.presence"),
     ("visibility", "services.visibility"),
 ]
+
+DEMO_LOADERS: list[str] = [
+    "services.presence.demo",
+]
+"""One-shot modules `./voco up` runs after the services start (skipped with --no-demo)."""
