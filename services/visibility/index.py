@@ -3,8 +3,8 @@
 The fan-out reads only this, never the database, so a presence change reaches its
 watchers at the speed of NATS publishes. It is rebuilt at start from the compact
 `edges` and `presence` tables (a COPY stream, names interned so 1,000,000 edges over
-100,000 users share 100,000 strings) and kept current by the service after each
-committed change.
+100,000 users share 100,000 strings) when a replica becomes the fan-out leader, and
+kept current by the leader's two consumers (fanout.py).
 """
 
 from __future__ import annotations
