@@ -72,11 +72,18 @@ async def seed(dsn: str, users: list[str], edges: list[tuple[str, str, str]]) ->
         await pool.close()
 
 
+VERSIONS: dict[str, int] = {}
+
+
 async def change(nc: NatsClient, extension: str, status: Status, note: str) -> None:
+    """Publish a PresenceChanged as the presence service's outbox relay does."""
+    version = VERSIONS[extension] = VERSIONS.get(extension, 0) + 1
     event = PresenceChanged(
         extension=extension, status=status, note=note, channel=Channel.CLIENT, actor="bench"
     )
-    envelope = Envelope.wrap(event, id=uuid4(), stream=f"user:{extension}", version=1, at=_now())
+    envelope = Envelope.wrap(
+        event, id=uuid4(), stream=f"user:{extension}", version=version, at=_now()
+    )
     await nc.jetstream().publish(event_subject(extension, event.type_name), envelope.to_bytes())
 
 

@@ -96,7 +96,9 @@ async def build(
     views = ViewPublisher(base.nc, FanoutIndex())
     service = VisibilityRuntime(
         **{f.name: getattr(base, f.name) for f in fields(base)},
-        fanout=FanoutLeader(base.store, base.js, views, tables, after_commit=base.relay.wake),
+        fanout=FanoutLeader(
+            base.store, base.nc, base.js, views, tables, after_commit=base.relay.wake
+        ),
     )
     runner = CommandRunner(
         service.store,

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
@@ -70,9 +71,9 @@ class FanOutFirst(CheckpointedConsumer):
     """A checkpointed consumer that publishes a batch's views before its transaction.
 
     The views depend only on memory, so no database round trip sits between a presence
-    change and its watchers; the rows and the checkpoint then commit as usual. A batch
-    applied again (failed commit, redelivery, new leader) is recognised by the sequence
-    the index keeps per user and not fanned out twice by this process.
+    change and its watchers; the rows and the checkpoint then commit as usual. A change
+    already fanned out (by the fast path, or before a failed commit) is recognised by the
+    envelope version the index keeps per user and not published twice.
     """
 
     def __init__(self, *args: Any, before: Apply1, **kwargs: Any) -> None:
@@ -89,6 +90,7 @@ class FanoutLeader:
     def __init__(
         self,
         store: EventStore,
+        nc: NatsClient,
         js: JetStreamContext,
         views: ViewPublisher,
         tables: Tables,
@@ -96,6 +98,7 @@ class FanoutLeader:
         after_commit: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
+        self.nc = nc
         self.views = views
         self.index: FanoutIndex = views.index
         self.tables = tables
@@ -148,20 +151,40 @@ class FanoutLeader:
                         "seconds": round(report.seconds, 3),
                     },
                 )
+                # The fast path: JetStream's publishes reach core subscribers too, so a
+                # change is fanned out the moment it is stored, never queued behind the
+                # consumer's previous commit. The consumer stays the path of record and
+                # fans out whatever this missed (a leader switch, a reconnect).
+                fast = await self.nc.subscribe(
+                    presence_subject("*", PresenceChanged.type_name),
+                    cb=self._fast_path,
+                    pending_msgs_limit=-1,
+                )
                 self.leading.set()
-                await asyncio.gather(*(c.run() for c in self.consumers))
+                try:
+                    await asyncio.gather(*(c.run() for c in self.consumers))
+                finally:
+                    await fast.unsubscribe()
             finally:
                 self.leading.clear()
                 await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
 
+    async def _fast_path(self, msg: Msg) -> None:
+        await self._fan_out_bytes(msg.data)
+
     async def fan_out(self, delivery: Delivery) -> None:
-        """Publish a PresenceChanged to every allowed watcher; anything else waits for apply
-        (which dead-letters what cannot be decoded)."""
-        if not delivery.subject.endswith(PresenceChanged.type_name):
-            return
+        """Before the consumer's transaction: publish what the fast path has not."""
+        if delivery.subject.endswith(PresenceChanged.type_name):
+            await self._fan_out_bytes(delivery.data)
+
+    async def _fan_out_bytes(self, data: bytes) -> None:
+        """Publish a PresenceChanged to every allowed watcher, once per envelope version
+        (the user's stream version: both paths see it, and it only grows). Anything that
+        does not decode waits for the consumer, which dead-letters it."""
         try:
-            event = decode(delivery)
-        except Rejected:
+            envelope = Envelope.from_bytes(data)
+            event = envelope.payload()
+        except Exception:
             return
         if isinstance(event, PresenceChanged):
             presence = WatchedPresence(
@@ -170,7 +193,7 @@ class FanoutLeader:
                 note=event.note,
                 note_expires_at=event.note_expires_at,
             )
-            await self.views.presence_changed(presence, delivery.sequence)
+            await self.views.presence_changed(presence, envelope.version)
 
     async def apply_presence(self, conn: Conn, delivery: Delivery) -> None:
         match decode(delivery):
@@ -183,7 +206,7 @@ class FanoutLeader:
                     event.status.value,
                     event.note,
                     event.note_expires_at,
-                    delivery.sequence,
+                    Envelope.from_bytes(delivery.data).version,
                 )
 
     async def apply_change(self, conn: Conn, delivery: Delivery) -> None:

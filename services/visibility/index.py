@@ -36,7 +36,7 @@ class LoadReport:
 class FanoutIndex:
     # watched extension -> watchers who have it as a contact and are allowed to see it
     allowed: dict[str, set[str]] = field(default_factory=dict)
-    # watched extension -> (encoded WatchedPresence, JetStream sequence it came from)
+    # watched extension -> (encoded WatchedPresence, the version of its PresenceChanged)
     latest: dict[str, tuple[bytes, int]] = field(default_factory=dict)
 
     def can_see(self, watched: str, watcher: str) -> bool:
@@ -91,7 +91,7 @@ class FanoutIndex:
             output=take,
         )
         rows = await conn.fetch(
-            f"SELECT extension, status, note, note_expires_at, sequence "
+            f"SELECT extension, status, note, note_expires_at, version "
             f"FROM {schema_sql_name}.presence"
         )
         latest = {
@@ -104,7 +104,7 @@ class FanoutIndex:
                         note_expires_at=r["note_expires_at"],
                     )
                 ),
-                int(r["sequence"]),
+                int(r["version"]),
             )
             for r in rows
         }

@@ -1,8 +1,8 @@
 """The service's compact tables, beside the event store's own.
 
 - users:    the directory, from the presence service's UserProvisioned events.
-- presence: each user's latest presence as PresenceChanged reported it, with the
-            JetStream sequence it came from (a redelivery never moves it back).
+- presence: each user's latest presence as PresenceChanged reported it, with its
+            envelope version (the user's stream version: a replay never moves it back).
 - edges:    one row per (owner, watcher) pair that is a contact or on a list: the
             fan-out index is rebuilt from it at start, and contact queries read it.
             Kept by an inline projection, so it commits with the events.
@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS {s}.presence (
     status text NOT NULL,
     note text,
     note_expires_at timestamptz,
-    sequence bigint NOT NULL
+    version bigint NOT NULL
 );
 CREATE TABLE IF NOT EXISTS {s}.edges (
     owner text NOT NULL,
@@ -131,19 +131,19 @@ class Tables:
         status: str,
         note: str | None,
         note_expires_at: datetime | None,
-        sequence: int,
+        version: int,
     ) -> None:
         await conn.execute(
             f"INSERT INTO {self.s}.presence AS p "
-            "(extension, status, note, note_expires_at, sequence) VALUES ($1, $2, $3, $4, $5) "
+            "(extension, status, note, note_expires_at, version) VALUES ($1, $2, $3, $4, $5) "
             "ON CONFLICT (extension) DO UPDATE SET status = EXCLUDED.status, "
             "note = EXCLUDED.note, note_expires_at = EXCLUDED.note_expires_at, "
-            "sequence = EXCLUDED.sequence WHERE p.sequence < EXCLUDED.sequence",
+            "version = EXCLUDED.version WHERE p.version < EXCLUDED.version",
             extension,
             status,
             note,
             note_expires_at,
-            sequence,
+            version,
         )
 
     async def edge(self, conn: Conn, owner: str, watcher: str) -> tuple[bool, str | None]:

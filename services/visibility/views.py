@@ -5,7 +5,7 @@ watcher that was not listening asks GetContacts/GetView for the current state, s
 storing every view in JetStream would cost a stored, acked write per watcher per
 change (10,000 for one popular user) and buy nothing. Order per watcher holds
 because one connection publishes them all, from one task at a time (the lock), in the
-order the PresenceChanged events sit in their stream.
+order of the user's stream versions (older or repeated versions are skipped).
 
 A watcher who may not see a user gets `WatchedPresence.offline`, byte for byte what a
 really offline user sends, and at the same moments: when the contact is added, when
@@ -30,15 +30,16 @@ class ViewPublisher:
         # to who-may-see never interleaves with a fan-out half way through its watchers.
         self.lock = asyncio.Lock()
 
-    async def presence_changed(self, presence: WatchedPresence, sequence: int) -> int:
-        """Publish to every allowed watcher; returns how many. A replayed sequence is skipped."""
+    async def presence_changed(self, presence: WatchedPresence, version: int) -> int:
+        """Publish to every allowed watcher; returns how many. A version already published
+        (or older) is skipped: the user's stream version only grows."""
         watched = presence.extension
         async with self.lock:
             latest = self.index.latest.get(watched)
-            if latest is not None and latest[1] >= sequence:
+            if latest is not None and latest[1] >= version:
                 return 0
             payload = encode_view(presence)
-            self.index.latest[watched] = (payload, sequence)
+            self.index.latest[watched] = (payload, version)
             watchers = self.index.allowed.get(watched)
             if not watchers:
                 return 0
