@@ -121,16 +121,19 @@ class EventStore:
             if extra_sql:
                 await conn.execute(extra_sql.format(s=self.s))
 
-    async def load(self, stream: str, conn: Conn | None = None) -> list[Envelope]:
+    async def load(
+        self, stream: str, conn: Conn | None = None, *, after_version: int = 0
+    ) -> list[Envelope]:
+        """The stream's events after `after_version`, in order."""
         sql = (
             f"SELECT id, type, schema_version, version, at, data, meta FROM {self.s}.events "
-            "WHERE stream = $1 ORDER BY version"
+            "WHERE stream = $1 AND version > $2 ORDER BY version"
         )
         if conn is None:
             async with self.pool.acquire() as c:
-                rows = await c.fetch(sql, stream)
+                rows = await c.fetch(sql, stream, after_version)
         else:
-            rows = await conn.fetch(sql, stream)
+            rows = await conn.fetch(sql, stream, after_version)
         return [
             Envelope(
                 id=r["id"],
