@@ -6,6 +6,7 @@ connections from VOCO_NATS_URL and VOCO_DATABASE_URL, which the launcher sets.
 
 SERVICES: list[tuple[str, str]] = [
     ("presence", "services.presence"),
+    ("visibility", "services.visibility"),
 ]
 
 DEMO_LOADERS: list[str] = [

@@ -1,0 +1,101 @@
+"""The watchers' side of bench/visibility.py, in its own process.
+
+`rate URL EXPECTED`: counts every view on `voco.view.>` until EXPECTED arrived (or
+`bench.visibility.end`), then prints how many it saw and the seconds from the first to
+the last.
+`echo URL`: answers requests on `bench.visibility.echo` until `bench.visibility.end`.
+`rounds URL OWNER WATCHERS`: for each change of OWNER (its note names the round), publishes
+`bench.visibility.round` with the round and the monotonic time the last watcher's view
+arrived (perf_counter is CLOCK_MONOTONIC, the same clock in every process on Linux).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections import Counter
+
+import nats
+from nats.aio.msg import Msg
+
+
+async def rate(url: str, expected: int) -> None:
+    nc = await nats.connect(url, pending_size=256 * 1024 * 1024)
+    done = asyncio.Event()
+    seen = 0
+    first = last = 0.0
+
+    async def count(msg: Msg) -> None:
+        nonlocal seen, first, last
+        last = time.perf_counter()
+        if seen == 0:
+            first = last
+        seen += 1
+        if seen >= expected:
+            done.set()
+
+    async def end(msg: Msg) -> None:
+        done.set()
+
+    await nc.subscribe("voco.view.>", cb=count, pending_msgs_limit=-1, pending_bytes_limit=-1)
+    await nc.subscribe("bench.visibility.end", cb=end)
+    await nc.flush()
+    print("ready", flush=True)
+    await done.wait()
+    print(seen, last - first, flush=True)
+    await nc.close()
+
+
+async def rounds(url: str, owner: str, watchers: int) -> None:
+    nc = await nats.connect(url)
+    arrived: Counter[bytes] = Counter()
+    done = asyncio.Event()
+
+    async def view(msg: Msg) -> None:
+        # Every watcher of one change gets the same bytes: count by payload, parse once.
+        arrived[msg.data] += 1
+        if arrived[msg.data] == watchers:
+            at = time.perf_counter()
+            note = json.loads(msg.data)["note"]
+            await nc.publish("bench.visibility.round", f"{note} {at}".encode())
+            del arrived[msg.data]
+
+    async def end(msg: Msg) -> None:
+        done.set()
+
+    await nc.subscribe(f"voco.view.*.{owner}", cb=view, pending_msgs_limit=-1)
+    await nc.subscribe("bench.visibility.end", cb=end)
+    await nc.flush()
+    print("ready", flush=True)
+    await done.wait()
+    await nc.close()
+
+
+async def echo(url: str) -> None:
+    """A bare responder: the floor for a request/reply round trip."""
+    nc = await nats.connect(url)
+    done = asyncio.Event()
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(msg.data)
+
+    async def end(msg: Msg) -> None:
+        done.set()
+
+    await nc.subscribe("bench.visibility.echo", cb=answer)
+    await nc.subscribe("bench.visibility.end", cb=end)
+    await nc.flush()
+    print("ready", flush=True)
+    await done.wait()
+    await nc.close()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "echo":
+        asyncio.run(echo(sys.argv[2]))
+    elif sys.argv[1] == "rate":
+        asyncio.run(rate(sys.argv[2], int(sys.argv[3])))
+    else:
+        asyncio.run(rounds(sys.argv[2], sys.argv[3], int(sys.argv[4])))

@@ -1,0 +1,282 @@
+"""Visibility: who may see a user's presence, and the filtered views watchers receive.
+
+Stream `visibility:<extension>` holds one user's visibility as the *watched* user
+(the owner): the policy, every watcher's standing (pending, allowed, blocked) and
+who has the owner in their contacts. Adding a contact is decided on the stream of the
+user being added, so the request and its placement commit together.
+
+Events are published on `voco.evt.visibility.<owner>.<EventType>` (stream
+VOCO_VISIBILITY). They are internal: a gateway must never show them to a watcher,
+because they tell "blocked" from "offline".
+
+Views: each watcher receives the presence it may see of each contact on the core NATS
+subject `voco.view.<watcher>.<watched>` (see `view_subject`). The payload is a
+`WatchedPresence`; a watcher who may not see the user receives `WatchedPresence.offline`.
+
+Commands and queries: request/reply on `voco.cmd.visibility.<CommandType>` (wire names
+without a prefix, like the presence commands; events carry the `visibility.` prefix). Every one
+carries the acting principal (`actor`, `role`), set by the gateway after it
+authenticated the caller; a command without an actor is refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.base import Command, Event, Message, event
+from contracts.presence import Extension, Status
+
+VISIBILITY_STREAM = "VOCO_VISIBILITY"
+VISIBILITY_SUBJECTS = ["voco.evt.visibility.>"]
+
+
+def event_subject(owner: str, type_name: str) -> str:
+    return f"voco.evt.visibility.{owner}.{type_name.removeprefix('visibility.')}"
+
+
+def view_subject(watcher: str, watched: str) -> str:
+    """Where `watcher` receives the presence of `watched` it may see."""
+    return f"voco.view.{watcher}.{watched}"
+
+
+def channel_for(model: type[Message]) -> tuple[str, str]:
+    """Subjects for the AsyncAPI document (see contracts/asyncapi.py)."""
+    if issubclass(model, Command):
+        return f"voco.cmd.visibility.{model.type_name}", "receive"
+    return event_subject("{owner}", model.type_name), "send"
+
+
+class Policy(StrEnum):
+    EVERYONE = "everyone"  # everyone except blocked users
+    NOBODY = "nobody"  # nobody except allowed users
+    ASK = "ask"  # each request waits for the owner to accept or block it
+
+
+DEFAULT_POLICY = Policy.EVERYONE
+
+
+class Role(StrEnum):
+    USER = "user"
+    ADMIN = "admin"
+
+
+class Standing(StrEnum):
+    PENDING = "pending"
+    ALLOWED = "allowed"
+    BLOCKED = "blocked"
+
+
+class WatchedPresence(BaseModel):
+    """The presence a watcher sees of one user. The same four fields whatever the reason."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    extension: str
+    status: Status
+    note: str | None = None
+    note_expires_at: datetime | None = None
+
+    @classmethod
+    def offline(cls, extension: str) -> WatchedPresence:
+        return cls(extension=extension, status=Status.OFFLINE)
+
+
+# ---- events (stream visibility:<owner>) ----------------------------------------------
+
+
+class ByPrincipal(Event):
+    """Who caused it; `role` admin means an administrator acted for the owner or watcher."""
+
+    owner: Extension
+    actor: str
+    role: Role
+
+
+@event
+class PolicyChanged(ByPrincipal):
+    type_name = "visibility.PolicyChanged"
+    policy: Policy
+    previous: Policy
+
+
+@event
+class ContactAdded(ByPrincipal):
+    """`watcher` added `owner` to their contacts: a request to see the owner's presence."""
+
+    type_name = "visibility.ContactAdded"
+    watcher: Extension
+
+
+@event
+class ContactRemoved(ByPrincipal):
+    """`watcher` removed `owner` from their contacts: the watch ends."""
+
+    type_name = "visibility.ContactRemoved"
+    watcher: Extension
+
+
+@event
+class RequestPending(ByPrincipal):
+    """The owner is asked whether `watcher` may see them."""
+
+    type_name = "visibility.RequestPending"
+    watcher: Extension
+
+
+@event
+class WatcherAllowed(ByPrincipal):
+    """`explicit`: the owner decided it (accept, move); otherwise the policy placed it."""
+
+    type_name = "visibility.WatcherAllowed"
+    watcher: Extension
+    explicit: bool
+
+
+@event
+class WatcherBlocked(ByPrincipal):
+    type_name = "visibility.WatcherBlocked"
+    watcher: Extension
+    explicit: bool
+
+
+@event
+class WatcherForgotten(ByPrincipal):
+    """A pending request or a policy-made placement ended with the watch."""
+
+    type_name = "visibility.WatcherForgotten"
+    watcher: Extension
+
+
+# ---- commands (voco.cmd.visibility.<type_name>) -------------------------------------
+
+
+class Acting(Command):
+    """Every command names who acts. The gateway authenticates the caller and sets both."""
+
+    actor: str | None = Field(default=None, max_length=128)
+    role: Role = Role.USER
+    at: AwareDatetime | None = Field(
+        default=None, description="when it was issued; the service stamps it if absent"
+    )
+
+
+class OwnerCommand(Acting):
+    """Changes the owner's own visibility: only the owner or an administrator."""
+
+    owner: Extension
+
+
+@event
+class SetPolicy(OwnerCommand):
+    type_name = "SetPolicy"
+    policy: Policy
+
+
+class AboutWatcher(OwnerCommand):
+    """The owner decides about one watcher."""
+
+    watcher: Extension
+
+
+@event
+class AcceptRequest(AboutWatcher):
+    type_name = "AcceptRequest"
+
+
+@event
+class BlockRequest(AboutWatcher):
+    type_name = "BlockRequest"
+
+
+@event
+class AllowWatcher(AboutWatcher):
+    """Put `watcher` on the allowed list: from the blocked list, a pending request, or new."""
+
+    type_name = "AllowWatcher"
+
+
+@event
+class BlockWatcher(AboutWatcher):
+    """Put `watcher` on the blocked list: from the allowed list, a pending request, or new."""
+
+    type_name = "BlockWatcher"
+
+
+class WatcherCommand(Acting):
+    """Changes the watcher's own contacts: only the watcher or an administrator."""
+
+    watcher: Extension
+    contact: Extension = Field(description="the user to add or remove")
+
+
+@event
+class AddContact(WatcherCommand):
+    type_name = "AddContact"
+
+
+@event
+class RemoveContact(WatcherCommand):
+    type_name = "RemoveContact"
+
+
+# ---- queries (request/reply, no events) ---------------------------------------------
+
+
+@event
+class GetContacts(Acting):
+    """The watcher's contacts with the presence the watcher may see of each."""
+
+    type_name = "GetContacts"
+    watcher: Extension
+
+
+@event
+class GetView(Acting):
+    """The presence `watcher` may see of any `extension`: Offline when it may not."""
+
+    type_name = "GetView"
+    watcher: Extension
+    extension: Extension
+
+
+@event
+class GetPendingRequests(Acting):
+    type_name = "GetPendingRequests"
+    owner: Extension
+
+
+@event
+class GetAllowed(Acting):
+    type_name = "GetAllowed"
+    owner: Extension
+
+
+@event
+class GetBlocked(Acting):
+    type_name = "GetBlocked"
+    owner: Extension
+
+
+@event
+class WhoCanSeeMe(Acting):
+    type_name = "WhoCanSeeMe"
+    owner: Extension
+
+
+@event
+class WhoWatchesMe(Acting):
+    type_name = "WhoWatchesMe"
+    owner: Extension
+
+
+OWNER_COMMANDS: tuple[type[OwnerCommand], ...] = (
+    SetPolicy,
+    AcceptRequest,
+    BlockRequest,
+    AllowWatcher,
+    BlockWatcher,
+)
+WATCHER_COMMANDS: tuple[type[WatcherCommand], ...] = (AddContact, RemoveContact)

@@ -1,0 +1,1 @@
+"""Visibility: policies, contact requests, allowed and blocked lists, filtered fan-out."""

@@ -1,0 +1,4 @@
+from runtime.service import run_service
+from services.visibility.app import build
+
+run_service("visibility", build)

@@ -1,0 +1,120 @@
+"""Wiring: event store and runner, the routes, and the fan-out leader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from contracts.envelope import Envelope
+from contracts.presence import PRESENCE_STREAM, PRESENCE_SUBJECTS
+from contracts.visibility import (
+    OWNER_COMMANDS,
+    VISIBILITY_STREAM,
+    VISIBILITY_SUBJECTS,
+    WATCHER_COMMANDS,
+    GetAllowed,
+    GetBlocked,
+    GetContacts,
+    GetPendingRequests,
+    GetView,
+    WhoCanSeeMe,
+    WhoWatchesMe,
+    event_subject,
+)
+from runtime.clock import Clock
+from runtime.config import Connections, env_int
+from runtime.decider import CommandRunner
+from runtime.eventstore import Outgoing
+from runtime.service import ServiceRuntime, open_runtime
+from services.visibility.domain.decide import visibility
+from services.visibility.fanout import FanoutLeader
+from services.visibility.handlers import Handlers
+from services.visibility.index import FanoutIndex
+from services.visibility.tables import SCHEMA, TABLES_SQL, Tables
+from services.visibility.views import ViewPublisher
+
+
+@dataclass
+class VisibilityRuntime(ServiceRuntime):
+    """The shared runtime plus the fan-out leader, started and stopped with it."""
+
+    fanout: FanoutLeader | None = None
+
+    async def start(self) -> None:
+        if self.fanout is not None:
+            self.spawn(self.fanout.run(), "fanout-leader")
+        await super().start()
+        await self.nc.flush()  # command subscriptions are live when start returns
+
+    async def stop(self) -> None:
+        if self.fanout is not None:
+            self.fanout.stop()
+        await super().stop()
+
+
+def outgoing(envelopes: list[Envelope]) -> list[Outgoing]:
+    return [
+        Outgoing(
+            subject=event_subject(e.data["owner"], e.type), payload=e.to_bytes(), msg_id=str(e.id)
+        )
+        for e in envelopes
+    ]
+
+
+async def ensure_presence_stream(js: JetStreamContext) -> None:
+    """Create the presence stream if the presence service has not yet; never reconfigure it."""
+    try:
+        await js.stream_info(PRESENCE_STREAM)
+    except NotFoundError:
+        await js.add_stream(
+            StreamConfig(
+                name=PRESENCE_STREAM,
+                subjects=PRESENCE_SUBJECTS,
+                storage=StorageType.FILE,
+                duplicate_window=120.0,
+            )
+        )
+
+
+async def build(
+    connections: Connections, clock: Clock | None = None, *, pool_size: int | None = None
+) -> VisibilityRuntime:
+    base = await open_runtime(
+        "visibility",
+        SCHEMA,
+        connections,
+        clock=clock,
+        extra_sql=TABLES_SQL,
+        streams={VISIBILITY_STREAM: VISIBILITY_SUBJECTS},
+        pool_size=pool_size or env_int("VOCO_VISIBILITY_POOL_SIZE", 10),
+    )
+    await ensure_presence_stream(base.js)
+    tables = Tables(base.store.s)
+    views = ViewPublisher(base.nc, FanoutIndex())
+    service = VisibilityRuntime(
+        **{f.name: getattr(base, f.name) for f in fields(base)},
+        fanout=FanoutLeader(
+            base.store, base.nc, base.js, views, tables, after_commit=base.relay.wake
+        ),
+    )
+    runner = CommandRunner(
+        service.store,
+        visibility,
+        outgoing=outgoing,  # type: ignore[arg-type]
+        projections=[tables.project],
+        on_commit=service.relay.wake,
+    )
+    handlers = Handlers(service.store, runner, tables, service.clock)
+    for command in (*OWNER_COMMANDS, *WATCHER_COMMANDS):
+        service.commands.route(command, handlers.change)
+    service.commands.route(GetContacts, handlers.contacts)
+    service.commands.route(GetView, handlers.view)
+    service.commands.route(GetPendingRequests, handlers.pending)
+    service.commands.route(GetAllowed, handlers.allowed)
+    service.commands.route(GetBlocked, handlers.blocked)
+    service.commands.route(WhoCanSeeMe, handlers.who_can_see_me)
+    service.commands.route(WhoWatchesMe, handlers.who_watches_me)
+    return service
