@@ -58,6 +58,7 @@ class ServiceRuntime:
     clock: Clock
     consumers: list[CheckpointedConsumer] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stoppers: list[Callable[[], None]] = field(default_factory=list)
 
     def consume(
         self, name: str, stream: str, subjects: Sequence[str], apply: Apply, **options: object
@@ -75,8 +76,13 @@ class ServiceRuntime:
         self.consumers.append(consumer)
         return consumer
 
-    def spawn(self, work: Awaitable[None], name: str) -> None:
+    def spawn(
+        self, work: Awaitable[None], name: str, stop: Callable[[], None] | None = None
+    ) -> None:
+        """Run background work; `stop` asks it to finish when the service stops."""
         self._tasks.append(asyncio.create_task(self._guard(work, name), name=name))
+        if stop is not None:
+            self._stoppers.append(stop)
 
     async def _guard(self, work: Awaitable[None], name: str) -> None:
         try:
@@ -102,6 +108,8 @@ class ServiceRuntime:
         await self.commands.drain()  # no new commands; in-flight handlers finish
         for consumer in self.consumers:
             consumer.stop()  # each finishes its current batch
+        for stop in self._stoppers:
+            stop()
         consumer_tasks = [t for t in self._tasks if t.get_name() != "outbox-relay"]
         if consumer_tasks:
             await asyncio.wait(consumer_tasks, timeout=10)
