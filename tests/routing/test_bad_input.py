@@ -60,7 +60,8 @@ async def test_bad_pbx_messages_are_dead_lettered_with_a_reason_and_calls_go_on(
     reasons = [row["reason"] for row in letters]
     assert len(reasons) == 4, reasons
     assert "invalid PBX message" in reasons[0]
-    assert "callee" in reasons[1] and "node" in reasons[1]
+    assert "callee" in reasons[1]
+    assert "node" in reasons[1]
     assert "unknown message type 'pbx.NoSuchThing'" in reasons[2]
     assert "is not a call event" in reasons[3]
     assert {row["consumer"] for row in letters} == {"routing-calls"}

@@ -141,7 +141,8 @@ async def test_ring_all_answered_on_one_device_cancels_the_other(platform: Platf
     call = await platform.call("1001")
     await eventually(lambda: len(call.commands) == 2)
     ring, cancel = call.commands
-    assert isinstance(ring, pbx.RingTargets) and isinstance(cancel, pbx.CancelLegs)
+    assert isinstance(ring, pbx.RingTargets)
+    assert isinstance(cancel, pbx.CancelLegs)
     assert len(ring.legs) == 2
     desk_leg = next(leg.leg_id for leg in ring.legs if leg.device_id == "1001-desk")
     assert (cancel.leg_ids, cancel.reason) == ([desk_leg], pbx.CancelReason.ANSWERED_ELSEWHERE)
