@@ -53,7 +53,7 @@ class RoutingEvent(Event):
 
 @event
 class CallReceived(RoutingEvent):
-    type_name = "routing.CallReceived"
+    type_name = "CallReceived"
     call_id: CallId
     node: str
     caller: str
@@ -65,7 +65,7 @@ class CallReceived(RoutingEvent):
 class HopEntered(RoutingEvent):
     """Routing now applies an extension's profile (or a ring group's members)."""
 
-    type_name = "routing.HopEntered"
+    type_name = "HopEntered"
     hop: int = Field(ge=0, description="0 for the dialled extension, +1 per forward")
     kind: HopKind
     target: str
@@ -76,7 +76,7 @@ class HopEntered(RoutingEvent):
 
 @event
 class RingStepStarted(RoutingEvent):
-    type_name = "routing.RingStepStarted"
+    type_name = "RingStepStarted"
     node: str
     caller: str
     step: int
@@ -89,7 +89,7 @@ class RingStepStarted(RoutingEvent):
 
 @event
 class LegRang(RoutingEvent):
-    type_name = "routing.LegRang"
+    type_name = "LegRang"
     leg_id: str
 
 
@@ -97,7 +97,7 @@ class LegRang(RoutingEvent):
 class LegEnded(RoutingEvent):
     """A leg failed: busy, declined, unreachable or not answered."""
 
-    type_name = "routing.LegEnded"
+    type_name = "LegEnded"
     leg_id: str
     reason: LegFailure
 
@@ -109,7 +109,7 @@ class StepOutcome(StrEnum):
 
 @event
 class RingStepEnded(RoutingEvent):
-    type_name = "routing.RingStepEnded"
+    type_name = "RingStepEnded"
     node: str
     step: int
     outcome: StepOutcome
@@ -118,7 +118,7 @@ class RingStepEnded(RoutingEvent):
 
 @event
 class CallAnswered(RoutingEvent):
-    type_name = "routing.CallAnswered"
+    type_name = "CallAnswered"
     node: str
     leg_id: str
     cancel_legs: list[str] = Field(default_factory=list)
@@ -126,7 +126,7 @@ class CallAnswered(RoutingEvent):
 
 @event
 class CallForwarded(RoutingEvent):
-    type_name = "routing.CallForwarded"
+    type_name = "CallForwarded"
     node: str
     kind: ForwardKind
     target: str
@@ -134,7 +134,7 @@ class CallForwarded(RoutingEvent):
 
 @event
 class CallSentToVoicemail(RoutingEvent):
-    type_name = "routing.CallSentToVoicemail"
+    type_name = "CallSentToVoicemail"
     node: str
     mailbox: str
     greeting: str
@@ -142,14 +142,14 @@ class CallSentToVoicemail(RoutingEvent):
 
 @event
 class CallRejected(RoutingEvent):
-    type_name = "routing.CallRejected"
+    type_name = "CallRejected"
     node: str
     reason: RejectReason
 
 
 @event
 class CallAbandoned(RoutingEvent):
-    type_name = "routing.CallAbandoned"
+    type_name = "CallAbandoned"
     node: str
     cancel_legs: list[str] = Field(default_factory=list)
     cancel_reason: CancelReason = CancelReason.CALLER_HUNG_UP
@@ -159,7 +159,7 @@ class CallAbandoned(RoutingEvent):
 class CallFinished(RoutingEvent):
     """The PBX reported the call over; nothing more happens to it."""
 
-    type_name = "routing.CallFinished"
+    type_name = "CallFinished"
 
 
 # ---- queries ---------------------------------------------------------------------------
@@ -169,7 +169,7 @@ class CallFinished(RoutingEvent):
 class ExplainCall(Command):
     """The ordered steps of a call and why each was taken."""
 
-    type_name = "routing.ExplainCall"
+    type_name = "ExplainCall"
     call_id: CallId
 
 
@@ -181,7 +181,7 @@ class WhatIf(Command):
     to answer, so every fallback down to the final outcome shows.
     """
 
-    type_name = "routing.WhatIf"
+    type_name = "WhatIf"
     caller: str = "anonymous"
     callee: Extension
     at: AwareDatetime | None = None
