@@ -135,7 +135,7 @@ async def build(
             ROUTING_STREAM: ROUTING_SUBJECTS,
             PRESENCE_STREAM: PRESENCE_SUBJECTS,
         },
-        pool_size=env_int("VOCO_ROUTING_POOL", 10),
+        pool_size=env_int("VOCO_ROUTING_POOL_SIZE", 20),
     )
     routing = Routing(runtime, schema)
     async with runtime.pool.acquire() as conn:
@@ -153,7 +153,13 @@ async def build(
             after_commit=routing.directory.publish_pending,
         )
     )
-    runtime.consume("routing-calls", pbx.PBX_STREAM, [pbx.CALL_EVENTS], routing.apply_pbx_event)
+    runtime.consume(
+        "routing-calls",
+        pbx.PBX_STREAM,
+        [pbx.CALL_EVENTS],
+        routing.apply_pbx_event,
+        partition_by=lambda delivery: delivery.subject,  # one call's events stay in order
+    )
     runtime.commands.route(ExplainCall, routing.explain_call)
     runtime.commands.route(WhatIf, routing.what_if)
     runtime.spawn(routing.timers.run(), "routing-timers", stop=routing.timers.stop)
