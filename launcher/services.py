@@ -6,4 +6,6 @@ connections from VOCO_NATS_URL and VOCO_DATABASE_URL, which the launcher sets.
 
 SERVICES: list[tuple[str, str]] = [
     ("presence", "services.presence"),
+    ("routing", "services.routing"),
+    ("pbxsim", "services.pbxsim"),  # the PBX simulator with the demo devices of 1001-1005
 ]

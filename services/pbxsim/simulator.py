@@ -19,11 +19,13 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from contracts import pbx
 from contracts.base import Message
 from contracts.presence import DeviceState
 from runtime.clock import Clock
+from runtime.service import ensure_stream
 from services.pbxsim.scenario import Action, Behaviour, Scenario
 
 log = logging.getLogger(__name__)
@@ -78,9 +80,17 @@ class PbxSimulator:
         self._subscription: Subscription | None = None
 
     async def start(self) -> None:
+        try:
+            await self.js.stream_info(pbx.PBX_STREAM)
+        except NotFoundError:  # the simulator started before any service: make the stream
+            await ensure_stream(self.js, pbx.PBX_STREAM, pbx.PBX_SUBJECTS)
         self._subscription = await self.nc.subscribe(
             pbx.node_commands(self.node), cb=self._on_command
         )
+        await self.register_all()
+
+    async def register_all(self) -> None:
+        """Report every scenario device registered (a PBX does so on start and on refresh)."""
         for extension, devices in self.scenario.devices.items():
             for device in devices:
                 await self.report_device(extension, device, DeviceState.REGISTERED)
