@@ -88,12 +88,6 @@ class RingStepStarted(RoutingEvent):
 
 
 @event
-class LegRang(RoutingEvent):
-    type_name = "LegRang"
-    leg_id: str
-
-
-@event
 class LegEnded(RoutingEvent):
     """A leg failed: busy, declined, unreachable or not answered."""
 

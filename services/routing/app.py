@@ -75,6 +75,8 @@ class Routing:
             raise Rejected(f"invalid PBX message: {error}") from None
         if not isinstance(message, pbx.CallEvent):
             raise Rejected(f"{message.type_name} is not a call event; send it on its own subject")
+        if isinstance(message, pbx.LegRinging):
+            return  # for observers; routing's decisions do not depend on it
         await self.handle(message.call_id, self.command_for(message))
 
     def command_for(self, event: pbx.CallEvent) -> CallCommand:
@@ -91,8 +93,6 @@ class Routing:
                     callee=event.callee,
                     seed=seed,
                 )
-            case pbx.LegRinging():
-                return ReportLeg(**common, leg_id=event.leg_id, report=LegReport.RINGING)
             case pbx.LegAnswered():
                 return ReportLeg(**common, leg_id=event.leg_id, report=LegReport.ANSWERED)
             case pbx.LegFailed():

@@ -54,6 +54,7 @@ LEAVES_STEP = {
     )
 }
 
+STARTS_STEP = RingStepStarted.type_name
 Fire = Callable[[str, str, datetime], Awaitable[None]]
 
 
@@ -62,18 +63,27 @@ def call_id_of(stream: str) -> str:
 
 
 def timer_projection(schema: str) -> Callable[[Conn, Sequence[Envelope]], Awaitable[None]]:
+    """At most one statement per append: only the last timer-relevant event counts."""
+
     async def project(conn: Conn, envelopes: Sequence[Envelope]) -> None:
-        for e in envelopes:
-            call_id = call_id_of(e.stream)
-            if e.type in LEAVES_STEP or e.type == RingStepStarted.type_name:
-                await conn.execute(f"DELETE FROM {schema}.timers WHERE call_id = $1", call_id)
-            if e.type == RingStepStarted.type_name:
-                await conn.execute(
-                    f"INSERT INTO {schema}.timers (call_id, timer_id, due_at) VALUES ($1, $2, $3)",
-                    call_id,
-                    e.data["timer_id"],
-                    datetime.fromisoformat(e.data["deadline"]),
-                )
+        last = next(
+            (e for e in reversed(envelopes) if e.type in LEAVES_STEP or e.type == STARTS_STEP),
+            None,
+        )
+        if last is None:
+            return
+        call_id = call_id_of(last.stream)
+        if last.type == STARTS_STEP:
+            await conn.execute(
+                f"WITH gone AS (DELETE FROM {schema}.timers WHERE call_id = $1) "
+                f"INSERT INTO {schema}.timers (call_id, timer_id, due_at) VALUES ($1, $2, $3) "
+                "ON CONFLICT (call_id, timer_id) DO UPDATE SET due_at = EXCLUDED.due_at",
+                call_id,
+                last.data["timer_id"],
+                datetime.fromisoformat(last.data["deadline"]),
+            )
+        else:
+            await conn.execute(f"DELETE FROM {schema}.timers WHERE call_id = $1", call_id)
 
     return project
 

@@ -80,11 +80,6 @@ class Call:
             ReportLeg(at=self.at, directory=self.dir, leg_id=leg, report=LegReport.ANSWERED)
         )
 
-    def ringing(self, leg: str) -> list[Event]:
-        return self.run(
-            ReportLeg(at=self.at, directory=self.dir, leg_id=leg, report=LegReport.RINGING)
-        )
-
     def fail(self, leg: str, reason: LegFailure) -> list[Event]:
         return self.run(
             ReportLeg(

@@ -273,7 +273,6 @@ def test_redelivered_offer_and_twice_fired_timer_decide_nothing() -> None:
 
 def test_the_caller_hanging_up_while_ringing_cancels_the_legs() -> None:
     call = Call(directory(ext("1001", profile(), desk=IDLE, soft=IDLE)))
-    call.ringing("s1l1")
     events = call.hang_up()
     assert types(events) == ["CallAbandoned"]
     assert of(events, CallAbandoned).cancel_legs == ["s1l1", "s1l2"]

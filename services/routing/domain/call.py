@@ -21,7 +21,6 @@ from contracts.routing import (
     CallReceived,
     CallRejected,
     LegEnded,
-    LegRang,
     RingStepEnded,
     StepOutcome,
 )
@@ -49,7 +48,8 @@ class OfferCall(CallCommand):
 
 
 class LegReport(StrEnum):
-    RINGING = "ringing"
+    """What routing acts on; LegRinging is not acted on (a leg's ring time is the step's)."""
+
     ANSWERED = "answered"
     FAILED = "failed"
 
@@ -127,8 +127,6 @@ def report_leg(d: Decision, state: Ringing, command: ReportLeg) -> None:
     if leg in state.ended:
         return
     match command.report:
-        case LegReport.RINGING if leg not in state.rang:
-            d.add(LegRang(leg_id=leg, why=f"leg {leg} is ringing"))
         case LegReport.ANSWERED:
             losers = [other for other in state.alive() if other != leg]
             d.add(

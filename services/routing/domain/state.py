@@ -20,7 +20,6 @@ from contracts.routing import (
     HopEntered,
     HopKind,
     LegEnded,
-    LegRang,
     PlannedStep,
     RingStepEnded,
     RingStepStarted,
@@ -76,7 +75,6 @@ class Ringing:
     deadline: datetime
     timer_id: str
     remaining: tuple[PlannedStep, ...]
-    rang: frozenset[str] = frozenset()
     ended: dict[str, LegFailure] = field(default_factory=dict)
 
     def alive(self) -> list[str]:
@@ -154,8 +152,6 @@ def evolve(state: CallState, event: Event) -> CallState:
                 event.timer_id,
                 tuple(event.remaining),
             )
-        case LegRang() if isinstance(state, Ringing):
-            return replace(state, rang=state.rang | {event.leg_id})
         case LegEnded() if isinstance(state, Ringing):
             facts = replace(state.facts, hop_failures=(*state.facts.hop_failures, event.reason))
             return replace(state, facts=facts, ended={**state.ended, event.leg_id: event.reason})
