@@ -19,9 +19,11 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import uuid4
 
 import nats
+from nats.aio.client import Client as NatsClient
 
 from bench.floors import nats_round_trip, pg_commit
 from bench.harness import servers
@@ -38,7 +40,7 @@ from services.pbxsim.simulator import PbxSimulator
 EXTENSIONS = [str(1001 + n) for n in range(10)]
 
 
-async def provision(nc: nats.NATS) -> None:
+async def provision(nc: NatsClient) -> None:
     """Feed routing's read model as presence would: presence events on VOCO_PRESENCE."""
     js = nc.jetstream()
     await ensure_stream(js, "VOCO_PRESENCE", ["voco.evt.presence.>"])
@@ -57,7 +59,7 @@ async def provision(nc: nats.NATS) -> None:
             await js.publish(event_subject(ext, event.type_name), envelope.to_bytes())
 
 
-async def wait_until_routing_knows(nc: nats.NATS) -> None:
+async def wait_until_routing_knows(nc: NatsClient) -> None:
     for _ in range(200):
         try:
             plan = await request(nc, "routing", WhatIf(callee=EXTENSIONS[-1]), timeout=1)
@@ -69,14 +71,24 @@ async def wait_until_routing_knows(nc: nats.NATS) -> None:
     raise SystemExit("routing did not learn the bench extensions in 20 s; see its log")
 
 
-async def run(nats_url: str, database_url: str, rate: float, seconds: float, quick: bool) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run(
+    nats_url: str, database_url: str, rate: float, seconds: float, quick: bool
+) -> dict[str, object]:
     env = {
         **os.environ,
         "VOCO_NATS_URL": nats_url,
         "VOCO_DATABASE_URL": database_url,
         "VOCO_LOG_LEVEL": "warning",
     }
-    routing = subprocess.Popen([sys.executable, "-m", "services.routing"], env=env)
+    profile = os.environ.get("BENCH_PROFILE")  # a path: run routing under cProfile
+    wrap = ["-m", "cProfile", "-o", profile] if profile else []
+    routing = subprocess.Popen([sys.executable, *wrap, "-m", "services.routing"], env=env)
     nc = await nats.connect(nats_url)
     try:
         await provision(nc)
@@ -87,7 +99,9 @@ async def run(nats_url: str, database_url: str, rate: float, seconds: float, qui
         )
         await sim.start()
         await run_load(sim, rate=min(rate, 50), seconds=2, callees=EXTENSIONS)  # warm up
+        cpu_before = cpu_seconds(routing.pid)
         report = await run_load(sim, rate=rate, seconds=seconds, callees=EXTENSIONS)
+        routing_cpu = (cpu_seconds(routing.pid) - cpu_before) / report.seconds
         await sim.stop()
     finally:
         await nc.close()
@@ -107,6 +121,7 @@ async def run(nats_url: str, database_url: str, rate: float, seconds: float, qui
             "p99_ms": round(report.p(0.99), 3),
             "max_ms": round(max(report.latencies_ms, default=float("nan")), 3),
         },
+        "routing_cpu_share": round(routing_cpu, 2),
         "floor_nats_round_trip": floor_nats.as_dict(),
         "floor_pg_commit": floor_pg.as_dict(),
         "floor_sum_p50_ms": round(floor, 3),
