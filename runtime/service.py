@@ -34,11 +34,17 @@ from runtime.telemetry import setup_tracing, shutdown_tracing
 log = logging.getLogger(__name__)
 
 
-async def ensure_stream(js: JetStreamContext, name: str, subjects: Sequence[str]) -> None:
+async def ensure_stream(
+    js: JetStreamContext,
+    name: str,
+    subjects: Sequence[str],
+    storage: StorageType = StorageType.FILE,
+) -> None:
+    """Create or update a stream. MEMORY only for messages Postgres keeps anyway (no fsync)."""
     config = StreamConfig(
         name=name,
         subjects=list(subjects),
-        storage=StorageType.FILE,
+        storage=storage,
         duplicate_window=120.0,
     )
     try:

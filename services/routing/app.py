@@ -6,6 +6,7 @@ import logging
 import zlib
 from datetime import datetime
 
+from nats.js.api import StorageType
 from pydantic import ValidationError
 
 from contracts import pbx
@@ -19,7 +20,7 @@ from runtime.config import Connections, env_int
 from runtime.consumer import CheckpointedConsumer, Delivery, Rejected
 from runtime.decider import CommandRunner
 from runtime.eventstore import Conn
-from runtime.service import ServiceRuntime, open_runtime
+from runtime.service import ServiceRuntime, ensure_stream, open_runtime
 from services.routing.directory_store import READ_MODEL_SQL, DirectoryStore
 from services.routing.domain.call import (
     CallCommand,
@@ -38,6 +39,7 @@ from services.routing.timers import TIMERS_SQL, TimerWheel, timer_projection
 
 log = logging.getLogger(__name__)
 SCHEMA = "routing"
+MEMORY = StorageType.MEMORY
 
 
 class Routing:
@@ -129,14 +131,13 @@ async def build(
         connections,
         clock=clock,
         extra_sql=READ_MODEL_SQL + TIMERS_SQL,
-        streams={
-            pbx.PBX_STREAM: pbx.PBX_SUBJECTS,
-            pbx.PBX_COMMAND_STREAM: pbx.PBX_COMMAND_SUBJECTS,
-            ROUTING_STREAM: ROUTING_SUBJECTS,
-            PRESENCE_STREAM: PRESENCE_SUBJECTS,
-        },
+        streams={pbx.PBX_STREAM: pbx.PBX_SUBJECTS, PRESENCE_STREAM: PRESENCE_SUBJECTS},
         pool_size=env_int("VOCO_ROUTING_POOL_SIZE", 20),
     )
+    # Commands and call events are kept in Postgres (the outbox republishes them); their
+    # streams need no fsync per message: memory storage (contracts/PBX.md, "Failures").
+    await ensure_stream(runtime.js, pbx.PBX_COMMAND_STREAM, pbx.PBX_COMMAND_SUBJECTS, MEMORY)
+    await ensure_stream(runtime.js, ROUTING_STREAM, ROUTING_SUBJECTS, MEMORY)
     routing = Routing(runtime, schema)
     async with runtime.pool.acquire() as conn:
         await routing.directory.load(conn)
