@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import statistics
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -20,9 +21,15 @@ class Servers:
     postgres: PostgresServer
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @contextlib.contextmanager
 def servers() -> Iterator[Servers]:
     """A durable NATS (sync_interval always) and PostgreSQL, as `./voco up` runs them."""
+    # A benchmark stopped with SIGTERM (e.g. by `timeout`) still stops its servers.
+    signal.signal(signal.SIGTERM, _interrupt)
     with tempfile.TemporaryDirectory(prefix="voco-bench-") as name:
         os.chmod(name, 0o755)
         nats = NatsServer(Path(name) / "nats").start()

@@ -71,7 +71,12 @@ def parse_status(text: str) -> Status:
 
 
 def actor_of(args: argparse.Namespace) -> str:
-    return str(args.actor or getattr(args, "extension", None) or "cli")
+    """Who makes the change: --actor, else the user themself, else an administrator."""
+    if args.actor:
+        return str(args.actor)
+    if args.action in ("user-add", "ring-group", "ivr", "feature-codes"):
+        return "admin"
+    return str(getattr(args, "extension", None) or "cli")
 
 
 def by(args: argparse.Namespace) -> dict[str, Any]:
@@ -117,7 +122,7 @@ def command_for(args: argparse.Namespace) -> Command:
             )
         case "history":
             return GetHistory(extension=args.extension, limit=args.limit)
-        case "profile-list":
+        case "profile-list" | "profile-show":
             return ListProfiles(extension=args.extension)
         case "profile-save":
             return SaveProfile(extension=args.extension, profile=load_profile(args), **by(args))
@@ -165,6 +170,14 @@ def command_for(args: argparse.Namespace) -> Command:
     raise UsageError(f"unknown subcommand {args.action!r}")
 
 
+def one_profile(result: dict[str, Any], profile_id: str) -> dict[str, Any]:
+    for body in result["profiles"]:
+        if body["id"] == profile_id:
+            return dict(body)
+    existing = ", ".join(body["id"] for body in result["profiles"])
+    raise UsageError(f"no profile {profile_id!r}; the profiles are: {existing}")
+
+
 def show(args: argparse.Namespace, result: dict[str, Any]) -> str:
     if args.json:
         return json.dumps(result, indent=2, sort_keys=True, default=str)
@@ -172,6 +185,8 @@ def show(args: argparse.Namespace, result: dict[str, Any]) -> str:
         return render.history(result)
     if args.action == "profile-list":
         return render.profiles(result)
+    if args.action == "profile-show":
+        return json.dumps(one_profile(result, args.profile), indent=2)
     if "status" in result and "extension" in result:
         return render.presence(result)
     return json.dumps(result, sort_keys=True, default=str)
@@ -207,6 +222,10 @@ async def connect(url: str) -> NatsClient:
             name="voco-cli",
             connect_timeout=2,
             allow_reconnect=False,
+            # nats-py retries the first connect up to this many times per server; 0 would
+            # mean forever, so 1 gives one retry and a prompt answer when NATS is not up.
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.1,
             error_cb=_no_errors,
         )
     except Exception:
@@ -229,6 +248,7 @@ async def run(argv: Sequence[str]) -> int:
             result = await request(nc, SERVICE, command, timeout=args.timeout)
         finally:
             await nc.close()
+        output = show(args, result)
     except CommandError as error:
         where = f" ({error.field})" if error.field else ""
         print(f"error: {error.message}{where}", file=sys.stderr)
@@ -240,7 +260,7 @@ async def run(argv: Sequence[str]) -> int:
     except (UsageError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(show(args, result))
+    print(output)
     return 0
 
 

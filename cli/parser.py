@@ -12,7 +12,8 @@ EPILOG = """examples:
   ./voco history 1001
   ./voco profile list 1001
   ./voco profile activate 1001 dnd
-  ./voco profile save 1001 --file profile.json
+  ./voco profile show 1001 meeting > meeting.json   (edit it, then:)
+  ./voco profile save 1001 --file meeting.json
   ./voco user add 1010 "Dana Scully" --mobile +4915112345678
   ./voco watch 1001
 
@@ -70,9 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     profile = sub.add_parser("profile", help="presence profiles").add_subparsers(required=True)
     leaf(profile, "list", "profile-list", "list profiles (* = active)").add_argument("extension")
+    show = leaf(profile, "show", "profile-show", "print one profile as JSON, to edit and save")
+    show.add_argument("extension")
+    show.add_argument("profile", help="profile id, e.g. meeting")
     save = leaf(profile, "save", "profile-save", "create or replace a profile from a JSON file")
     save.add_argument("extension")
-    save.add_argument("--file", required=True, help="a JSON profile, as `profile list --json`")
+    save.add_argument("--file", required=True, help="a JSON profile, as `profile show` prints")
     for name, help_ in (("activate", "activate a profile"), ("delete", "delete a profile")):
         command = leaf(profile, name, f"profile-{name}", help_)
         command.add_argument("extension")

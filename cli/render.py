@@ -64,7 +64,7 @@ def profile_line(body: dict[str, Any], active: str | None) -> str:
     parts.append(
         "voicemail " + (profile.voicemail.greeting if profile.voicemail.enabled else "off")
     )
-    return f"{marker} {profile.id:<15} {profile.name:<16} " + ", ".join(parts)
+    return f"{marker} {profile.id:<15} {profile.name:<17} " + ", ".join(parts)
 
 
 def profiles(result: dict[str, Any]) -> str:

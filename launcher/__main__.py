@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from launcher.processes import LaunchError, NatsServer, PostgresServer, stop_process
-from launcher.services import SERVICES
+from launcher.services import DEMO_LOADERS, SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,8 +89,6 @@ def main() -> int:
             "VOCO_DATABASE_URL": database_url,
             "PYTHONPATH": str(ROOT),
         }
-        if args.no_demo:
-            env["VOCO_DEMO"] = "0"
         logs = root / "logs"
         logs.mkdir(exist_ok=True)
         for name, module in SERVICES:
@@ -104,6 +102,17 @@ def main() -> int:
                 )
             children.append((name, process))
             say(f"{name:<27} pid {process.pid}, log {logs / f'{name}.log'}")
+        if not args.no_demo:
+            for module in DEMO_LOADERS:
+                loaded = subprocess.run(
+                    [sys.executable, "-m", module],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
+                output = (loaded.stdout + loaded.stderr).strip().splitlines()
+                say(output[-1] if output else f"{module} finished with {loaded.returncode}")
         say(f"endpoints written to {endpoints_file()}; try: ./voco status get 1001")
         say("running; Ctrl-C stops everything")
         while not stopping.is_set():

@@ -9,3 +9,8 @@ SERVICES: list[tuple[str, str]] = [
     ("routing", "services.routing"),
     ("pbxsim", "services.pbxsim"),  # the PBX simulator with the demo devices of 1001-1005
 ]
+
+DEMO_LOADERS: list[str] = [
+    "services.presence.demo",
+]
+"""One-shot modules `./voco up` runs after the services start (skipped with --no-demo)."""

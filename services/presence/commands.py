@@ -31,6 +31,7 @@ from services.presence.domain.profiles import NO_DIRECTORY, Directory, reference
 from services.presence.domain.state import User
 from services.presence.domain.user import user_decider, user_stream
 from services.presence.read_model import ReadModel
+from services.presence.state_cache import CachingRunner, StateCache
 
 S = TypeVar("S")
 B = TypeVar("B", bound=ByActor)
@@ -75,22 +76,25 @@ class PresenceCommands:
         read_model: ReadModel,
         clock: Clock,
         on_commit: Callable[[], None] | None = None,
+        cache: StateCache | None = None,
     ) -> None:
         self.store = store
         self.read_model = read_model
         self.clock = clock
         self.on_commit = on_commit
+        self.cache = cache or StateCache()
 
     def _runner(self, decider: Decider[Command, S]) -> CommandRunner[Command, S]:
         # A runner is a handful of attributes; one per command lets the decider close over
         # the directory entries this command refers to.
-        return CommandRunner(
+        runner = CachingRunner(
             self.store,
             decider,
             outgoing=outgoing,
             projections=[self.read_model.project],
             on_commit=self.on_commit,
         )
+        return runner.with_cache(self.cache)
 
     def stamped(self, command: B) -> B:
         return (

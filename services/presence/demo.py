@@ -80,7 +80,7 @@ def demo_commands() -> list[Command]:
     )
     desk_then_mobile = Profile(
         id="desk-first",
-        name="Desk, then mobile",
+        name="Desk then mobile",
         mobile_number="+4915110001001",
         ringing=Ringing(
             strategy=RingStrategy.SEQUENTIAL,

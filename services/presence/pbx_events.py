@@ -16,8 +16,7 @@ import logging
 from pydantic import ValidationError
 
 from contracts import pbx
-from contracts.base import UnknownMessageType
-from contracts.errors import CommandError
+from contracts.errors import CommandError, ErrorCode
 from contracts.presence import ActivateProfile, Channel, ReportDevice
 from runtime.consumer import Delivery
 from runtime.eventstore import Conn
@@ -27,6 +26,7 @@ log = logging.getLogger(__name__)
 
 CONSUMER = "presence-pbx"
 SUBJECTS = ["voco.pbx.evt.device.>", "voco.pbx.evt.feature.>"]
+_RETRYABLE = {ErrorCode.CONFLICT, ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL}
 
 
 class PbxEvents:
@@ -51,9 +51,13 @@ class PbxEvents:
                 await self.feature_code(message)
             else:
                 raise CommandError(f"{message.type_name} is not for the presence service")
-        except (ValueError, ValidationError, UnknownMessageType, CommandError) as error:
-            reason = error.message if isinstance(error, CommandError) else str(error)
-            await self.dead_letter(conn, delivery, reason)
+        except CommandError as error:
+            if error.code in _RETRYABLE:
+                raise  # the consumer's fallback retries it, and dead-letters it if it fails again
+            await self.dead_letter(conn, delivery, error.message)
+        except (ValueError, LookupError, ValidationError) as error:
+            # LookupError: an unknown message type or a version with no upcaster.
+            await self.dead_letter(conn, delivery, str(error))
 
     async def feature_code(self, message: pbx.FeatureCodeDialled) -> None:
         codes = await self.commands.feature_codes()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,16 +20,19 @@ from contracts.presence import (
     GetHistory,
     PresenceChanged,
     Profile,
+    ProvisionUser,
     Ringing,
+    SetStatus,
     Status,
 )
 from runtime.config import Connections
 from runtime.service import ServiceRuntime
-from services.presence.app import build
+from services.presence.app import PresenceRuntime, build
 from services.presence.demo import load_demo
 from tests.presence.service import eventually, presence, provision, send
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -119,6 +124,8 @@ async def test_a_rejected_save_profile_stores_nothing(
     assert await cli(["profile", "list", "1001", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [p["id"] for p in listed["profiles"]][-1] == "focus"
+    assert await cli(["profile", "show", "1001", "focus"]) == 0
+    assert Profile.model_validate_json(capsys.readouterr().out) == good
 
 
 async def test_an_unknown_extension_is_not_found_with_a_hint(
@@ -193,3 +200,55 @@ async def test_watch_prints_events_as_they_happen(
     assert await cli(["status", "set", "1001", "brb"]) == 0
     assert await asyncio.wait_for(watcher, 5) == 0
     assert "PresenceChanged" in capsys.readouterr().out
+
+
+async def test_cached_states_see_what_another_replica_appended(connections: Connections) -> None:
+    first, second = await build(connections), await build(connections)
+    assert isinstance(first, PresenceRuntime)
+    assert isinstance(second, PresenceRuntime)
+    assert first.presence is not None
+    assert second.presence is not None
+    await first.start()
+    await second.start()
+    try:
+        await first.presence.user(ProvisionUser(extension="1001", display_name="Ann"))
+        await first.presence.user(SetStatus(extension="1001", status=Status.AWAY))
+        await second.presence.user(SetStatus(extension="1001", status=Status.BUSY, note="call"))
+        after = await first.presence.user(
+            SetStatus(extension="1001", status=Status.BUSY, note="call")
+        )
+        assert (after.status, after.note) == (Status.BUSY, "call")
+        versions = await first.pool.fetchval(
+            "SELECT max(version) FROM presence.events WHERE stream = 'user:1001'"
+        )
+        assert versions == 10  # provisioning (8) + away + busy; the third was a no-op
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def test_the_cli_runs_as_its_own_process(service: ServiceRuntime, nc: NatsClient) -> None:
+    await provision(nc)
+
+    async def voco(*argv: str) -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "cli",
+            *argv,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await process.communicate()
+        assert process.returncode is not None
+        return process.returncode, out.decode(), err.decode()
+
+    code, out, _ = await voco("status", "set", "1001", "meeting", "--note", "standup")
+    assert code == 0
+    assert "1001 Ann: in_meeting" in out
+    code, _, err = await voco("profile", "activate", "1001", "holiday")
+    assert code == 1
+    assert err.startswith("error: profile 'holiday' does not exist for 1001")
+    assert "Traceback" not in err
