@@ -78,9 +78,6 @@ class CommandServer:
             self._subscriptions.append(
                 await self.nc.subscribe(subject, queue=self.service, cb=self._dispatch)
             )
-        # The server has every subscription before start returns: a request sent right
-        # after a service started finds its responder.
-        await self.nc.flush()
 
     async def drain(self) -> None:
         for subscription in self._subscriptions:
