@@ -17,6 +17,7 @@ from nats.aio.client import Client as NatsClient
 
 from contracts.base import Event
 from contracts.envelope import Envelope
+from contracts.errors import CommandError, ErrorCode
 from contracts.presence import (
     DeviceState,
     DeviceStateChanged,
@@ -26,6 +27,8 @@ from contracts.presence import (
     UserProvisioned,
     event_subject,
 )
+from contracts.routing import WhatIf
+from runtime.bus import request
 from runtime.clock import FakeClock
 from runtime.config import Connections
 from runtime.service import ServiceRuntime
@@ -60,7 +63,21 @@ class Platform:
     async def start_routing(self) -> ServiceRuntime:
         self.routing = await build(self.connections, self.clock)
         await self.routing.start()
+        await self._until_answering()
         return self.routing
+
+    async def _until_answering(self) -> None:
+        """Right after start the server may not route requests to routing yet (seen rarely,
+        as NoResponders); a client retries UNAVAILABLE, and so does this."""
+        for _ in range(100):
+            try:
+                await request(self.nc, "routing", WhatIf(callee="99"), timeout=1)
+                return
+            except CommandError as error:
+                if error.code is not ErrorCode.UNAVAILABLE:
+                    raise
+                await asyncio.sleep(0.02)
+        raise AssertionError("routing never answered")
 
     async def stop_routing(self) -> None:
         assert self.routing is not None
