@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
@@ -26,10 +29,11 @@ import nats
 from nats.aio.client import Client as NatsClient
 
 from bench.floors import nats_round_trip, pg_commit
-from bench.harness import servers
+from bench.harness import Servers, servers
 from contracts.envelope import Envelope
 from contracts.presence import DeviceState, DeviceStateChanged, UserProvisioned, event_subject
 from contracts.routing import WhatIf
+from launcher.processes import NatsServer, PostgresServer
 from runtime.bus import request
 from runtime.clock import SystemClock
 from runtime.service import ensure_stream
@@ -130,6 +134,19 @@ async def run(
     }
 
 
+@contextlib.contextmanager
+def servers_without_fsync() -> Iterator[Servers]:
+    with tempfile.TemporaryDirectory(prefix="voco-bench-") as name:
+        os.chmod(name, 0o755)
+        nats_server = NatsServer(Path(name) / "nats", sync_always=False).start()
+        postgres = PostgresServer(Path(name) / "postgres", durable=False).start()
+        try:
+            yield Servers(nats_server.url, postgres.dsn(), postgres)
+        finally:
+            nats_server.stop()
+            postgres.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.routing",
@@ -139,6 +156,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--quick", action="store_true", help="fewer floor samples")
+    parser.add_argument(
+        "--no-fsync",
+        action="store_true",
+        help="diagnostic: NATS and PostgreSQL without fsync per write (not how ./voco up runs)",
+    )
     args = parser.parse_args()
     try:
         import uvloop
@@ -146,8 +168,9 @@ def main() -> None:
         uvloop.install()  # the simulator here is the load generator: keep it cheap
     except ImportError:  # pragma: no cover
         pass
-    with servers() as s:
+    with servers_without_fsync() if args.no_fsync else servers() as s:
         result = asyncio.run(run(s.nats_url, s.database_url, args.rate, args.seconds, args.quick))
+    result["fsync"] = not args.no_fsync
     print(json.dumps(result, indent=2))
 
 
