@@ -14,7 +14,7 @@ async def main(url: str, subject: str) -> None:
         await msg.respond(msg.data)
 
     await nc.subscribe(subject, cb=echo)
-    await nc.flush()  # the server has the subscription before the caller is told "ready"
+    await nc.flush()
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     await nc.close()

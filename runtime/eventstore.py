@@ -92,9 +92,15 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """No reset on release: the default (UNLISTEN, RESET ALL, unlock all...) costs a round
+    trip per command, and no code here leaves session state behind (the advisory locks of
+    leaders are held on their own connections and released explicitly)."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
     )
     assert pool is not None
     return pool
@@ -115,16 +121,19 @@ class EventStore:
             if extra_sql:
                 await conn.execute(extra_sql.format(s=self.s))
 
-    async def load(self, stream: str, conn: Conn | None = None) -> list[Envelope]:
+    async def load(
+        self, stream: str, conn: Conn | None = None, *, after_version: int = 0
+    ) -> list[Envelope]:
+        """The stream's events after `after_version`, in order."""
         sql = (
             f"SELECT id, type, schema_version, version, at, data, meta FROM {self.s}.events "
-            "WHERE stream = $1 ORDER BY version"
+            "WHERE stream = $1 AND version > $2 ORDER BY version"
         )
         if conn is None:
             async with self.pool.acquire() as c:
-                rows = await c.fetch(sql, stream)
+                rows = await c.fetch(sql, stream, after_version)
         else:
-            rows = await conn.fetch(sql, stream)
+            rows = await conn.fetch(sql, stream, after_version)
         return [
             Envelope(
                 id=r["id"],

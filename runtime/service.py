@@ -134,9 +134,10 @@ class ServiceRuntime:
         if consumer_tasks:
             await asyncio.wait(consumer_tasks, timeout=10)
         self.relay.stop()  # publishes what is left, then returns
-        _, pending = await asyncio.wait(self._tasks, timeout=10)
-        for task in pending:
-            task.cancel()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=10)
+            for task in pending:
+                task.cancel()
         if not self.nc.is_closed:
             await self.nc.drain()
         await self.pool.close()

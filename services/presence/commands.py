@@ -17,7 +17,7 @@ from contracts.presence import (
     event_subject,
 )
 from runtime.clock import Clock
-from runtime.decider import CommandRunner, Decider
+from runtime.decider import CommandRunner, Decider, StateCache
 from runtime.eventstore import EventStore, Outgoing
 from services.presence.domain.directory import (
     FEATURE_CODES_STREAM,
@@ -31,7 +31,6 @@ from services.presence.domain.profiles import NO_DIRECTORY, Directory, reference
 from services.presence.domain.state import User
 from services.presence.domain.user import user_decider, user_stream
 from services.presence.read_model import ReadModel
-from services.presence.state_cache import CachingRunner, StateCache
 
 S = TypeVar("S")
 B = TypeVar("B", bound=ByActor)
@@ -87,14 +86,14 @@ class PresenceCommands:
     def _runner(self, decider: Decider[Command, S]) -> CommandRunner[Command, S]:
         # A runner is a handful of attributes; one per command lets the decider close over
         # the directory entries this command refers to.
-        runner = CachingRunner(
+        return CommandRunner(
             self.store,
             decider,
             outgoing=outgoing,
             projections=[self.read_model.project],
             on_commit=self.on_commit,
+            cache=self.cache,
         )
-        return runner.with_cache(self.cache)
 
     def stamped(self, command: B) -> B:
         return (

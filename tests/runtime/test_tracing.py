@@ -29,8 +29,9 @@ async def test_one_trace_spans_the_command_the_outbox_and_another_service(
     setup_tracing("tests", SimpleSpanProcessor(exporter))
     producer = await open_runtime("alpha", "alpha", connections, streams={STREAM: SUBJECTS})
     consumer = await open_runtime("beta", "beta", connections)
-    runner = CommandRunner(producer.store, counter, outgoing=outgoing,
-                           on_commit=producer.relay.wake)
+    runner = CommandRunner(
+        producer.store, counter, outgoing=outgoing, on_commit=producer.relay.wake
+    )
 
     async def increment(command: Increment) -> dict[str, int]:
         decided = await runner.handle("c1", command, at=producer.clock.now())
@@ -55,9 +56,13 @@ async def test_one_trace_spans_the_command_the_outbox_and_another_service(
         await producer.stop()
 
     spans = {span.name: span for span in exporter.get_finished_spans()}
-    sent, handled, applied = (spans["send test.Increment"], spans["handle test.Increment"],
-                              spans["apply beta-counter"])
-    assert sent.context is not None and handled.context is not None
+    sent, handled, applied = (
+        spans["send test.Increment"],
+        spans["handle test.Increment"],
+        spans["apply beta-counter"],
+    )
+    assert sent.context is not None
+    assert handled.context is not None
     assert applied.context is not None
     assert handled.context.trace_id == sent.context.trace_id
     assert applied.context.trace_id == sent.context.trace_id

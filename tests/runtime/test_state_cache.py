@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.presence.state_cache import StateCache
+from runtime.decider import StateCache
 
 
 def test_an_older_state_never_replaces_a_newer_one() -> None:
