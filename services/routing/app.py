@@ -18,7 +18,7 @@ from runtime.bus import explain_validation
 from runtime.clock import Clock
 from runtime.config import Connections, env_int
 from runtime.consumer import CheckpointedConsumer, Delivery, Rejected
-from runtime.decider import CommandRunner
+from runtime.decider import CommandRunner, StateCache
 from runtime.eventstore import Conn
 from runtime.service import ServiceRuntime, ensure_stream, open_runtime
 from services.routing.directory_store import READ_MODEL_SQL, DirectoryStore
@@ -55,6 +55,7 @@ class Routing:
             outgoing=outgoing,
             projections=[timer_projection(runtime.store.s)],
             on_commit=runtime.relay.wake,
+            cache=StateCache(env_int("VOCO_ROUTING_CACHE_SIZE", 20_000)),  # live calls
         )
         self.timers = TimerWheel(self.clock, self.fire_timer)
 
