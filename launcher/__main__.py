@@ -89,6 +89,8 @@ def main() -> int:
             "VOCO_DATABASE_URL": database_url,
             "PYTHONPATH": str(ROOT),
         }
+        if args.no_demo:
+            env["VOCO_DEMO"] = "0"
         logs = root / "logs"
         logs.mkdir(exist_ok=True)
         for name, module in SERVICES:

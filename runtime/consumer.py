@@ -65,7 +65,12 @@ class CheckpointedConsumer:
         batch: int = 200,
         after_commit: Callable[[], None] | None = None,
         deliver_new_only: bool = False,
+        partition_by: Callable[[Delivery], str] | None = None,
     ) -> None:
+        """`partition_by`: apply the messages of different partitions (e.g. calls) of a batch
+        concurrently, each partition in order. Only for an `apply` whose effect commits in
+        its own transaction (a CommandRunner) and is idempotent: it must not use the shared
+        connection it is given, and a batch that fails is applied again one by one."""
         self.store = store
         self.js = js
         self.name = name
@@ -75,6 +80,7 @@ class CheckpointedConsumer:
         self.batch = batch
         self.after_commit = after_commit
         self.deliver_new_only = deliver_new_only
+        self.partition_by = partition_by
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -146,17 +152,34 @@ class CheckpointedConsumer:
         async with self.store.pool.acquire() as conn, conn.transaction():
             last = await self._checkpoint(conn)
             fresh = [d for d in deliveries if d.sequence > last]
-            for delivery in fresh:
-                with span_from_headers(
-                    _tracer,
-                    f"apply {self.name}",
-                    delivery.headers,
-                    kind=SpanKind.CONSUMER,
-                    attributes={"messaging.destination": delivery.subject},
-                ):
-                    await self.apply(conn, delivery)
+            if self.partition_by is None:
+                await self._apply_in_order(conn, fresh)
+            else:
+                partitions: dict[str, list[Delivery]] = {}
+                for delivery in fresh:
+                    partitions.setdefault(self.partition_by(delivery), []).append(delivery)
+                # Every partition finishes before a failure is raised, so the one-by-one
+                # fallback never runs beside a straggler of the failed batch.
+                results = await asyncio.gather(
+                    *(self._apply_in_order(conn, part) for part in partitions.values()),
+                    return_exceptions=True,
+                )
+                for result in results:
+                    if isinstance(result, BaseException):
+                        raise result
             if fresh:
                 await self._advance(conn, fresh[-1].sequence)
+
+    async def _apply_in_order(self, conn: Conn, deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            with span_from_headers(
+                _tracer,
+                f"apply {self.name}",
+                delivery.headers,
+                kind=SpanKind.CONSUMER,
+                attributes={"messaging.destination": delivery.subject},
+            ):
+                await self.apply(conn, delivery)
 
     async def _apply_alone(self, delivery: Delivery) -> None:
         async with self.store.pool.acquire() as conn:

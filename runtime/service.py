@@ -34,11 +34,17 @@ from runtime.telemetry import setup_tracing, shutdown_tracing
 log = logging.getLogger(__name__)
 
 
-async def ensure_stream(js: JetStreamContext, name: str, subjects: Sequence[str]) -> None:
+async def ensure_stream(
+    js: JetStreamContext,
+    name: str,
+    subjects: Sequence[str],
+    storage: StorageType = StorageType.FILE,
+) -> None:
+    """Create or update a stream. MEMORY only for messages Postgres keeps anyway (no fsync)."""
     config = StreamConfig(
         name=name,
         subjects=list(subjects),
-        storage=StorageType.FILE,
+        storage=storage,
         duplicate_window=120.0,
     )
     try:
@@ -59,6 +65,7 @@ class ServiceRuntime:
     clock: Clock
     consumers: list[CheckpointedConsumer] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stoppers: list[Callable[[], None]] = field(default_factory=list)
 
     def consume(
         self, name: str, stream: str, subjects: Sequence[str], apply: Apply, **options: object
@@ -76,8 +83,13 @@ class ServiceRuntime:
         self.consumers.append(consumer)
         return consumer
 
-    def spawn(self, work: Awaitable[None], name: str) -> None:
+    def spawn(
+        self, work: Awaitable[None], name: str, stop: Callable[[], None] | None = None
+    ) -> None:
+        """Run background work; `stop` asks it to finish when the service stops."""
         self._tasks.append(asyncio.create_task(self._guard(work, name), name=name))
+        if stop is not None:
+            self._stoppers.append(stop)
 
     async def _guard(self, work: Awaitable[None], name: str) -> None:
         try:
@@ -113,6 +125,8 @@ class ServiceRuntime:
         await self.commands.drain()  # no new commands; in-flight handlers finish
         for consumer in self.consumers:
             consumer.stop()  # each finishes its current batch
+        for stop in self._stoppers:
+            stop()
         for task in self._tasks:
             if task.get_name() == "heartbeat":
                 task.cancel()

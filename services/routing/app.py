@@ -1,0 +1,169 @@
+"""Wiring of the routing service: consumers, the call runner, timers, queries."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from datetime import datetime
+
+from nats.js.api import StorageType
+from pydantic import ValidationError
+
+from contracts import pbx
+from contracts.base import UnknownMessageType
+from contracts.errors import NotFound
+from contracts.presence import PRESENCE_STREAM, PRESENCE_SUBJECTS
+from contracts.routing import ROUTING_STREAM, ROUTING_SUBJECTS, ExplainCall, Explanation, WhatIf
+from runtime.bus import explain_validation
+from runtime.clock import Clock
+from runtime.config import Connections, env_int
+from runtime.consumer import CheckpointedConsumer, Delivery, Rejected
+from runtime.decider import CommandRunner, StateCache
+from runtime.eventstore import Conn
+from runtime.service import ServiceRuntime, ensure_stream, open_runtime
+from services.routing.directory_store import READ_MODEL_SQL, DirectoryStore
+from services.routing.domain.call import (
+    CallCommand,
+    EndCall,
+    FireTimer,
+    HangUp,
+    LegReport,
+    OfferCall,
+    ReportLeg,
+    call_decider,
+)
+from services.routing.domain.state import CallState
+from services.routing.explain import explain, what_if
+from services.routing.outgoing import outgoing
+from services.routing.timers import TIMERS_SQL, TimerWheel, timer_projection
+
+log = logging.getLogger(__name__)
+SCHEMA = "routing"
+MEMORY = StorageType.MEMORY
+
+
+class Routing:
+    """The service's shell: turns PBX events and timers into call commands."""
+
+    def __init__(self, runtime: ServiceRuntime, schema: str) -> None:
+        self.runtime = runtime
+        self.clock = runtime.clock
+        self.directory = DirectoryStore(runtime.store.s)
+        self.runner = CommandRunner[CallCommand, CallState](
+            runtime.store,
+            call_decider,
+            outgoing=outgoing,
+            projections=[timer_projection(runtime.store.s)],
+            on_commit=runtime.relay.wake,
+            cache=StateCache(env_int("VOCO_ROUTING_CACHE_SIZE", 20_000)),  # live calls
+        )
+        self.timers = TimerWheel(self.clock, self.fire_timer)
+
+    async def handle(self, call_id: str, command: CallCommand) -> None:
+        decided = await self.runner.handle(f"call:{call_id}", command, at=command.at)
+        self.timers.arm_from(decided.events)
+
+    async def fire_timer(self, call_id: str, timer_id: str, due: datetime) -> None:
+        at = max(due, self.clock.now())
+        await self.handle(
+            call_id, FireTimer(at=at, directory=self.directory.directory, timer_id=timer_id)
+        )
+
+    async def apply_pbx_event(self, conn: Conn, delivery: Delivery) -> None:
+        try:
+            message = pbx.decode(delivery.data)
+        except ValidationError as error:
+            raise Rejected(f"invalid PBX message: {explain_validation(error)[0]}") from None
+        except (ValueError, UnknownMessageType) as error:
+            raise Rejected(f"invalid PBX message: {error}") from None
+        if not isinstance(message, pbx.CallEvent):
+            raise Rejected(f"{message.type_name} is not a call event; send it on its own subject")
+        if isinstance(message, pbx.LegRinging):
+            return  # for observers; routing's decisions do not depend on it
+        await self.handle(message.call_id, self.command_for(message))
+
+    def command_for(self, event: pbx.CallEvent) -> CallCommand:
+        # Decisions are timed by routing's clock, not the PBX's: timers stay consistent.
+        common = {"at": self.clock.now(), "directory": self.directory.directory}
+        match event:
+            case pbx.CallOffered():
+                seed = zlib.crc32(event.call_id.encode())
+                return OfferCall(
+                    **common,
+                    call_id=event.call_id,
+                    node=event.node,
+                    caller=event.caller,
+                    callee=event.callee,
+                    seed=seed,
+                )
+            case pbx.LegAnswered():
+                return ReportLeg(**common, leg_id=event.leg_id, report=LegReport.ANSWERED)
+            case pbx.LegFailed():
+                return ReportLeg(
+                    **common, leg_id=event.leg_id, report=LegReport.FAILED, reason=event.reason
+                )
+            case pbx.CallerHungUp():
+                return HangUp(**common)
+        return EndCall(**common)
+
+    async def explain_call(self, query: ExplainCall) -> Explanation:
+        envelopes = await self.runtime.store.load(f"call:{query.call_id}")
+        if not envelopes:
+            raise NotFound(f"no call {query.call_id} is known to routing", field="call_id")
+        return explain(query.call_id, envelopes)
+
+    async def what_if(self, query: WhatIf) -> Explanation:
+        return what_if(
+            self.directory.directory,
+            caller=query.caller,
+            callee=query.callee,
+            at=query.at or self.clock.now(),
+            profile=query.profile,
+            seed=query.seed,
+        )
+
+
+async def build(
+    connections: Connections, clock: Clock | None = None, *, schema: str = SCHEMA
+) -> ServiceRuntime:
+    runtime = await open_runtime(
+        "routing",
+        schema,
+        connections,
+        clock=clock,
+        extra_sql=READ_MODEL_SQL + TIMERS_SQL,
+        streams={pbx.PBX_STREAM: pbx.PBX_SUBJECTS, PRESENCE_STREAM: PRESENCE_SUBJECTS},
+        pool_size=env_int("VOCO_ROUTING_POOL_SIZE", 20),
+    )
+    # Commands and call events are kept in Postgres (the outbox republishes them); their
+    # streams need no fsync per message: memory storage (contracts/PBX.md, "Failures").
+    await ensure_stream(runtime.js, pbx.PBX_COMMAND_STREAM, pbx.PBX_COMMAND_SUBJECTS, MEMORY)
+    await ensure_stream(runtime.js, ROUTING_STREAM, ROUTING_SUBJECTS, MEMORY)
+    routing = Routing(runtime, schema)
+    async with runtime.pool.acquire() as conn:
+        await routing.directory.load(conn)
+        armed = await routing.timers.load(conn, runtime.store.s)
+    log.info("routing directory and timers loaded", extra={"timers": armed})
+    runtime.consumers.append(
+        CheckpointedConsumer(
+            runtime.store,
+            runtime.js,
+            name="routing-directory",
+            stream=PRESENCE_STREAM,
+            subjects=PRESENCE_SUBJECTS,
+            apply=routing.directory.apply,
+            after_commit=routing.directory.publish_pending,
+        )
+    )
+    runtime.consume(
+        "routing-calls",
+        pbx.PBX_STREAM,
+        [pbx.CALL_EVENTS],
+        routing.apply_pbx_event,
+        partition_by=lambda delivery: delivery.subject,  # one call's events stay in order
+    )
+    runtime.commands.route(ExplainCall, routing.explain_call)
+    runtime.commands.route(WhatIf, routing.what_if)
+    runtime.spawn(routing.timers.run(), "routing-timers", stop=routing.timers.stop)
+    runtime.routing = routing  # type: ignore[attr-defined]  # tests reach the shell
+    return runtime

@@ -1,0 +1,171 @@
+"""Routing's read model of presence: extensions, profiles, devices, ring groups, IVRs.
+
+A CheckpointedConsumer applies presence events (Envelope bytes on
+`voco.evt.presence.>`) to routing's own tables; the rows it wrote are mirrored
+into an in-memory `Directory` after the batch commits, so the call path reads
+memory and never asks another service (or Postgres) while a caller waits.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+
+from contracts.base import UnknownMessageType
+from contracts.envelope import Envelope
+from contracts.presence import (
+    DeviceState,
+    DeviceStateChanged,
+    IvrSaved,
+    Profile,
+    ProfileActivated,
+    ProfileDeleted,
+    ProfileSaved,
+    RingGroupSaved,
+    UserProvisioned,
+)
+from contracts.routing import GroupView
+from runtime.consumer import Delivery, Rejected
+from runtime.eventstore import Conn
+from services.routing.domain.directory import DEFAULT_PROFILE, Directory, ExtensionView
+
+log = logging.getLogger(__name__)
+
+READ_MODEL_SQL = """
+CREATE TABLE IF NOT EXISTS {s}.extensions (
+    extension text PRIMARY KEY,
+    display_name text,
+    active_profile text,
+    profiles jsonb NOT NULL DEFAULT '{{}}',
+    devices jsonb NOT NULL DEFAULT '{{}}'
+);
+CREATE TABLE IF NOT EXISTS {s}.ring_groups (group_id text PRIMARY KEY, data jsonb NOT NULL);
+CREATE TABLE IF NOT EXISTS {s}.ivrs (ivr_id text PRIMARY KEY, name text NOT NULL);
+"""
+
+HANDLED = {
+    m.type_name
+    for m in (
+        UserProvisioned,
+        ProfileSaved,
+        ProfileDeleted,
+        ProfileActivated,
+        DeviceStateChanged,
+        RingGroupSaved,
+        IvrSaved,
+    )
+}
+
+
+def extension_view(row: Any) -> ExtensionView:
+    profiles = row["profiles"]
+    active = profiles.get(row["active_profile"] or "")
+    profile = Profile.model_validate(active) if active else DEFAULT_PROFILE
+    devices = {device: DeviceState(state) for device, state in row["devices"].items()}
+    return ExtensionView(row["extension"], profile, devices)
+
+
+class DirectoryStore:
+    def __init__(self, schema: str) -> None:
+        self.s = schema
+        self.directory = Directory()
+        self._pending_extensions: dict[str, ExtensionView] = {}
+        self._pending_groups: dict[str, GroupView] = {}
+        self._pending_ivrs: dict[str, str] = {}
+
+    async def load(self, conn: Conn) -> None:
+        """Fill the in-memory directory from the tables (on start)."""
+        for row in await conn.fetch(f"SELECT * FROM {self.s}.extensions"):
+            self.directory.extensions[row["extension"]] = extension_view(row)
+        for row in await conn.fetch(f"SELECT * FROM {self.s}.ring_groups"):
+            self.directory.groups[row["group_id"]] = GroupView.model_validate(row["data"])
+        for row in await conn.fetch(f"SELECT * FROM {self.s}.ivrs"):
+            self.directory.ivrs[row["ivr_id"]] = row["name"]
+
+    def publish_pending(self) -> None:
+        """After the batch committed: what it wrote becomes what calls see."""
+        self.directory.extensions.update(self._pending_extensions)
+        self.directory.groups.update(self._pending_groups)
+        self.directory.ivrs.update(self._pending_ivrs)
+        self._pending_extensions.clear()
+        self._pending_groups.clear()
+        self._pending_ivrs.clear()
+
+    async def apply(self, conn: Conn, delivery: Delivery) -> None:
+        try:
+            envelope = Envelope.from_bytes(delivery.data)
+        except (ValueError, ValidationError) as error:
+            raise Rejected(f"not a presence event envelope: {error}") from None
+        if envelope.type not in HANDLED:
+            return  # statuses, sessions, ...: not routing's business
+        try:
+            event = envelope.payload()
+        except (ValueError, LookupError, ValidationError, UnknownMessageType) as error:
+            raise Rejected(
+                f"{envelope.type} v{envelope.schema_version} is invalid: {error}"
+            ) from None
+        match event:
+            case UserProvisioned():
+                await self._extension(
+                    conn, event.extension, "display_name = $2", event.display_name
+                )
+            case ProfileSaved():
+                await self._extension(
+                    conn,
+                    event.extension,
+                    "profiles = t.profiles || jsonb_build_object($2::text, $3::jsonb)",
+                    event.profile.id,
+                    event.profile.model_dump(mode="json"),
+                )
+            case ProfileDeleted():
+                await self._extension(
+                    conn, event.extension, "profiles = t.profiles - $2::text", event.profile_id
+                )
+            case ProfileActivated():
+                await self._extension(
+                    conn, event.extension, "active_profile = $2", event.profile_id
+                )
+            case DeviceStateChanged():
+                await self._extension(
+                    conn,
+                    event.extension,
+                    "devices = t.devices || jsonb_build_object($2::text, $3::text)",
+                    event.device_id,
+                    event.state.value,
+                )
+            case RingGroupSaved():
+                group = GroupView(
+                    group_id=event.group_id,
+                    members=event.members,
+                    strategy=event.strategy,
+                    timeout=event.timeout,
+                )
+                await conn.execute(
+                    f"INSERT INTO {self.s}.ring_groups (group_id, data) VALUES ($1, $2) "
+                    "ON CONFLICT (group_id) DO UPDATE SET data = EXCLUDED.data",
+                    group.group_id,
+                    group.model_dump(mode="json"),
+                )
+                self._pending_groups[group.group_id] = group
+            case IvrSaved():
+                await conn.execute(
+                    f"INSERT INTO {self.s}.ivrs (ivr_id, name) VALUES ($1, $2) "
+                    "ON CONFLICT (ivr_id) DO UPDATE SET name = EXCLUDED.name",
+                    event.ivr_id,
+                    event.name,
+                )
+                self._pending_ivrs[event.ivr_id] = event.name
+
+    async def _extension(self, conn: Conn, extension: str, change: str, *args: object) -> None:
+        await conn.execute(
+            f"INSERT INTO {self.s}.extensions (extension) VALUES ($1) ON CONFLICT DO NOTHING",
+            extension,
+        )
+        row = await conn.fetchrow(
+            f"UPDATE {self.s}.extensions AS t SET {change} WHERE extension = $1 RETURNING *",
+            extension,
+            *args,
+        )
+        self._pending_extensions[extension] = extension_view(row)

@@ -1,0 +1,72 @@
+"""Why a call went where it went, and where a call would go (what-if), from the decider."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from contracts.base import Event
+from contracts.envelope import Envelope
+from contracts.presence import Profile
+from contracts.routing import ExplainedStep, Explanation, RoutingEvent
+from services.routing.domain.call import FireTimer, OfferCall, call_decider
+from services.routing.domain.directory import Directory
+from services.routing.domain.state import CallState, Ringing, outcome_of
+
+WHAT_IF_STEPS = 50
+"""More decisions than any bounded chain can take; a guard, not a rule."""
+
+
+def explain(call_id: str, envelopes: Sequence[Envelope]) -> Explanation:
+    events = [e.payload() for e in envelopes]
+    state = call_decider.fold(events)
+    steps = [
+        ExplainedStep(at=e.at.isoformat(), event=e.type, why=_why(event))
+        for e, event in zip(envelopes, events, strict=True)
+    ]
+    return Explanation(call_id=call_id, outcome=outcome_of(state), steps=steps)
+
+
+def what_if(
+    directory: Directory,
+    *,
+    caller: str,
+    callee: str,
+    at: datetime,
+    profile: Profile | None,
+    seed: int,
+) -> Explanation:
+    """Play the call with nobody answering, timers firing at their deadlines; nothing stored."""
+    if profile is not None:
+        directory = directory.with_profile(callee, profile)
+    state: CallState = call_decider.initial_state
+    steps: list[ExplainedStep] = []
+
+    def take(events: Sequence[Event], when: datetime) -> None:
+        nonlocal state
+        state = call_decider.fold(events, state)
+        steps.extend(
+            ExplainedStep(at=when.isoformat(), event=e.type_name, why=_why(e)) for e in events
+        )
+
+    offer = OfferCall(
+        at=at,
+        directory=directory,
+        call_id="what-if",
+        node="what-if",
+        caller=caller,
+        callee=callee,
+        seed=seed,
+    )
+    take(call_decider.decide(offer, state), at)
+    for _ in range(WHAT_IF_STEPS):
+        if not isinstance(state, Ringing):
+            break
+        when = state.deadline
+        fire = FireTimer(at=when, directory=directory, timer_id=state.timer_id)
+        take(call_decider.decide(fire, state), when)
+    return Explanation(call_id="what-if", outcome=outcome_of(state), steps=steps)
+
+
+def _why(event: object) -> str:
+    return event.why if isinstance(event, RoutingEvent) else ""

@@ -1,0 +1,161 @@
+"""The call's timers: due times kept in Postgres, armed in memory, fired as commands.
+
+A RingStepStarted event writes its timer row in the append transaction (an inline
+projection); any event that leaves the step deletes it. On start the service loads
+every row and re-arms it, so a restart loses no timer. Firing is a FireTimer command
+to the call's decider: a timer that fires twice, or after its step ended, decides
+nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+
+from contracts.envelope import Envelope
+from contracts.routing import (
+    CallAbandoned,
+    CallAnswered,
+    CallFinished,
+    CallForwarded,
+    CallRejected,
+    CallSentToVoicemail,
+    RingStepEnded,
+    RingStepStarted,
+)
+from runtime.clock import Clock
+from runtime.eventstore import Conn
+
+log = logging.getLogger(__name__)
+
+TIMERS_SQL = """
+CREATE TABLE IF NOT EXISTS {s}.timers (
+    call_id text NOT NULL,
+    timer_id text NOT NULL,
+    due_at timestamptz NOT NULL,
+    PRIMARY KEY (call_id, timer_id)
+);
+"""
+
+LEAVES_STEP = {
+    m.type_name
+    for m in (
+        RingStepEnded,
+        CallAnswered,
+        CallForwarded,
+        CallSentToVoicemail,
+        CallRejected,
+        CallAbandoned,
+        CallFinished,
+    )
+}
+
+STARTS_STEP = RingStepStarted.type_name
+Fire = Callable[[str, str, datetime], Awaitable[None]]
+
+
+def call_id_of(stream: str) -> str:
+    return stream.removeprefix("call:")
+
+
+def timer_projection(schema: str) -> Callable[[Conn, Sequence[Envelope]], Awaitable[None]]:
+    """At most one statement per append: only the last timer-relevant event counts."""
+
+    async def project(conn: Conn, envelopes: Sequence[Envelope]) -> None:
+        last = next(
+            (e for e in reversed(envelopes) if e.type in LEAVES_STEP or e.type == STARTS_STEP),
+            None,
+        )
+        if last is None:
+            return
+        call_id = call_id_of(last.stream)
+        if last.type == STARTS_STEP:
+            await conn.execute(
+                f"WITH gone AS (DELETE FROM {schema}.timers WHERE call_id = $1) "
+                f"INSERT INTO {schema}.timers (call_id, timer_id, due_at) VALUES ($1, $2, $3) "
+                "ON CONFLICT (call_id, timer_id) DO UPDATE SET due_at = EXCLUDED.due_at",
+                call_id,
+                last.data["timer_id"],
+                datetime.fromisoformat(last.data["deadline"]),
+            )
+        else:
+            await conn.execute(f"DELETE FROM {schema}.timers WHERE call_id = $1", call_id)
+
+    return project
+
+
+class TimerWheel:
+    def __init__(self, clock: Clock, fire: Fire, *, retry_seconds: float = 1.0) -> None:
+        self.clock = clock
+        self.fire = fire
+        self.retry_seconds = retry_seconds
+        self._due: list[tuple[datetime, str, str]] = []
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._firing: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def arm(self, call_id: str, timer_id: str, due: datetime) -> None:
+        heapq.heappush(self._due, (due, call_id, timer_id))
+        self._wake.set()
+
+    def arm_from(self, envelopes: Sequence[Envelope]) -> None:
+        for e in envelopes:
+            if e.type == RingStepStarted.type_name:
+                due = datetime.fromisoformat(e.data["deadline"])
+                self.arm(call_id_of(e.stream), e.data["timer_id"], due)
+
+    async def load(self, conn: Conn, schema: str) -> int:
+        rows = await conn.fetch(f"SELECT call_id, timer_id, due_at FROM {schema}.timers")
+        for row in rows:
+            self.arm(row["call_id"], row["timer_id"], row["due_at"])
+        return len(rows)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            if not self._due:
+                await self._wake.wait()
+                continue
+            due, call_id, timer_id = self._due[0]
+            delay = (due - self.clock.now()).total_seconds()
+            if delay > 0:
+                await self._sleep_or_wake(delay)
+                continue
+            heapq.heappop(self._due)
+            task = asyncio.create_task(self._fire(call_id, timer_id, due))
+            self._firing.add(task)
+            task.add_done_callback(self._firing.discard)
+        if self._firing:
+            await asyncio.wait(self._firing, timeout=5)
+
+    async def _sleep_or_wake(self, delay: float) -> None:
+        sleeper = asyncio.ensure_future(self.clock.sleep(delay))
+        waker = asyncio.ensure_future(self._wake.wait())
+        await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (sleeper, waker):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _fire(self, call_id: str, timer_id: str, due: datetime) -> None:
+        try:
+            await self.fire(call_id, timer_id, due)
+        except Exception as error:
+            # The row is still in Postgres; try again shortly rather than lose the step.
+            log.warning(
+                "timer could not fire, retrying",
+                extra={"call_id": call_id, "timer_id": timer_id, "error": repr(error)},
+            )
+            await asyncio.sleep(self.retry_seconds)
+            self.arm(call_id, timer_id, due)
