@@ -82,6 +82,24 @@ CREATE TABLE IF NOT EXISTS {s}.dead_letters (
 """
 
 
+_APPEND_SQL = """
+WITH appended AS (
+    INSERT INTO {s}.events (stream, version, id, type, schema_version, at, data, meta)
+    SELECT stream, version, id, type, schema_version, at, data::jsonb, meta::jsonb
+    FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::timestamptz[],
+                $7::text[], $8::text[])
+        AS e(stream, version, id, type, schema_version, at, data, meta)
+), queued AS (
+    INSERT INTO {s}.outbox (msg_id, subject, headers, payload)
+    SELECT msg_id, subject, headers::jsonb, payload
+    FROM unnest($9::text[], $10::text[], $11::text[], $12::bytea[]) WITH ORDINALITY
+        AS o(msg_id, subject, headers, payload, n)
+    ORDER BY n  -- outbox positions follow the order the messages were given in
+)
+SELECT 1
+"""
+
+
 def quote_ident(name: str) -> str:
     if not name.replace("_", "").isalnum():
         raise ValueError(f"schema name {name!r} must be letters, digits and underscores")
@@ -111,6 +129,7 @@ class EventStore:
         self.pool = pool
         self.schema = schema
         self.s = quote_ident(schema)
+        self._append_sql = _APPEND_SQL.format(s=self.s)
 
     async def setup(self, extra_sql: str = "") -> None:
         """Create the schema's tables (idempotent), plus a service's own read-model tables."""
@@ -169,34 +188,47 @@ class EventStore:
         ]
         if not envelopes:
             return []
-        async with self.pool.acquire() as conn, conn.transaction():
-            try:
-                await conn.executemany(
-                    f"INSERT INTO {self.s}.events "
-                    "(stream, version, id, type, schema_version, at, data, meta) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    [
-                        (
-                            e.stream,
-                            e.version,
-                            e.id,
-                            e.type,
-                            e.schema_version,
-                            e.at,
-                            e.data,
-                            e.meta.model_dump(exclude_none=True),
-                        )
-                        for e in envelopes
-                    ],
-                )
-            except asyncpg.UniqueViolationError as error:
-                raise VersionConflict(
-                    f"stream {stream} moved past version {expected_version}"
-                ) from error
-            await self.enqueue(conn, outgoing(envelopes))
-            for project in projections:
-                await project(conn, envelopes)
+        messages = outgoing(envelopes)
+        async with self.pool.acquire() as conn:
+            if projections:
+                async with conn.transaction():
+                    await self._insert(conn, envelopes, messages, expected_version)
+                    for project in projections:
+                        await project(conn, envelopes)
+            else:
+                # One statement is atomic on its own: no BEGIN/COMMIT round trips.
+                await self._insert(conn, envelopes, messages, expected_version)
         return envelopes
+
+    async def _insert(
+        self,
+        conn: Conn,
+        envelopes: Sequence[Envelope],
+        messages: Sequence[Outgoing],
+        expected_version: int,
+    ) -> None:
+        """Events and their outbox rows in one statement: one round trip for the append."""
+        trace_headers = inject_headers()
+        try:
+            await conn.execute(
+                self._append_sql,
+                [e.stream for e in envelopes],
+                [e.version for e in envelopes],
+                [e.id for e in envelopes],
+                [e.type for e in envelopes],
+                [e.schema_version for e in envelopes],
+                [e.at for e in envelopes],
+                [json.dumps(e.data) for e in envelopes],
+                [e.meta.model_dump_json(exclude_none=True) for e in envelopes],
+                [m.msg_id for m in messages],
+                [m.subject for m in messages],
+                [json.dumps({**trace_headers, **m.headers}) for m in messages],
+                [m.payload for m in messages],
+            )
+        except asyncpg.UniqueViolationError as error:
+            raise VersionConflict(
+                f"stream {envelopes[0].stream} moved past version {expected_version}"
+            ) from error
 
     async def enqueue(self, conn: Conn, messages: Sequence[Outgoing]) -> None:
         """Add messages to the outbox inside the caller's transaction.
