@@ -103,15 +103,23 @@ class CommandRunner(Generic[C, S]):
         self.max_attempts = max_attempts
         self.cache = cache
 
-    async def state_of(self, stream: str) -> tuple[S, int]:
+    async def state_of(self, stream: str, *, fresh: bool = False) -> tuple[S, int]:
+        """The stream's state and version.
+
+        A cached state is used without reading the store: if another writer appended
+        meanwhile, the append at the cached version conflicts and `handle` reads again
+        with `fresh=True`, so a stale cache costs a retry, never a wrong decision.
+        """
         cached = self.cache.get(stream) if self.cache is not None else None
+        if cached is not None and not fresh:
+            return cached
         state, version = cached if cached is not None else (self.decider.initial_state, 0)
         newer = await self.store.load(stream, after_version=version)
         if newer:
             state = self.decider.fold([e.payload() for e in newer], state)
             version = newer[-1].version
-            if self.cache is not None:
-                self.cache.put(stream, state, version)
+        if self.cache is not None:
+            self.cache.put(stream, state, version)
         return state, version
 
     async def handle(
@@ -121,7 +129,7 @@ class CommandRunner(Generic[C, S]):
             f"decide {command.type_name}", attributes={"voco.stream": stream}
         ):
             for attempt in range(1, self.max_attempts + 1):
-                state, version = await self.state_of(stream)
+                state, version = await self.state_of(stream, fresh=attempt > 1)
                 events = list(self.decider.decide(command, state))
                 if not events:
                     return Decided(state, version, [])
