@@ -82,6 +82,7 @@ class CheckpointedConsumer:
         self.deliver_new_only = deliver_new_only
         self.partition_by = partition_by
         self._stopping = asyncio.Event()
+        self._last_committed: int | None = None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -92,6 +93,7 @@ class CheckpointedConsumer:
             while not await lock_conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
                 if await self._stopped_within(1.0):
                     return
+            self._last_committed = None  # leadership (re)gained: read the checkpoint again
             try:
                 await self._consume()
             finally:
@@ -149,6 +151,7 @@ class CheckpointedConsumer:
                 await self._apply_alone(delivery)
 
     async def _apply_together(self, deliveries: Sequence[Delivery]) -> None:
+        advanced = None
         async with self.store.pool.acquire() as conn, conn.transaction():
             last = await self._checkpoint(conn)
             fresh = [d for d in deliveries if d.sequence > last]
@@ -168,7 +171,9 @@ class CheckpointedConsumer:
                     if isinstance(result, BaseException):
                         raise result
             if fresh:
-                await self._advance(conn, fresh[-1].sequence)
+                advanced = fresh[-1].sequence
+                await self._advance(conn, advanced)
+        self._committed(advanced)
 
     async def _apply_in_order(self, conn: Conn, deliveries: Sequence[Delivery]) -> None:
         for delivery in deliveries:
@@ -189,6 +194,7 @@ class CheckpointedConsumer:
                         return
                     await self.apply(conn, delivery)
                     await self._advance(conn, delivery.sequence)
+                self._committed(delivery.sequence)
                 return
             except Exception as error:
                 reason = str(error) if isinstance(error, Rejected) else repr(error)
@@ -212,13 +218,22 @@ class CheckpointedConsumer:
                     reason,
                 )
                 await self._advance(conn, delivery.sequence)
+            self._committed(delivery.sequence)
 
     async def _checkpoint(self, conn: Conn) -> int:
-        value = await conn.fetchval(
-            f"SELECT sequence FROM {self.store.s}.checkpoints WHERE consumer = $1 FOR UPDATE",
-            self.name,
-        )
-        return int(value or 0)
+        # Only the leader writes the checkpoint, so after one read it is known in memory;
+        # it is read again whenever this instance (re)gains leadership.
+        if self._last_committed is None:
+            value = await conn.fetchval(
+                f"SELECT sequence FROM {self.store.s}.checkpoints WHERE consumer = $1",
+                self.name,
+            )
+            self._last_committed = int(value or 0)
+        return self._last_committed
+
+    def _committed(self, sequence: int | None) -> None:
+        if sequence is not None and self._last_committed is not None:
+            self._last_committed = max(self._last_committed, sequence)
 
     async def _advance(self, conn: Conn, sequence: int) -> None:
         await conn.execute(
