@@ -6,4 +6,5 @@ connections from VOCO_NATS_URL and VOCO_DATABASE_URL, which the launcher sets.
 
 SERVICES: list[tuple[str, str]] = [
     ("presence", "services.presence"),
+    ("scheduler", "services.scheduler"),
 ]

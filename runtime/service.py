@@ -14,6 +14,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import asyncpg
 from nats.aio.client import Client as NatsClient
@@ -31,6 +32,16 @@ from runtime.outbox import OutboxRelay
 from runtime.telemetry import setup_tracing, shutdown_tracing
 
 log = logging.getLogger(__name__)
+
+
+class Worker(Protocol):
+    """A background loop the runtime starts and stops with the service (e.g. a timer driver)."""
+
+    name: str
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 async def ensure_stream(js: JetStreamContext, name: str, subjects: Sequence[str]) -> None:
@@ -57,6 +68,7 @@ class ServiceRuntime:
     commands: CommandServer
     clock: Clock
     consumers: list[CheckpointedConsumer] = field(default_factory=list)
+    workers: list[Worker] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def consume(
@@ -91,6 +103,8 @@ class ServiceRuntime:
         self.spawn(self.relay.run(), "outbox-relay")
         for consumer in self.consumers:
             self.spawn(consumer.run(), f"consumer-{consumer.name}")
+        for worker in self.workers:
+            self.spawn(worker.run(), f"worker-{worker.name}")
         await self.commands.start()
         log.info(
             "service started",
@@ -102,6 +116,8 @@ class ServiceRuntime:
         await self.commands.drain()  # no new commands; in-flight handlers finish
         for consumer in self.consumers:
             consumer.stop()  # each finishes its current batch
+        for worker in self.workers:
+            worker.stop()
         consumer_tasks = [t for t in self._tasks if t.get_name() != "outbox-relay"]
         if consumer_tasks:
             await asyncio.wait(consumer_tasks, timeout=10)
