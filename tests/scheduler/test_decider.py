@@ -70,12 +70,12 @@ def test_saving_the_same_schedule_again_records_nothing() -> None:
 
 
 def test_invalid_time_zone_is_rejected_with_an_example() -> None:
-    with pytest.raises(CommandError, match="not an IANA time zone.*Europe/Berlin"):
+    with pytest.raises(CommandError, match=r"not an IANA time zone.*Europe/Berlin"):
         when(given(), SaveSchedule(extension="1001", schedule=office_hours("Mars/Olympus"), at=NOW))
 
 
 def test_end_before_start_is_rejected_with_the_overnight_hint() -> None:
-    with pytest.raises(CommandError, match="ends at 09:00, not after its start 17:00.*24:00"):
+    with pytest.raises(CommandError, match=r"ends at 09:00, not after its start 17:00.*24:00"):
         when(
             given(),
             SaveSchedule(
