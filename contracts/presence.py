@@ -144,6 +144,15 @@ class IdleStatus(StrEnum):
     OFFLINE = "offline"
 
 
+class ChangeReason(StrEnum):
+    """Why a status changed when the user did not set it directly."""
+
+    PROFILE = "profile"  # the activated (or edited active) profile shows this status
+    IDLE = "idle"  # automation: no signed-in client for the configured time
+    IDLE_ENDED = "idle_ended"  # a client signed in again: the status before idling is back
+    NOTE_EXPIRED = "note_expired"
+
+
 # ---- events -------------------------------------------------------------------------
 
 
@@ -166,6 +175,9 @@ class PresenceChanged(Event):
     previous_status: Status | None = None
     channel: Channel
     actor: str
+    reason: ChangeReason | None = Field(
+        default=None, description="absent when the status was set directly"
+    )
 
 
 @event
@@ -212,6 +224,9 @@ class ClientSignedOut(Event):
     type_name = "ClientSignedOut"
     extension: Extension
     session_id: str
+    at: datetime | None = Field(
+        default=None, description="set when the last client left: the idle clock starts here"
+    )
 
 
 @event
@@ -221,6 +236,9 @@ class AutomationConfigured(Event):
     enabled: bool
     idle_after_seconds: int
     idle_status: IdleStatus
+    at: datetime | None = Field(
+        default=None, description="set when no client is signed in: the idle clock starts here"
+    )
 
 
 @event
@@ -276,6 +294,9 @@ class ProvisionUser(ByActor):
     type_name = "ProvisionUser"
     extension: Extension
     display_name: str = Field(min_length=1, max_length=128)
+    mobile_number: PhoneNumber | None = Field(
+        default=None, description="used by the default Away and Business Trip profiles"
+    )
 
 
 @event
@@ -368,6 +389,24 @@ class SaveIvr(ByActor):
 class ConfigureFeatureCodes(ByActor):
     type_name = "ConfigureFeatureCodes"
     codes: dict[FeatureCode, Identifier]
+
+
+@event
+class DetectIdle(Command):
+    """Issued by the service's own timer: apply the idle status if the user is still idle."""
+
+    type_name = "DetectIdle"
+    extension: Extension
+    at: AwareDatetime
+
+
+@event
+class ExpireNote(Command):
+    """Issued by the service's own timer: clear the note if its expiry has passed."""
+
+    type_name = "ExpireNote"
+    extension: Extension
+    at: AwareDatetime
 
 
 # ---- queries (request/reply, no events) ---------------------------------------------

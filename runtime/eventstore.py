@@ -23,6 +23,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from contracts.base import Message
 from contracts.envelope import Envelope, Metadata
+from runtime.telemetry import inject_headers
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 """A connection, whether taken from a pool or not."""
@@ -189,10 +190,16 @@ class EventStore:
         return envelopes
 
     async def enqueue(self, conn: Conn, messages: Sequence[Outgoing]) -> None:
-        """Add messages to the outbox inside the caller's transaction."""
+        """Add messages to the outbox inside the caller's transaction.
+
+        Each carries the current trace context, so the consumer's span joins the trace of
+        the command that caused it even though the relay publishes later.
+        """
         if messages:
+            trace_headers = inject_headers()
             await conn.executemany(
                 f"INSERT INTO {self.s}.outbox (msg_id, subject, headers, payload) "
                 "VALUES ($1, $2, $3, $4)",
-                [(m.msg_id, m.subject, m.headers, m.payload) for m in messages],
+                [(m.msg_id, m.subject, {**trace_headers, **m.headers}, m.payload)
+                 for m in messages],
             )

@@ -1,0 +1,1 @@
+"""The presence service: statuses, notes, presence profiles, devices and automation."""

@@ -1,0 +1,93 @@
+"""Wiring: the presence service's commands, queries, PBX consumer and automation timer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from contracts.pbx import PBX_STREAM, PBX_SUBJECTS
+from contracts.presence import (
+    PRESENCE_STREAM,
+    PRESENCE_SUBJECTS,
+    ConfigureFeatureCodes,
+    GetHistory,
+    GetPresence,
+    ListProfiles,
+    SaveIvr,
+    SaveRingGroup,
+)
+from runtime.clock import Clock
+from runtime.config import Connections, env_float, env_int
+from runtime.service import ServiceRuntime, ensure_stream, open_runtime
+from services.presence.automation import Sweeper
+from services.presence.commands import PresenceCommands
+from services.presence.domain.user import USER_COMMANDS
+from services.presence.pbx_events import CONSUMER, SUBJECTS, PbxEvents
+from services.presence.queries import Queries
+from services.presence.read_model import TABLES_SQL, ReadModel
+
+NAME = "presence"
+SCHEMA = "presence"
+
+
+@dataclass
+class PresenceRuntime(ServiceRuntime):
+    """The shared runtime plus the automation timer, started and stopped with it."""
+
+    sweeper: Sweeper | None = None
+    presence: PresenceCommands | None = None
+
+    async def start(self) -> None:
+        if self.sweeper is not None:
+            self.spawn(self.sweeper.run(), "presence-sweeper")
+        await super().start()
+
+    async def stop(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.stop()
+        await super().stop()
+
+
+async def ensure_pbx_stream(js: JetStreamContext) -> None:
+    """Create VOCO_PBX if no PBX adapter has yet; never rewrite one that exists."""
+    try:
+        await js.stream_info(PBX_STREAM)
+    except NotFoundError:
+        await ensure_stream(js, PBX_STREAM, PBX_SUBJECTS)
+
+
+async def build(
+    connections: Connections, clock: Clock | None = None, *, sweep_seconds: float | None = None
+) -> ServiceRuntime:
+    base = await open_runtime(
+        NAME,
+        SCHEMA,
+        connections,
+        clock=clock,
+        extra_sql=TABLES_SQL,
+        streams={PRESENCE_STREAM: PRESENCE_SUBJECTS},
+        pool_size=env_int("VOCO_PRESENCE_POOL_SIZE", 10),
+    )
+    await ensure_pbx_stream(base.js)
+    read_model = ReadModel(base.store.s)
+    commands = PresenceCommands(base.store, read_model, base.clock, on_commit=base.relay.wake)
+    queries = Queries(base.store)
+    interval = sweep_seconds or env_float("VOCO_PRESENCE_SWEEP_SECONDS", 1.0)
+    service = PresenceRuntime(
+        **{f.name: getattr(base, f.name) for f in fields(base)},
+        sweeper=Sweeper(commands, queries, base.clock, interval),
+        presence=commands,
+    )
+
+    for command in USER_COMMANDS:
+        service.commands.route(command, commands.user_view)
+    service.commands.route(SaveRingGroup, commands.save_ring_group)
+    service.commands.route(SaveIvr, commands.save_ivr)
+    service.commands.route(ConfigureFeatureCodes, commands.configure_feature_codes)
+    service.commands.route(GetPresence, queries.presence)
+    service.commands.route(GetHistory, queries.history)
+    service.commands.route(ListProfiles, queries.profiles)
+    service.consume(CONSUMER, PBX_STREAM, SUBJECTS, PbxEvents(commands).apply)
+    return service

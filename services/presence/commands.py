@@ -1,0 +1,168 @@
+"""The shell around the deciders: stamps time, looks up the directory, runs, answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from contracts.base import Command
+from contracts.envelope import Envelope, Metadata
+from contracts.presence import (
+    ByActor,
+    ConfigureFeatureCodes,
+    PresenceView,
+    SaveIvr,
+    SaveProfile,
+    SaveRingGroup,
+    event_subject,
+)
+from runtime.clock import Clock
+from runtime.decider import CommandRunner, Decider
+from runtime.eventstore import EventStore, Outgoing
+from services.presence.domain.directory import (
+    FEATURE_CODES_STREAM,
+    feature_codes_decider,
+    ivr_decider,
+    ivr_stream,
+    ring_group_decider,
+    ring_group_stream,
+)
+from services.presence.domain.profiles import NO_DIRECTORY, Directory, referenced_names
+from services.presence.domain.state import User
+from services.presence.domain.user import user_decider, user_stream
+from services.presence.read_model import ReadModel
+
+S = TypeVar("S")
+B = TypeVar("B", bound=ByActor)
+
+
+def subject_key(stream: str) -> str:
+    """`user:1001` -> `1001`; `ring-group:sales` -> `ring-group-sales`; `feature-codes` as is."""
+    kind, _, key = stream.partition(":")
+    if not key:
+        return kind
+    return key if kind == "user" else f"{kind}-{key}"
+
+
+def outgoing(envelopes: Sequence[Envelope]) -> list[Outgoing]:
+    return [
+        Outgoing(
+            subject=event_subject(subject_key(e.stream), e.type),
+            payload=e.to_bytes(),
+            msg_id=str(e.id),
+        )
+        for e in envelopes
+    ]
+
+
+def view_of(user: User) -> PresenceView:
+    return PresenceView(
+        extension=user.extension,
+        display_name=user.display_name,
+        status=user.status,
+        note=user.note,
+        note_expires_at=user.note_expires_at,
+        active_profile=user.active_profile,
+        devices=dict(user.devices),
+        signed_in_sessions=len(user.sessions),
+    )
+
+
+class PresenceCommands:
+    def __init__(
+        self,
+        store: EventStore,
+        read_model: ReadModel,
+        clock: Clock,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.read_model = read_model
+        self.clock = clock
+        self.on_commit = on_commit
+
+    def _runner(self, decider: Decider[Command, S]) -> CommandRunner[Command, S]:
+        # A runner is a handful of attributes; one per command lets the decider close over
+        # the directory entries this command refers to.
+        return CommandRunner(
+            self.store,
+            decider,
+            outgoing=outgoing,
+            projections=[self.read_model.project],
+            on_commit=self.on_commit,
+        )
+
+    def stamped(self, command: B) -> B:
+        return (
+            command
+            if command.at is not None
+            else command.model_copy(update={"at": self.clock.now()})
+        )
+
+    async def _directory(self, names: set[str]) -> Directory:
+        if not names:
+            return NO_DIRECTORY
+        async with self.store.pool.acquire() as conn:
+            return await self.read_model.directory(conn, names)
+
+    async def _run(
+        self, stream: str, command: Command, decider: Decider[Command, S], meta: Metadata
+    ) -> S:
+        at = getattr(command, "at", None) or self.clock.now()
+        decided = await self._runner(decider).handle(stream, command, at=at, meta=meta)
+        return decided.state
+
+    async def user(self, command: Command, extra_meta: Mapping[str, str] | None = None) -> User:
+        """Run a command on `user:<extension>`; returns the user's state after it."""
+        if isinstance(command, ByActor):
+            command = self.stamped(command)
+            meta = Metadata(
+                actor=command.actor, channel=command.channel.value, **(extra_meta or {})
+            )
+        else:
+            meta = Metadata(actor="automation", channel="automation")
+        directory = NO_DIRECTORY
+        if isinstance(command, SaveProfile):
+            directory = await self._directory(referenced_names(command.profile))
+        extension: str = getattr(command, "extension")  # noqa: B009
+        state = await self._run(user_stream(extension), command, user_decider(directory), meta)
+        assert isinstance(state, User)
+        return state
+
+    async def user_view(self, command: Command) -> PresenceView:
+        return view_of(await self.user(command))
+
+    async def save_ring_group(self, command: SaveRingGroup) -> dict[str, Any]:
+        command = self.stamped(command)
+        directory = await self._directory(set(command.members))
+        await self._run(
+            ring_group_stream(command.group_id),
+            command,
+            ring_group_decider(directory),
+            Metadata(actor=command.actor, channel=command.channel.value),
+        )
+        return {"group_id": command.group_id}
+
+    async def save_ivr(self, command: SaveIvr) -> dict[str, Any]:
+        command = self.stamped(command)
+        await self._run(
+            ivr_stream(command.ivr_id),
+            command,
+            ivr_decider,
+            Metadata(actor=command.actor, channel=command.channel.value),
+        )
+        return {"ivr_id": command.ivr_id}
+
+    async def configure_feature_codes(self, command: ConfigureFeatureCodes) -> dict[str, Any]:
+        command = self.stamped(command)
+        state = await self._run(
+            FEATURE_CODES_STREAM,
+            command,
+            feature_codes_decider,
+            Metadata(actor=command.actor, channel=command.channel.value),
+        )
+        return {"codes": dict(state.codes)}
+
+    async def feature_codes(self) -> Mapping[str, str]:
+        state, _ = await self._runner(feature_codes_decider).state_of(FEATURE_CODES_STREAM)
+        return state.codes

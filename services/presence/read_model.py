@@ -1,0 +1,179 @@
+"""Read-model tables kept by an inline projection (same transaction as the events).
+
+`directory` answers "does this extension / ring group / IVR exist" for validation;
+`users` and `profiles` answer the queries and the automation timer without
+folding a stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from contracts.envelope import Envelope
+from contracts.presence import (
+    AutomationConfigured,
+    ChangeReason,
+    ClientSignedIn,
+    ClientSignedOut,
+    DeviceStateChanged,
+    IvrSaved,
+    PresenceChanged,
+    ProfileActivated,
+    ProfileDeleted,
+    ProfileSaved,
+    RingGroupSaved,
+    UserProvisioned,
+)
+from runtime.eventstore import Conn
+from services.presence.domain.profiles import Directory
+
+# Formatted with the schema as {s}, so literal braces are doubled.
+TABLES_SQL = """
+CREATE TABLE IF NOT EXISTS {s}.directory (
+    kind text NOT NULL,
+    id text NOT NULL,
+    name text NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE TABLE IF NOT EXISTS {s}.users (
+    extension text PRIMARY KEY,
+    display_name text NOT NULL,
+    status text NOT NULL DEFAULT 'available',
+    note text,
+    note_expires_at timestamptz,
+    active_profile text,
+    devices jsonb NOT NULL DEFAULT '{{}}',
+    sessions integer NOT NULL DEFAULT 0,
+    alone_since timestamptz,
+    automation_enabled boolean NOT NULL DEFAULT false,
+    idle_after_seconds integer NOT NULL DEFAULT 300,
+    idle_status text NOT NULL DEFAULT 'away',
+    idle boolean NOT NULL DEFAULT false
+);
+CREATE INDEX IF NOT EXISTS users_note_expiry ON {s}.users (note_expires_at)
+    WHERE note_expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS users_idle_candidates ON {s}.users (alone_since)
+    WHERE automation_enabled AND sessions = 0 AND NOT idle;
+CREATE TABLE IF NOT EXISTS {s}.profiles (
+    extension text NOT NULL,
+    profile_id text NOT NULL,
+    position bigserial,
+    body jsonb NOT NULL,
+    PRIMARY KEY (extension, profile_id)
+);
+"""
+
+EXTENSION = "extension"
+RING_GROUP = "ring_group"
+IVR = "ivr"
+
+
+class ReadModel:
+    def __init__(self, schema_sql: str) -> None:
+        self.s = schema_sql
+
+    async def project(self, conn: Conn, envelopes: Sequence[Envelope]) -> None:
+        for envelope in envelopes:
+            await self._apply(conn, envelope)
+
+    async def _apply(self, conn: Conn, envelope: Envelope) -> None:
+        s = self.s
+        event = envelope.payload()
+        match event:
+            case UserProvisioned():
+                await conn.execute(
+                    f"INSERT INTO {s}.users (extension, display_name) VALUES ($1, $2)",
+                    event.extension,
+                    event.display_name,
+                )
+                await self._directory(conn, EXTENSION, event.extension, event.display_name)
+            case RingGroupSaved():
+                await self._directory(conn, RING_GROUP, event.group_id, event.name)
+            case IvrSaved():
+                await self._directory(conn, IVR, event.ivr_id, event.name)
+            case PresenceChanged():
+                await conn.execute(
+                    f"UPDATE {s}.users SET status = $2, note = $3, note_expires_at = $4, "
+                    "idle = CASE WHEN $5 = 'idle' THEN true WHEN $5 = 'note_expired' THEN idle "
+                    "ELSE false END WHERE extension = $1",
+                    event.extension,
+                    event.status.value,
+                    event.note,
+                    event.note_expires_at,
+                    event.reason.value if isinstance(event.reason, ChangeReason) else "",
+                )
+            case ProfileSaved():
+                await conn.execute(
+                    f"INSERT INTO {s}.profiles (extension, profile_id, body) VALUES ($1, $2, $3) "
+                    "ON CONFLICT (extension, profile_id) DO UPDATE SET body = EXCLUDED.body",
+                    event.extension,
+                    event.profile.id,
+                    event.profile.model_dump(mode="json"),
+                )
+            case ProfileDeleted():
+                await conn.execute(
+                    f"DELETE FROM {s}.profiles WHERE extension = $1 AND profile_id = $2",
+                    event.extension,
+                    event.profile_id,
+                )
+            case ProfileActivated():
+                await conn.execute(
+                    f"UPDATE {s}.users SET active_profile = $2 WHERE extension = $1",
+                    event.extension,
+                    event.profile_id,
+                )
+            case DeviceStateChanged():
+                await conn.execute(
+                    f"UPDATE {s}.users SET devices = devices || $2::jsonb WHERE extension = $1",
+                    event.extension,
+                    {event.device_id: event.state.value},
+                )
+            case ClientSignedIn():
+                await conn.execute(
+                    f"UPDATE {s}.users SET sessions = sessions + 1, alone_since = NULL "
+                    "WHERE extension = $1",
+                    event.extension,
+                )
+            case ClientSignedOut():
+                await conn.execute(
+                    f"UPDATE {s}.users SET sessions = sessions - 1, "
+                    "alone_since = COALESCE($2, alone_since) WHERE extension = $1",
+                    event.extension,
+                    event.at,
+                )
+            case AutomationConfigured():
+                await conn.execute(
+                    f"UPDATE {s}.users SET automation_enabled = $2, idle_after_seconds = $3, "
+                    "idle_status = $4, alone_since = COALESCE(alone_since, $5) "
+                    "WHERE extension = $1",
+                    event.extension,
+                    event.enabled,
+                    event.idle_after_seconds,
+                    event.idle_status.value,
+                    event.at,
+                )
+
+    async def _directory(self, conn: Conn, kind: str, id_: str, name: str) -> None:
+        await conn.execute(
+            f"INSERT INTO {self.s}.directory (kind, id, name) VALUES ($1, $2, $3) "
+            "ON CONFLICT (kind, id) DO UPDATE SET name = EXCLUDED.name",
+            kind,
+            id_,
+            name,
+        )
+
+    async def directory(self, conn: Conn, names: set[str]) -> Directory:
+        """Which of `names` exist, per kind: all a validation needs, in one indexed query."""
+        if not names:
+            return Directory()
+        rows = await conn.fetch(
+            f"SELECT kind, id FROM {self.s}.directory WHERE id = ANY($1::text[])", list(names)
+        )
+        found: dict[str, set[str]] = {EXTENSION: set(), RING_GROUP: set(), IVR: set()}
+        for row in rows:
+            found[row["kind"]].add(row["id"])
+        return Directory(
+            extensions=frozenset(found[EXTENSION]),
+            ring_groups=frozenset(found[RING_GROUP]),
+            ivrs=frozenset(found[IVR]),
+        )
