@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from services.scheduler.driver import DriverSettings
 
 log = logging.getLogger(__name__)
+LATE = timedelta(seconds=60)  # only a timer this late can have had a second boundary pass
 RETRY_CODES = {ErrorCode.UNAVAILABLE, ErrorCode.CONFLICT, ErrorCode.INTERNAL}
 
 
@@ -104,7 +105,8 @@ def decide_switch(
             SetStatus(
                 status=target.status,
                 note=target.note,
-                note_expires_at=target.status_until,
+                # presence expires only notes; the scheduler reverts the status itself
+                note_expires_at=target.status_until if target.note else None,
                 **common,
             )
         )
@@ -113,6 +115,21 @@ def decide_switch(
         revert = Status(shown) if shown else (target.reverts_to or Status.AVAILABLE)
         commands.append(SetStatus(status=revert, **common))
     return Switch(target, commands, "applied" if commands else "unchanged", boundary)
+
+
+def missed_more_than_one(
+    eff: Effective, item: Due, now: datetime, started_at: datetime | None
+) -> bool:
+    """Catching up: due before this driver started, or so late that a later boundary passed.
+
+    Then the state of now is applied once, stamped with the last boundary before now.
+    """
+    if started_at is not None and item.due_at < started_at:
+        return True
+    if now - item.due_at <= LATE:
+        return False
+    following = next_boundary(eff, item.due_at)
+    return following is not None and following <= now
 
 
 async def _send(
@@ -170,7 +187,7 @@ async def apply_batch(
         user = load_user(row["state"])
         eff = effective(item.extension, user.spec, user.overrides, user.timed, company)
         timer = TimerRow(**{f: row[f] for f in TimerRow.__dataclass_fields__})
-        catch_up = started_at is not None and item.due_at < started_at
+        catch_up = missed_more_than_one(eff, item, now, started_at)
         switch = decide_switch(
             item.extension, eff, timer, now, shows.get(item.extension, {}), catch_up=catch_up
         )
@@ -206,7 +223,7 @@ async def apply_batch(
             profile_id=t.profile_id,
             status=t.status,
             source=t.source,
-            catch_up=started_at is not None and item.due_at < started_at,
+            catch_up=switch.at != item.due_at,
             outcome=failure or switch.outcome,
         )
         events.append(

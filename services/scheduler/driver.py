@@ -58,6 +58,7 @@ class Driver:
         self.started_at: datetime | None = None
         self.ready = asyncio.Event()
         self.applied = 0
+        self.idle = False  # napping with nothing due: tests wait for this
 
     def wake(self) -> None:
         self._wake.set()
@@ -131,7 +132,9 @@ class Driver:
                 await self.fire(due, now)
                 continue
             delay = (self._heap[0][0] - now).total_seconds() if self._heap else None
+            self.idle = True
             await self._nap(delay)
+            self.idle = False
 
     async def fire(self, due: list[Due], now: datetime) -> None:
         try:
