@@ -28,11 +28,9 @@ async def platform(connections: Connections) -> AsyncIterator[Platform]:
     await started.stop()
 
 
-async def office_user(platform: Platform, extension: str = "1001", **spec: object) -> None:
+async def office_user(platform: Platform, extension: str = "1001") -> None:
     await platform.provision(extension)
-    await platform.send(
-        "scheduler", SaveSchedule(extension=extension, schedule=office_hours(**spec))
-    )
+    await platform.send("scheduler", SaveSchedule(extension=extension, schedule=office_hours()))
     await platform.settle()
 
 

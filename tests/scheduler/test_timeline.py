@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -153,11 +153,13 @@ def one_rule(zone: str, start: str, end: str) -> Effective:
     return schedule(spec)
 
 
-def fired(eff: Effective, start, end) -> list:  # type: ignore[no-untyped-def]
+def fired(eff: Effective, start: datetime, end: datetime) -> list[datetime]:
     """Every boundary between start and end, walking as the driver does."""
-    found, at = [], start
-    while (at := next_boundary(eff, at)) is not None and at < end:
+    found: list[datetime] = []
+    at = next_boundary(eff, start)
+    while at is not None and at < end:
         found.append(at)
+        at = next_boundary(eff, at)
     return found
 
 
