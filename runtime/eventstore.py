@@ -200,6 +200,8 @@ class EventStore:
             await conn.executemany(
                 f"INSERT INTO {self.s}.outbox (msg_id, subject, headers, payload) "
                 "VALUES ($1, $2, $3, $4)",
-                [(m.msg_id, m.subject, {**trace_headers, **m.headers}, m.payload)
-                 for m in messages],
+                [
+                    (m.msg_id, m.subject, {**trace_headers, **m.headers}, m.payload)
+                    for m in messages
+                ],
             )

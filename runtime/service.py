@@ -14,6 +14,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import asyncpg
@@ -100,6 +101,9 @@ class ServiceRuntime:
             raise
 
     async def start(self) -> None:
+        heartbeat = env_str("VOCO_HEARTBEAT_FILE", "")
+        if heartbeat:
+            self.spawn(self._beat(Path(heartbeat)), "heartbeat")
         self.spawn(self.relay.run(), "outbox-relay")
         for consumer in self.consumers:
             self.spawn(consumer.run(), f"consumer-{consumer.name}")
@@ -111,6 +115,13 @@ class ServiceRuntime:
             extra={"nats": self.nc.connected_url.netloc if self.nc.connected_url else None},
         )
 
+    async def _beat(self, path: Path) -> None:
+        """Touch a file while the event loop runs and NATS is connected (liveness probe)."""
+        while True:
+            if self.nc.is_connected:
+                path.touch()  # noqa: ASYNC240 - a microsecond, every 5 s
+            await asyncio.sleep(5)
+
     async def stop(self) -> None:
         log.info("service stopping: draining")
         await self.commands.drain()  # no new commands; in-flight handlers finish
@@ -118,7 +129,12 @@ class ServiceRuntime:
             consumer.stop()  # each finishes its current batch
         for worker in self.workers:
             worker.stop()
-        consumer_tasks = [t for t in self._tasks if t.get_name() != "outbox-relay"]
+        for task in self._tasks:
+            if task.get_name() == "heartbeat":
+                task.cancel()
+        consumer_tasks = [
+            t for t in self._tasks if t.get_name().startswith(("consumer-", "worker-"))
+        ]
         if consumer_tasks:
             await asyncio.wait(consumer_tasks, timeout=10)
         self.relay.stop()  # publishes what is left, then returns

@@ -95,7 +95,8 @@ def test_with_no_client_for_the_configured_time_the_user_shows_away() -> None:
 
 def test_the_idle_status_can_be_offline_instead() -> None:
     (changed,) = given(automated(IdleStatus.OFFLINE)).when(DetectIdle(extension=EXT, at=later(300)))
-    assert isinstance(changed, PresenceChanged) and changed.status is Status.OFFLINE
+    assert isinstance(changed, PresenceChanged)
+    assert changed.status is Status.OFFLINE
 
 
 def test_before_the_configured_time_nothing_happens() -> None:
@@ -165,7 +166,8 @@ def test_signing_in_restores_the_status_before_idle() -> None:
         "ann",
     )
     state = given(events, back).state
-    assert isinstance(state, User) and state.status_before_idle is None
+    assert isinstance(state, User)
+    assert state.status_before_idle is None
 
 
 def test_a_manual_status_while_idle_is_kept_at_sign_in() -> None:
@@ -215,7 +217,8 @@ def test_with_presence_routing_the_idle_status_activates_its_profile_too() -> No
     ):
         events += given(events).when(command)
     state = given(events).state
-    assert isinstance(state, User) and state.active_profile == "business-trip"
+    assert isinstance(state, User)
+    assert state.active_profile == "business-trip"
 
 
 def test_presence_routing_to_an_unknown_profile_is_refused() -> None:

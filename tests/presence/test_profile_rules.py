@@ -62,7 +62,8 @@ def test_business_trip_forwards_always_to_the_mobile_without_voicemail() -> None
 
 def test_without_a_mobile_number_business_trip_sends_to_voicemail() -> None:
     trip = {p.id: p for p in default_profiles(None)}["business-trip"]
-    assert trip.direct_to_voicemail and trip.voicemail.enabled
+    assert trip.direct_to_voicemail
+    assert trip.voicemail.enabled
     assert trip.shows is Status.AWAY
 
 
@@ -72,7 +73,8 @@ def test_dnd_sends_directly_to_voicemail_and_meeting_uses_a_busy_greeting() -> N
     assert profiles["dnd"].shows is Status.DO_NOT_DISTURB
     meeting = profiles["meeting"]
     assert meeting.ringing.timeout == 20
-    assert meeting.forwarding.busy is not None and meeting.forwarding.busy.greeting == "busy"
+    assert meeting.forwarding.busy is not None
+    assert meeting.forwarding.busy.greeting == "busy"
 
 
 def test_every_default_profile_passes_validation() -> None:
@@ -113,7 +115,7 @@ def test_activating_the_active_profile_again_changes_nothing() -> None:
 
 
 def test_activating_an_unknown_profile_is_refused_naming_the_existing_ones() -> None:
-    with pytest.raises(CommandError, match="'holiday' does not exist.*available, away"):
+    with pytest.raises(CommandError, match=r"'holiday' does not exist.*available, away"):
         given(provisioned()).when(ActivateProfile(extension=EXT, profile_id="holiday", at=NOW))
 
 
@@ -136,7 +138,8 @@ def test_editing_the_active_profile_changes_the_shown_status() -> None:
     edited = default_profiles(None)[0].model_copy(update={"shows": Status.BE_RIGHT_BACK})
     events = given(provisioned()).when(save(edited))
     assert isinstance(events[0], ProfileSaved)
-    assert isinstance(events[1], PresenceChanged) and events[1].status is Status.BE_RIGHT_BACK
+    assert isinstance(events[1], PresenceChanged)
+    assert events[1].status is Status.BE_RIGHT_BACK
 
 
 @pytest.mark.parametrize("timeout", [4, 121, 0])

@@ -70,7 +70,8 @@ def test_setting_a_status_records_who_and_through_which_channel() -> None:
 @pytest.mark.parametrize("status", list(Status))
 def test_every_status_can_be_set_including_offline(status: Status) -> None:
     state = given(provisioned()).then(SetStatus(extension=EXT, status=status, at=NOW))
-    assert isinstance(state, User) and state.status is status
+    assert isinstance(state, User)
+    assert state.status is status
 
 
 def test_setting_the_same_status_and_note_again_changes_nothing() -> None:

@@ -1,0 +1,38 @@
+"""A bare NATS subscriber in its own process: counts messages until an end marker arrives,
+then prints how many it saw and the seconds from the first to the last."""
+
+import asyncio
+import sys
+import time
+
+import nats
+from nats.aio.msg import Msg
+
+
+async def main(url: str, subject: str) -> None:
+    nc = await nats.connect(url, pending_size=256 * 1024 * 1024)
+    done = asyncio.Event()
+    seen = 0
+    first = last = 0.0
+
+    async def count(msg: Msg) -> None:
+        nonlocal seen, first, last
+        last = time.perf_counter()
+        if seen == 0:
+            first = last
+        seen += 1
+
+    async def end(msg: Msg) -> None:
+        done.set()
+
+    await nc.subscribe(subject, cb=count, pending_msgs_limit=-1, pending_bytes_limit=-1)
+    await nc.subscribe(subject + ".end", cb=end)
+    await nc.flush()
+    print("ready", flush=True)
+    await done.wait()
+    print(seen, last - first, flush=True)
+    await nc.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2]))

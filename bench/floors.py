@@ -1,0 +1,115 @@
+"""Floors: what our building blocks do bare, measured in the same run as Voco's figures.
+
+- nats_round_trip: nats-py request/reply to a responder in another process, 200 B
+- pg_commit: one asyncpg INSERT per durable commit
+- pubsub_rate: nats-py publish to a subscriber in another process, 200 B
+- jetstream_publish: one JetStream publish, ack awaited (file store, sync always)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from typing import Any
+
+import asyncpg
+import nats
+
+from bench.harness import Latency
+
+PAYLOAD = b"x" * 200
+
+
+async def nats_round_trip(url: str, count: int = 2000) -> Latency:
+    responder = subprocess.Popen(
+        [sys.executable, "-m", "bench.echo", url, "floor.echo"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert responder.stdout is not None
+    responder.stdout.readline()
+    nc = await nats.connect(url)
+    try:
+        for _ in range(100):
+            await nc.request("floor.echo", PAYLOAD, timeout=5)
+        samples = []
+        for _ in range(count):
+            start = time.perf_counter()
+            await nc.request("floor.echo", PAYLOAD, timeout=5)
+            samples.append(time.perf_counter() - start)
+        return Latency.of(samples)
+    finally:
+        await nc.close()
+        responder.communicate(b"")
+
+
+async def pg_commit(dsn: str, count: int = 2000) -> Latency:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("CREATE TABLE IF NOT EXISTS floor_commit (id bigserial, body text)")
+        samples = []
+        for _ in range(count):
+            start = time.perf_counter()
+            await conn.execute("INSERT INTO floor_commit (body) VALUES ($1)", "x" * 200)
+            samples.append(time.perf_counter() - start)
+        await conn.execute("DROP TABLE floor_commit")
+        return Latency.of(samples)
+    finally:
+        await conn.close()
+
+
+async def jetstream_publish(url: str, count: int = 2000) -> Latency:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    try:
+        await js.add_stream(name="FLOOR", subjects=["floor.js"])
+        samples = []
+        for _ in range(count):
+            start = time.perf_counter()
+            await js.publish("floor.js", PAYLOAD)
+            samples.append(time.perf_counter() - start)
+        await js.delete_stream("FLOOR")
+        return Latency.of(samples)
+    finally:
+        await nc.close()
+
+
+async def pubsub_rate(url: str, count: int = 200_000) -> float:
+    """Messages per second received by a subscriber in another process from one publisher."""
+    counter = subprocess.Popen(
+        [sys.executable, "-m", "bench.count", url, "floor.pubsub"],
+        stdout=subprocess.PIPE,
+    )
+    assert counter.stdout is not None
+    counter.stdout.readline()
+    nc = await nats.connect(url, pending_size=64 * 1024 * 1024)
+    try:
+        for _ in range(count):
+            await nc.publish("floor.pubsub", PAYLOAD)
+        await nc.flush()
+        await nc.publish("floor.pubsub.end", b"")
+        await nc.flush()
+        seen, elapsed = counter.stdout.readline().split()
+        return int(seen) / float(elapsed)
+    finally:
+        await nc.close()
+        counter.wait()
+
+
+async def measure(nats_url: str, database_url: str, quick: bool = False) -> dict[str, Any]:
+    n = 500 if quick else 2000
+    return {
+        "nats_round_trip": (await nats_round_trip(nats_url, n)).as_dict(),
+        "pg_commit": (await pg_commit(database_url, n)).as_dict(),
+        "jetstream_publish": (await jetstream_publish(nats_url, n)).as_dict(),
+        "pubsub_msgs_per_s": round(await pubsub_rate(nats_url, 50_000 if quick else 200_000)),
+    }
+
+
+if __name__ == "__main__":
+    from bench.harness import servers
+
+    with servers() as s:
+        print(asyncio.run(measure(s.nats_url, s.database_url, quick="--quick" in sys.argv)))

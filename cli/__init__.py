@@ -1,0 +1,1 @@
+"""`./voco <subcommand>`: the command-line client of the presence service."""

@@ -1,0 +1,251 @@
+"""The argparse front of `./voco`; each subcommand sends one command to the presence service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NatsClient
+from pydantic import ValidationError
+
+from cli import render
+from cli.endpoints import nats_url
+from cli.parser import build_parser
+from cli.times import parse_until
+from contracts.base import Command
+from contracts.envelope import Envelope
+from contracts.errors import CommandError
+from contracts.presence import (
+    ActivateProfile,
+    Channel,
+    ConfigureAutomation,
+    ConfigureFeatureCodes,
+    ConfigurePresenceRouting,
+    DeleteProfile,
+    GetHistory,
+    GetPresence,
+    IdleStatus,
+    ListProfiles,
+    Profile,
+    ProvisionUser,
+    ReportDevice,
+    SaveIvr,
+    SaveProfile,
+    SaveRingGroup,
+    SetStatus,
+    SignIn,
+    SignOut,
+    Status,
+)
+from runtime.bus import explain_validation, request
+from runtime.telemetry import setup_tracing
+
+SERVICE = "presence"
+STATUS_ALIASES = {
+    "dnd": Status.DO_NOT_DISTURB,
+    "brb": Status.BE_RIGHT_BACK,
+    "meeting": Status.IN_MEETING,
+}
+
+
+class UsageError(Exception):
+    """Bad input on the command line; the message says what to type instead."""
+
+
+def parse_status(text: str) -> Status:
+    key = text.strip().lower().replace("-", "_").replace(" ", "_")
+    if key in STATUS_ALIASES:
+        return STATUS_ALIASES[key]
+    try:
+        return Status(key)
+    except ValueError:
+        names = ", ".join([s.value for s in Status] + list(STATUS_ALIASES))
+        raise UsageError(f"unknown status {text!r}; one of: {names}") from None
+
+
+def actor_of(args: argparse.Namespace) -> str:
+    return str(args.actor or getattr(args, "extension", None) or "cli")
+
+
+def by(args: argparse.Namespace) -> dict[str, Any]:
+    return {"actor": actor_of(args), "channel": Channel(args.channel)}
+
+
+def load_profile(args: argparse.Namespace) -> Profile:
+    try:
+        return Profile.model_validate_json(Path(args.file).read_text())
+    except OSError as error:
+        raise UsageError(f"cannot read {args.file}: {error.strerror}") from None
+
+
+def key_values(pairs: Sequence[str], what: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key or not value:
+            raise UsageError(f"{what} {pair!r} must look like key=value")
+        found[key.strip()] = value.strip()
+    return found
+
+
+def command_for(args: argparse.Namespace) -> Command:
+    match args.action:
+        case "user-add":
+            return ProvisionUser(
+                extension=args.extension,
+                display_name=args.name,
+                mobile_number=args.mobile,
+                **by(args),
+            )
+        case "status-get":
+            return GetPresence(extension=args.extension)
+        case "status-set":
+            until = parse_until(args.until, datetime.now().astimezone()) if args.until else None
+            return SetStatus(
+                extension=args.extension,
+                status=parse_status(args.status),
+                note=args.note,
+                note_expires_at=until,
+                **by(args),
+            )
+        case "history":
+            return GetHistory(extension=args.extension, limit=args.limit)
+        case "profile-list":
+            return ListProfiles(extension=args.extension)
+        case "profile-save":
+            return SaveProfile(extension=args.extension, profile=load_profile(args), **by(args))
+        case "profile-activate":
+            return ActivateProfile(extension=args.extension, profile_id=args.profile, **by(args))
+        case "profile-delete":
+            return DeleteProfile(extension=args.extension, profile_id=args.profile, **by(args))
+        case "device":
+            return ReportDevice(
+                extension=args.extension, device_id=args.device, state=args.state, **by(args)
+            )
+        case "sign-in":
+            return SignIn(extension=args.extension, session_id=args.session, **by(args))
+        case "sign-out":
+            return SignOut(extension=args.extension, session_id=args.session, **by(args))
+        case "automation":
+            return ConfigureAutomation(
+                extension=args.extension,
+                enabled=not args.off,
+                idle_after_seconds=args.after,
+                idle_status=IdleStatus(args.show),
+                **by(args),
+            )
+        case "routing":
+            mapping = {parse_status(s): p for s, p in key_values(args.map, "--map").items()}
+            return ConfigurePresenceRouting(
+                extension=args.extension,
+                enabled=not args.off,
+                profiles_by_status=mapping,
+                **by(args),
+            )
+        case "ring-group":
+            return SaveRingGroup(
+                group_id=args.group,
+                name=args.name,
+                members=args.members,
+                strategy=args.strategy,
+                timeout=args.ring_timeout,
+                **by(args),
+            )
+        case "ivr":
+            return SaveIvr(ivr_id=args.ivr, name=args.name, **by(args))
+        case "feature-codes":
+            return ConfigureFeatureCodes(codes=key_values(args.codes, "code"), **by(args))
+    raise UsageError(f"unknown subcommand {args.action!r}")
+
+
+def show(args: argparse.Namespace, result: dict[str, Any]) -> str:
+    if args.json:
+        return json.dumps(result, indent=2, sort_keys=True, default=str)
+    if args.action == "history":
+        return render.history(result)
+    if args.action == "profile-list":
+        return render.profiles(result)
+    if "status" in result and "extension" in result:
+        return render.presence(result)
+    return json.dumps(result, sort_keys=True, default=str)
+
+
+async def watch(nc: NatsClient, args: argparse.Namespace) -> int:
+    """Print each event about the extension as it arrives, until Ctrl-C or --count events."""
+    subject = f"voco.evt.presence.{args.extension}.>"
+    sub = await nc.subscribe(subject)
+    print(f"watching {subject} (Ctrl-C to stop)", flush=True)
+    seen = 0
+    async for msg in sub.messages:
+        try:
+            envelope = Envelope.from_bytes(msg.data)
+            line = msg.data.decode() if args.json else render.event(envelope)
+        except (ValueError, ValidationError):
+            line = f"{msg.subject}: unreadable event {msg.data[:80]!r}"
+        print(line, flush=True)
+        seen += 1
+        if args.count and seen >= args.count:
+            break
+    return 0
+
+
+async def _no_errors(error: Exception) -> None:
+    """nats-py logs connection errors with tracebacks by default; the CLI says it once."""
+
+
+async def connect(url: str) -> NatsClient:
+    try:
+        return await nats.connect(
+            url,
+            name="voco-cli",
+            connect_timeout=2,
+            allow_reconnect=False,
+            error_cb=_no_errors,
+        )
+    except Exception:
+        raise CommandError(
+            f"cannot reach NATS at {url}: start the platform with ./voco up, "
+            "or point VOCO_NATS_URL at a running one"
+        ) from None
+
+
+async def run(argv: Sequence[str]) -> int:
+    """The CLI without the process around it: parses, sends, prints; returns the exit code."""
+    args = build_parser().parse_args(list(argv))
+    setup_tracing("voco-cli")
+    try:
+        command = None if args.action == "watch" else command_for(args)
+        nc = await connect(nats_url())
+        try:
+            if command is None:
+                return await watch(nc, args)
+            result = await request(nc, SERVICE, command, timeout=args.timeout)
+        finally:
+            await nc.close()
+    except CommandError as error:
+        where = f" ({error.field})" if error.field else ""
+        print(f"error: {error.message}{where}", file=sys.stderr)
+        return 1
+    except ValidationError as error:
+        message, _ = explain_validation(error)
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    except (UsageError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(show(args, result))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return asyncio.run(run(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,121 @@
+"""Every subcommand of `./voco` and its arguments."""
+
+from __future__ import annotations
+
+import argparse
+
+from contracts.presence import Channel, DeviceState, IdleStatus, RingStrategy
+
+EPILOG = """examples:
+  ./voco status set 1001 away --note "lunch" --until 13:00
+  ./voco status get 1001
+  ./voco history 1001
+  ./voco profile list 1001
+  ./voco profile activate 1001 dnd
+  ./voco profile save 1001 --file profile.json
+  ./voco user add 1010 "Dana Scully" --mobile +4915112345678
+  ./voco watch 1001
+
+NATS is found from VOCO_NATS_URL, else from .voco-data/endpoints.env (written by
+./voco up; VOCO_DATA_DIR moves it), else nats://127.0.0.1:4222."""
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print the raw JSON result")
+    common.add_argument("--actor", help="who makes the change (default: the extension)")
+    common.add_argument(
+        "--channel",
+        default=Channel.CLIENT.value,
+        choices=[c.value for c in Channel],
+        help="through which channel (default: client)",
+    )
+    common.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a reply")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="./voco",
+        description="Voco's command-line client: presence, profiles and history.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="group", required=True, metavar="<subcommand>")
+
+    def leaf(parent: argparse._SubParsersAction, name: str, action: str, help_: str):  # type: ignore[no-untyped-def, type-arg]
+        command = parent.add_parser(name, parents=[common], help=help_, description=help_)
+        command.set_defaults(action=action)
+        return command
+
+    user = sub.add_parser("user", help="provision users").add_subparsers(required=True)
+    add = leaf(user, "add", "user-add", "provision an extension with the default profiles")
+    add.add_argument("extension")
+    add.add_argument("name")
+    add.add_argument("--mobile", help="mobile number for the Away and Business Trip profiles")
+
+    status = sub.add_parser("status", help="show or set a status").add_subparsers(required=True)
+    get = leaf(status, "get", "status-get", "show an extension's presence")
+    get.add_argument("extension")
+    set_ = leaf(status, "set", "status-set", "set status and note")
+    set_.add_argument("extension")
+    set_.add_argument("status", help="available, away, dnd, brb, busy, meeting, offline")
+    set_.add_argument("--note", help="a custom note; without it the note is cleared")
+    set_.add_argument("--until", help="the note expires: 13:00, 30m, 2h or an ISO date-time")
+
+    history = leaf(sub, "history", "history", "who changed what, when, through which channel")
+    history.add_argument("extension")
+    history.add_argument("--limit", type=int, default=20)
+
+    profile = sub.add_parser("profile", help="presence profiles").add_subparsers(required=True)
+    leaf(profile, "list", "profile-list", "list profiles (* = active)").add_argument("extension")
+    save = leaf(profile, "save", "profile-save", "create or replace a profile from a JSON file")
+    save.add_argument("extension")
+    save.add_argument("--file", required=True, help="a JSON profile, as `profile list --json`")
+    for name, help_ in (("activate", "activate a profile"), ("delete", "delete a profile")):
+        command = leaf(profile, name, f"profile-{name}", help_)
+        command.add_argument("extension")
+        command.add_argument("profile", help="profile id, e.g. dnd")
+
+    device = leaf(sub, "device", "device", "report a device state (as a PBX would)")
+    device.add_argument("extension")
+    device.add_argument("device")
+    device.add_argument("state", choices=[s.value for s in DeviceState])
+
+    for name in ("sign-in", "sign-out"):
+        session = leaf(sub, name, name, f"{name.replace('-', ' ')} a client session")
+        session.add_argument("extension")
+        session.add_argument("--session", default="cli")
+
+    automation = leaf(sub, "automation", "automation", "show away/offline when no client is in")
+    automation.add_argument("extension")
+    automation.add_argument("--after", type=int, default=300, help="seconds (default 300)")
+    automation.add_argument("--show", default="away", choices=[s.value for s in IdleStatus])
+    automation.add_argument("--off", action="store_true")
+
+    routing = leaf(sub, "routing", "routing", "let the status activate a profile (opt-in)")
+    routing.add_argument("extension")
+    routing.add_argument("--map", action="append", default=[], help="status=profile, repeatable")
+    routing.add_argument("--off", action="store_true")
+
+    group = leaf(sub, "ring-group", "ring-group", "create or replace a ring group")
+    group.add_argument("group")
+    group.add_argument("name")
+    group.add_argument("members", nargs="+")
+    group.add_argument(
+        "--strategy", default="simultaneous", choices=[s.value for s in RingStrategy]
+    )
+    group.add_argument("--timeout-seconds", dest="ring_timeout", type=int, default=30)
+
+    ivr = leaf(sub, "ivr", "ivr", "create or rename an IVR")
+    ivr.add_argument("ivr")
+    ivr.add_argument("name")
+
+    codes = leaf(sub, "feature-codes", "feature-codes", "replace the feature-code map")
+    codes.add_argument("codes", nargs="+", help="e.g. '*71=available' '*72=away'")
+
+    watch = leaf(sub, "watch", "watch", "print an extension's events as they happen")
+    watch.add_argument("extension")
+    watch.add_argument("--count", type=int, default=0, help="stop after this many events")
+    return parser
