@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import nats
+import nats.errors
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
@@ -98,14 +99,14 @@ async def same_minute(connections: Connections, users: int, mode: str) -> dict[s
         presence = await build_presence(connections, clock)  # type: ignore[arg-type]
         await presence.start()
     else:
-
-        async def ack(msg: Msg) -> None:
-            received.setdefault(
-                json.loads(msg.data)["extension"], (clock.now() - boundary).total_seconds()
-            )
-            await msg.respond(Reply(ok=True, result={}).model_dump_json().encode())
-
-        await listener.subscribe("voco.cmd.presence.>", queue="presence", cb=ack)
+        responder = subprocess.Popen(
+            [sys.executable, "-m", "bench.scheduler", "--responder", connections.nats_url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert responder.stdout is not None
+        responder.stdout.readline()
     scheduler = await build_scheduler(connections, clock, DriverSettings(poll_seconds=0.2))  # type: ignore[arg-type]
     await scheduler.start()
     driver = scheduler.workers[0]
@@ -117,13 +118,11 @@ async def same_minute(connections: Connections, users: int, mode: str) -> dict[s
         await _bounded(
             [request(nc, "presence", ProvisionUser(extension=x, display_name=x)) for x in names], 64
         )
-        while (
-            await scheduler.pool.fetchval(
-                "SELECT count(DISTINCT extension) FROM scheduler.profiles"
+        await until(
+            lambda: scheduler.pool.fetchval(
+                "SELECT count(DISTINCT extension) >= $1 FROM scheduler.profiles", users
             )
-            < users
-        ):
-            await asyncio.sleep(0.2)
+        )
         received.clear()
         js = listener.jetstream()
 
@@ -166,20 +165,23 @@ async def same_minute(connections: Connections, users: int, mode: str) -> dict[s
         64,
     )
     save_seconds = time.perf_counter() - started
-    while (
-        await scheduler.pool.fetchval(
-            "SELECT count(*) FROM scheduler.timers WHERE due_at = $1", boundary
+    await until(
+        lambda: scheduler.pool.fetchval(
+            "SELECT count(*) >= $2 FROM scheduler.timers WHERE due_at = $1", boundary, users
         )
-        < users
-    ):
-        await asyncio.sleep(0.2)
+    )
     await asyncio.sleep(1.0)  # the driver has refreshed every timer
-    clock.offset = boundary - timedelta(seconds=2) - datetime.now(UTC)
+    # 12 s before B: the driver decides the switches in its prepare window (10 s), as it
+    # would while the real clock runs up to B.
+    clock.offset = boundary - timedelta(seconds=12) - datetime.now(UTC)
     driver.wake()
-    deadline = time.perf_counter() + 60
-    while len(received) < users and time.perf_counter() < deadline:
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.5)
+    if mode == "real":
+        await until(lambda: _true(len(received) >= users), timeout=60, interval=0.05)
+    else:
+        await asyncio.sleep(15)  # past B, and the responder has answered all it will
+        out, _ = responder.communicate("")
+        shift = clock.offset.total_seconds() - boundary.timestamp()
+        received.update({ext: at + shift for ext, at in json.loads(out).items()})
     lags = list(received.values())
     result = {
         "mode": mode,
@@ -200,6 +202,25 @@ async def same_minute(connections: Connections, users: int, mode: str) -> dict[s
         await presence.stop()
     await listener.close()
     return result
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def until(check: Any, timeout: float = 300, interval: float = 0.2) -> None:
+    """Poll `check()` (awaitable bool) until true, or give up after `timeout` seconds."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        if await check() or time.perf_counter() > deadline:
+            return
+        await asyncio.sleep(interval)
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    return round(kb / 1024, 1)
 
 
 async def _timed(work: Any) -> float:
@@ -271,15 +292,10 @@ async def start_up(nats_url: str, dsn: str) -> dict[str, Any]:
         await request(nc, "scheduler", GetSchedule(extension=extension(0)), timeout=30)
         answering = time.perf_counter() - started
         await nc.close()
-        rss_kb = next(
-            int(line.split()[1])
-            for line in open(f"/proc/{process.pid}/status")
-            if line.startswith("VmRSS:")
-        )
         return {
             "timers_loaded_s": round(loaded, 2),
             "answering_s": round(answering, 2),
-            "rss_mb": round(rss_kb / 1024, 1),
+            "rss_mb": rss_mb(process.pid),
         }
     finally:
         process.send_signal(signal.SIGTERM)
@@ -294,10 +310,20 @@ async def create_database(admin_dsn: str, name: str) -> None:
         await conn.close()
 
 
+async def _floor_round_trip(url: str) -> Latency:
+    # bench.echo prints "ready" before its subscription reaches the server: try again.
+    for _ in range(5):
+        try:
+            return await nats_round_trip(url)
+        except nats.errors.NoRespondersError:
+            await asyncio.sleep(0.2)
+    return await nats_round_trip(url)
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     with servers() as s:
         results: dict[str, Any] = {
-            "floor_nats_round_trip": (await nats_round_trip(s.nats_url)).as_dict(),
+            "floor_nats_round_trip": (await _floor_round_trip(s.nats_url)).as_dict(),
             "floor_pg_commit": (await pg_commit(s.database_url)).as_dict(),
         }
         await create_database(s.postgres.dsn("postgres"), "minute")
@@ -316,7 +342,33 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         return results
 
 
+async def respond(url: str) -> None:
+    """A stand-in presence in its own process: acks each command, notes when it came."""
+    nc = await nats.connect(url, pending_size=256 * 1024 * 1024)
+    first: dict[str, float] = {}
+    ok = Reply(ok=True, result={}).model_dump_json().encode()
+
+    async def ack(msg: Msg) -> None:
+        first.setdefault(json.loads(msg.data)["extension"], time.time())
+        await msg.respond(ok)
+
+    await nc.subscribe(
+        "voco.cmd.presence.>",
+        queue="presence",
+        cb=ack,
+        pending_msgs_limit=-1,
+        pending_bytes_limit=-1,
+    )
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    await nc.close()
+    print(json.dumps(first), flush=True)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--responder"]:
+        asyncio.run(respond(sys.argv[2]))
+        sys.exit(0)
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--schedules", type=int, default=100_000)

@@ -30,6 +30,7 @@ def settings_from_env() -> DriverSettings:
         poll_seconds=env_float("VOCO_SCHEDULER_POLL_SECONDS", 1.0),
         presence_timeout=env_float("VOCO_SCHEDULER_PRESENCE_TIMEOUT", 5.0),
         retry_seconds=env_float("VOCO_SCHEDULER_RETRY_SECONDS", 10.0),
+        prepare_seconds=env_float("VOCO_SCHEDULER_PREPARE_SECONDS", 10.0),
     )
 
 

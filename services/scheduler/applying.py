@@ -1,4 +1,4 @@
-"""Applying due timers: what to send to presence (pure), sending it, recording the result.
+"""Applying due timers: deciding ahead of the boundary, sending in bulk, recording the result.
 
 A manual switch holds: when the user switched by hand after the last boundary, the
 boundary's state is not forced on them (unless the schedule re-applies itself). The
@@ -12,25 +12,22 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import NAMESPACE_URL, uuid5
 
 from nats.aio.client import Client as NatsClient
 
-from contracts.base import Command
 from contracts.envelope import Envelope, Metadata
 from contracts.errors import CommandError, ErrorCode
-from contracts.presence import ActivateProfile, Channel, SetStatus, Status
+from contracts.presence import Channel
 from contracts.scheduler import BoundaryApplied
-from runtime.bus import request
+from runtime.bus import request_many
 from runtime.eventstore import EventStore
+from services.scheduler.domain.switching import Switch, TimerRow, decide_switch
 from services.scheduler.domain.timeline import (
     Effective,
-    Target,
     effective,
-    last_boundary,
     next_boundary,
-    target_at,
 )
 from services.scheduler.tables import load_company, load_user, outgoing
 
@@ -48,75 +45,6 @@ class Due:
     due_at: datetime
 
 
-@dataclass(frozen=True)
-class TimerRow:
-    due_at: datetime | None
-    reapply_after: int | None
-    reapply_due: bool
-    last_applied_at: datetime | None
-    last_profile: str | None
-    last_status: str | None
-    manual_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Switch:
-    target: Target
-    commands: list[Command]
-    outcome: str
-    at: datetime
-
-
-def decide_switch(
-    extension: str,
-    eff: Effective,
-    row: TimerRow,
-    now: datetime,
-    shows: dict[str, str],
-    *,
-    catch_up: bool,
-) -> Switch:
-    """The presence commands that make `now`'s target hold, or why none are sent."""
-    target = target_at(eff, now)
-    boundary = (last_boundary(eff, now) or now) if catch_up else (row.due_at or now)
-    manual = row.manual_at is not None and (
-        row.last_applied_at is None or row.manual_at > row.last_applied_at
-    )
-    if manual and not row.reapply_due and row.reapply_after is None:
-        assert row.manual_at is not None
-        last = last_boundary(eff, now) if not catch_up else boundary
-        if last is None or row.manual_at >= last:
-            why = f"held: manual switch at {row.manual_at.isoformat()} after the boundary"
-            return Switch(target, [], why, boundary)
-    actor = f"schedule:{target.owner or extension}"
-    common: dict[str, Any] = {
-        "extension": extension,
-        "channel": Channel.SCHEDULER,
-        "actor": actor,
-        "at": boundary,
-    }
-    commands: list[Command] = []
-    if target.profile_id and (
-        target.profile_id != row.last_profile or manual or row.reapply_due or catch_up
-    ):
-        commands.append(ActivateProfile(profile_id=target.profile_id, **common))
-    if target.status is not None:
-        commands.append(
-            SetStatus(
-                status=target.status,
-                note=target.note,
-                # presence expires only notes; the scheduler reverts the status itself
-                note_expires_at=target.status_until if target.note else None,
-                **common,
-            )
-        )
-    elif row.last_status is not None:
-        shown = shows.get(target.profile_id or "")
-        revert = Status(shown) if shown else (target.reverts_to or Status.AVAILABLE)
-        commands.append(SetStatus(status=revert, **common))
-    return Switch(target, commands, "applied" if commands else "unchanged", boundary)
-
-
 def missed_more_than_one(
     eff: Effective, item: Due, now: datetime, started_at: datetime | None
 ) -> bool:
@@ -132,33 +60,26 @@ def missed_more_than_one(
     return following is not None and following <= now
 
 
-async def _send(
-    nc: NatsClient, commands: list[Command], timeout: float, slots: asyncio.Semaphore
-) -> str | None:
-    """None when applied; 'retry' when presence could not answer; else why it refused."""
-    async with slots:
-        for command in commands:
-            try:
-                await request(nc, "presence", command, timeout=timeout)
-            except CommandError as error:
-                if error.code in RETRY_CODES:
-                    return "retry"
-                return f"rejected: {error.message}"
-    return None
+@dataclass(frozen=True)
+class Loaded:
+    eff: Effective
+    row: TimerRow
+    revision: int
+    shows: dict[str, str]
 
 
-async def apply_batch(
-    store: EventStore,
-    nc: NatsClient,
-    due: list[Due],
-    now: datetime,
-    *,
-    started_at: datetime | None,
-    settings: DriverSettings,
-) -> dict[str, datetime | None]:
-    """Apply every due timer; returns each user's next due time."""
+@dataclass(frozen=True)
+class Prepared:
+    """A switch decided ahead of its boundary; valid while the timer's revision holds."""
+
+    due_at: datetime
+    loaded: Loaded
+    switch: Switch
+    next_due: datetime | None
+
+
+async def load(store: EventStore, names: list[str]) -> dict[str, Loaded]:
     s = store.s
-    names = [d.extension for d in due]
     async with store.pool.acquire() as conn:
         rows = await conn.fetch(
             f"SELECT t.*, s.state FROM {s}.timers t LEFT JOIN {s}.schedules s "
@@ -175,40 +96,132 @@ async def apply_batch(
     shows: dict[str, dict[str, str]] = {}
     for p in profile_rows:
         shows.setdefault(p["extension"], {})[p["profile_id"]] = p["shows"]
-    by_name = {r["extension"]: r for r in rows}
-    slots = asyncio.Semaphore(settings.concurrency)
-    work: list[tuple[Due, Effective, TimerRow, Switch, asyncio.Task[str | None]]] = []
-    replanned: dict[str, datetime | None] = {}
-    for n, item in enumerate(due):
-        row = by_name.get(item.extension)
-        if row is None or row["due_at"] != item.due_at:
-            replanned[item.extension] = row["due_at"] if row else None
-            continue
+    loaded = {}
+    for row in rows:
         user = load_user(row["state"])
-        eff = effective(item.extension, user.spec, user.overrides, user.timed, company)
-        timer = TimerRow(**{f: row[f] for f in TimerRow.__dataclass_fields__})
-        catch_up = missed_more_than_one(eff, item, now, started_at)
-        switch = decide_switch(
-            item.extension, eff, timer, now, shows.get(item.extension, {}), catch_up=catch_up
+        ext = row["extension"]
+        loaded[ext] = Loaded(
+            effective(ext, user.spec, user.overrides, user.timed, company),
+            TimerRow(**{f: row[f] for f in TimerRow.__dataclass_fields__}),
+            row["revision"],
+            shows.get(ext, {}),
         )
-        task = asyncio.create_task(_send(nc, switch.commands, settings.presence_timeout, slots))
-        work.append((item, eff, timer, switch, task))
-        if n % 256 == 255:
-            await asyncio.sleep(0)  # let the sends already made go out while we compute
-    results = await asyncio.gather(*(w[4] for w in work))
+    return loaded
+
+
+async def prepare(store: EventStore, due: list[Due]) -> dict[str, Prepared]:
+    """Decide upcoming switches before their boundary, so the boundary only sends."""
+    loaded = await load(store, [d.extension for d in due])
+    prepared = {}
+    for n, item in enumerate(due):
+        found = loaded.get(item.extension)
+        if found is None or found.row.due_at != item.due_at:
+            continue
+        switch = decide_switch(
+            item.extension, found.eff, found.row, item.due_at, found.shows, catch_up=False
+        )
+        next_due = next_boundary(found.eff, item.due_at)
+        prepared[item.extension] = Prepared(item.due_at, found, switch, next_due)
+        if n % 500 == 499:
+            await asyncio.sleep(0)  # stay responsive to commands while preparing
+    return prepared
+
+
+async def send_all(
+    nc: NatsClient, switches: dict[str, Switch], timeout: float
+) -> dict[str, str | None]:
+    """None when applied; 'retry' when presence could not answer; else why it refused.
+
+    A user's commands go in rounds (ActivateProfile before SetStatus), so presence
+    handles them in order; all users' commands of a round go out at once.
+    """
+    outcome: dict[str, str | None] = {ext: None for ext in switches}
+    step = 0
+    while True:
+        batch = [
+            (ext, sw.commands[step])
+            for ext, sw in switches.items()
+            if len(sw.commands) > step and outcome[ext] is None
+        ]
+        if not batch:
+            return outcome
+        answers = await request_many(nc, "presence", [c for _, c in batch], timeout=timeout)
+        for (ext, _), answer in zip(batch, answers, strict=True):
+            if isinstance(answer, CommandError):
+                retry = answer.code in RETRY_CODES
+                outcome[ext] = "retry" if retry else f"rejected: {answer.message}"
+        step += 1
+
+
+async def apply_batch(
+    store: EventStore,
+    nc: NatsClient,
+    due: list[Due],
+    now: datetime,
+    *,
+    started_at: datetime | None,
+    settings: DriverSettings,
+    prepared: dict[str, Prepared] | None = None,
+) -> dict[str, datetime | None]:
+    """Apply every due timer; returns each user's next due time."""
+    prepared = prepared or {}
+    async with store.pool.acquire() as conn:
+        current = {
+            r["extension"]: (r["due_at"], r["revision"])
+            for r in await conn.fetch(
+                f"SELECT extension, due_at, revision FROM {store.s}.timers "
+                "WHERE extension = ANY($1)",
+                [d.extension for d in due],
+            )
+        }
+    replanned: dict[str, datetime | None] = {}
+    ready: dict[str, tuple[Due, Loaded, Switch, datetime | None]] = {}
+    slow: list[Due] = []
+    for item in due:
+        due_at, revision = current.get(item.extension, (None, None))
+        if due_at != item.due_at:
+            replanned[item.extension] = due_at  # changed since it was queued
+            continue
+        ahead = prepared.get(item.extension)
+        catch_up = started_at is not None and item.due_at < started_at
+        if (
+            ahead is not None
+            and ahead.due_at == item.due_at
+            and ahead.loaded.revision == revision
+            and not catch_up
+            and (ahead.next_due is None or ahead.next_due > now)
+        ):
+            ready[item.extension] = (item, ahead.loaded, ahead.switch, ahead.next_due)
+        else:
+            slow.append(item)
+    if slow:
+        loaded = await load(store, [d.extension for d in slow])
+        for item in slow:
+            found = loaded[item.extension]
+            catch_up = missed_more_than_one(found.eff, item, now, started_at)
+            switch = decide_switch(
+                item.extension, found.eff, found.row, now, found.shows, catch_up=catch_up
+            )
+            ready[item.extension] = (item, found, switch, None)
+    outcomes = await send_all(
+        nc, {ext: r[2] for ext, r in ready.items()}, settings.presence_timeout
+    )
     updates = []
     events: list[Envelope] = []
-    for (item, eff, timer, switch, _), failure in zip(work, results, strict=True):
+    for ext, (item, found, switch, next_due) in ready.items():
+        failure = outcomes[ext]
         if failure == "retry":
-            replanned[item.extension] = now + timedelta(seconds=settings.retry_seconds)
+            replanned[ext] = now + timedelta(seconds=settings.retry_seconds)
             continue
+        if next_due is None:
+            next_due = next_boundary(found.eff, now)
+        replanned[ext] = next_due
         sent = bool(switch.commands) and failure is None
-        next_due = next_boundary(eff, now)
-        replanned[item.extension] = next_due
         t = switch.target
+        timer = found.row
         updates.append(
             (
-                item.extension,
+                ext,
                 next_due,
                 switch.at,
                 now if sent else timer.last_applied_at,
@@ -216,36 +229,39 @@ async def apply_batch(
                 (t.status.value if t.status else None) if sent else timer.last_status,
             )
         )
-        event = BoundaryApplied(
-            extension=item.extension,
-            boundary_at=switch.at,
-            applied_at=now,
-            profile_id=t.profile_id,
-            status=t.status,
-            source=t.source,
-            catch_up=switch.at != item.due_at,
-            outcome=failure or switch.outcome,
-        )
-        events.append(
-            Envelope.wrap(
-                event,
-                id=uuid5(NAMESPACE_URL, f"voco:{item.extension}:{item.due_at.isoformat()}"),
-                stream=f"timer:{item.extension}",
-                version=0,
-                at=now,
-                meta=Metadata(actor="scheduler", channel=Channel.SCHEDULER),
-            )
-        )
+        events.append(_boundary_event(item, switch, now, failure))
         if failure is not None or switch.outcome.startswith("held"):
             log.info(
-                "boundary not applied", extra={"extension": item.extension, "why": event.outcome}
+                "boundary not applied", extra={"extension": ext, "why": failure or switch.outcome}
             )
     async with store.pool.acquire() as conn, conn.transaction():
         await conn.executemany(
-            f"UPDATE {s}.timers SET due_at = CASE WHEN dirty THEN due_at ELSE $2 END, "
+            f"UPDATE {store.s}.timers SET due_at = CASE WHEN dirty THEN due_at ELSE $2 END, "
             "last_boundary = $3, last_applied_at = $4, last_profile = $5, last_status = $6, "
-            "reapply_due = false WHERE extension = $1",
+            "reapply_due = false, revision = revision + 1 WHERE extension = $1",
             updates,
         )
         await store.enqueue(conn, outgoing(events))
     return replanned
+
+
+def _boundary_event(item: Due, switch: Switch, now: datetime, failure: str | None) -> Envelope:
+    t = switch.target
+    event = BoundaryApplied(
+        extension=item.extension,
+        boundary_at=switch.at,
+        applied_at=now,
+        profile_id=t.profile_id,
+        status=t.status,
+        source=t.source,
+        catch_up=switch.at != item.due_at,
+        outcome=failure or switch.outcome,
+    )
+    return Envelope.wrap(
+        event,
+        id=uuid5(NAMESPACE_URL, f"voco:{item.extension}:{item.due_at.isoformat()}"),
+        stream=f"timer:{item.extension}",
+        version=0,
+        at=now,
+        meta=Metadata(actor="scheduler", channel=Channel.SCHEDULER),
+    )

@@ -22,7 +22,7 @@ from nats.aio.client import Client as NatsClient
 from runtime.clock import Clock
 from runtime.eventstore import EventStore
 from runtime.outbox import OutboxRelay
-from services.scheduler.applying import Due, apply_batch
+from services.scheduler.applying import Due, Prepared, apply_batch, prepare
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ class DriverSettings:
     poll_seconds: float = 1.0
     presence_timeout: float = 5.0
     retry_seconds: float = 10.0
+    prepare_seconds: float = 10.0  # decide switches this long before their boundary
 
 
 class Driver:
@@ -59,6 +60,9 @@ class Driver:
         self.ready = asyncio.Event()
         self.applied = 0
         self.idle = False  # napping with nothing due: tests wait for this
+        self._lead = timedelta(seconds=self.settings.prepare_seconds)
+        self._prepared: dict[str, Prepared] = {}
+        self._tried: set[tuple[str, datetime]] = set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -131,15 +135,46 @@ class Driver:
             if due:
                 await self.fire(due, now)
                 continue
+            if await self._prepare_upcoming(now):
+                continue
             delay = (self._heap[0][0] - now).total_seconds() if self._heap else None
             self.idle = True
             await self._nap(delay)
             self.idle = False
 
+    async def _prepare_upcoming(self, now: datetime) -> bool:
+        """Decide the switches due within the prepare window, once; True if it did any."""
+        if not self._heap or self._heap[0][0] > now + self._lead:
+            return False
+        horizon = now + self._lead
+        upcoming = [
+            Due(extension, due_at)
+            for due_at, extension in self._heap
+            if due_at <= horizon
+            and self._due.get(extension) == due_at
+            and (extension, due_at) not in self._tried
+        ]
+        if not upcoming:
+            return False
+        self._tried.update((d.extension, d.due_at) for d in upcoming)
+        try:
+            self._prepared.update(await prepare(self.store, upcoming))
+        except Exception:
+            log.exception("preparing boundaries failed; they are decided when due")
+        return True
+
     async def fire(self, due: list[Due], now: datetime) -> None:
+        prepared = {d.extension: p for d in due if (p := self._prepared.pop(d.extension, None))}
+        self._tried.difference_update((d.extension, d.due_at) for d in due)
         try:
             replanned = await apply_batch(
-                self.store, self.nc, due, now, started_at=self.started_at, settings=self.settings
+                self.store,
+                self.nc,
+                due,
+                now,
+                started_at=self.started_at,
+                settings=self.settings,
+                prepared=prepared,
             )
         except Exception:
             log.exception("applying boundaries failed; retrying", extra={"due": len(due)})

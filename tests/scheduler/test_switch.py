@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contracts.presence import ActivateProfile, Channel, SetStatus, Status
 from contracts.scheduler import TimedStatus
-from services.scheduler.applying import TimerRow, decide_switch
+from services.scheduler.domain.switching import TimerRow, decide_switch
 from services.scheduler.domain.timeline import effective
 from tests.scheduler.fixtures import office_hours, utc
 
