@@ -205,6 +205,8 @@ async def request_many(
                     reply=reply,
                     headers=headers,
                 )
+                if n % 100 == 99:
+                    await asyncio.sleep(0)  # let the flusher send what is buffered meanwhile
             await nc.flush()
             await asyncio.wait(waiting.values(), timeout=timeout)
         finally:

@@ -64,13 +64,12 @@ def missed_more_than_one(
 class Loaded:
     eff: Effective
     row: TimerRow
-    revision: int
     shows: dict[str, str]
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A switch decided ahead of its boundary; valid while the timer's revision holds."""
+    """A switch decided ahead of its boundary; valid until its timer row changes."""
 
     due_at: datetime
     loaded: Loaded
@@ -103,7 +102,6 @@ async def load(store: EventStore, names: list[str]) -> dict[str, Loaded]:
         loaded[ext] = Loaded(
             effective(ext, user.spec, user.overrides, user.timed, company),
             TimerRow(**{f: row[f] for f in TimerRow.__dataclass_fields__}),
-            row["revision"],
             shows.get(ext, {}),
         )
     return loaded
@@ -165,29 +163,16 @@ async def apply_batch(
 ) -> dict[str, datetime | None]:
     """Apply every due timer; returns each user's next due time."""
     prepared = prepared or {}
-    async with store.pool.acquire() as conn:
-        current = {
-            r["extension"]: (r["due_at"], r["revision"])
-            for r in await conn.fetch(
-                f"SELECT extension, due_at, revision FROM {store.s}.timers "
-                "WHERE extension = ANY($1)",
-                [d.extension for d in due],
-            )
-        }
     replanned: dict[str, datetime | None] = {}
     ready: dict[str, tuple[Due, Loaded, Switch, datetime | None]] = {}
     slow: list[Due] = []
     for item in due:
-        due_at, revision = current.get(item.extension, (None, None))
-        if due_at != item.due_at:
-            replanned[item.extension] = due_at  # changed since it was queued
-            continue
+        # A prepared decision is dropped by the driver when its timer row changes (dirty).
         ahead = prepared.get(item.extension)
         catch_up = started_at is not None and item.due_at < started_at
         if (
             ahead is not None
             and ahead.due_at == item.due_at
-            and ahead.loaded.revision == revision
             and not catch_up
             and (ahead.next_due is None or ahead.next_due > now)
         ):
@@ -197,7 +182,10 @@ async def apply_batch(
     if slow:
         loaded = await load(store, [d.extension for d in slow])
         for item in slow:
-            found = loaded[item.extension]
+            found = loaded.get(item.extension)
+            if found is None or found.row.due_at != item.due_at:
+                replanned[item.extension] = found.row.due_at if found else None
+                continue  # changed since it was queued
             catch_up = missed_more_than_one(found.eff, item, now, started_at)
             switch = decide_switch(
                 item.extension, found.eff, found.row, now, found.shows, catch_up=catch_up
@@ -238,7 +226,7 @@ async def apply_batch(
         await conn.executemany(
             f"UPDATE {store.s}.timers SET due_at = CASE WHEN dirty THEN due_at ELSE $2 END, "
             "last_boundary = $3, last_applied_at = $4, last_profile = $5, last_status = $6, "
-            "reapply_due = false, revision = revision + 1 WHERE extension = $1",
+            "reapply_due = false WHERE extension = $1",
             updates,
         )
         await store.enqueue(conn, outgoing(events))

@@ -62,7 +62,7 @@ class Driver:
         self.idle = False  # napping with nothing due: tests wait for this
         self._lead = timedelta(seconds=self.settings.prepare_seconds)
         self._prepared: dict[str, Prepared] = {}
-        self._tried: set[tuple[str, datetime]] = set()
+        self._tried: dict[str, datetime] = {}  # prepared (or attempted) for this due time
 
     def wake(self) -> None:
         self._wake.set()
@@ -116,6 +116,9 @@ class Driver:
             )
         for row in rows:
             self._set(row["extension"], row["due_at"])
+            # A decision made ahead no longer stands once its timer row changed.
+            self._prepared.pop(row["extension"], None)
+            self._tried.pop(row["extension"], None)
 
     def _pop_due(self, now: datetime) -> list[Due]:
         found: list[Due] = []
@@ -152,7 +155,7 @@ class Driver:
             for due_at, extension in self._heap
             if due_at <= horizon
             and self._due.get(extension) == due_at
-            and (extension, due_at) not in self._tried
+            and self._tried.get(extension) != due_at
         ]
         if not upcoming:
             return False
@@ -165,7 +168,8 @@ class Driver:
 
     async def fire(self, due: list[Due], now: datetime) -> None:
         prepared = {d.extension: p for d in due if (p := self._prepared.pop(d.extension, None))}
-        self._tried.difference_update((d.extension, d.due_at) for d in due)
+        for d in due:
+            self._tried.pop(d.extension, None)
         try:
             replanned = await apply_batch(
                 self.store,

@@ -64,7 +64,7 @@ def presence_feed(store: EventStore) -> Apply:
 
 async def _manual_switch(conn: Conn, s: str, extension: str, envelope: Envelope) -> None:
     row = await conn.fetchrow(
-        f"UPDATE {s}.timers SET manual_at = GREATEST(manual_at, $2), revision = revision + 1 "
+        f"UPDATE {s}.timers SET manual_at = GREATEST(manual_at, $2), dirty = true "
         "WHERE extension = $1 "
         "RETURNING reapply_after, due_at",
         extension,

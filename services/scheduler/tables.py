@@ -52,7 +52,6 @@ CREATE TABLE IF NOT EXISTS {s}.timers (
     last_profile text,
     last_status text,
     manual_at timestamptz,
-    revision bigint NOT NULL DEFAULT 0,
     dirty boolean NOT NULL DEFAULT true
 );
 CREATE INDEX IF NOT EXISTS timers_dirty ON {s}.timers (extension) WHERE dirty;
@@ -148,7 +147,7 @@ async def upsert_timer(
         f"INSERT INTO {store.s}.timers (extension, due_at, reapply_after, dirty) "
         "VALUES ($1, $2, $3, true) ON CONFLICT (extension) DO UPDATE SET "
         "due_at = EXCLUDED.due_at, reapply_after = EXCLUDED.reapply_after, "
-        "reapply_due = false, dirty = true, revision = timers.revision + 1",
+        "reapply_due = false, dirty = true",
         extension,
         due_at,
         reapply,
@@ -208,8 +207,8 @@ async def _replan_inheritors(
         )
         plans.append((row["key"], due))
     await conn.executemany(
-        f"UPDATE {store.s}.timers SET due_at = $2, reapply_due = false, dirty = true, "
-        "revision = revision + 1 WHERE extension = $1",
+        f"UPDATE {store.s}.timers SET due_at = $2, reapply_due = false, dirty = true "
+        "WHERE extension = $1",
         plans,
     )
 
