@@ -8,8 +8,20 @@ from datetime import date, timedelta
 import pytest
 
 from contracts.errors import CommandError
-from contracts.presence import ActivateProfile, Channel
-from contracts.scheduler import GetSchedule, SaveSchedule, ScheduleSpec, Weekday, WeeklyRule
+from contracts.presence import ActivateProfile, Channel, GetHistory, GetPresence, Status
+from contracts.scheduler import (
+    AddOverride,
+    GetSchedule,
+    ManualSwitch,
+    Override,
+    SaveCompanySchedule,
+    SaveSchedule,
+    ScheduleSpec,
+    SetTimedStatus,
+    TimedStatus,
+    Weekday,
+    WeeklyRule,
+)
 from runtime.config import Connections
 from tests.scheduler.fixtures import office_hours, utc
 from tests.scheduler.platform import Platform
@@ -210,3 +222,72 @@ async def test_bad_input_is_explained_and_nothing_is_stored(platform: Platform) 
     pool = platform.scheduler.pool  # type: ignore[union-attr]
     assert await pool.fetchval("SELECT count(*) FROM scheduler.events") == 0
     assert await pool.fetchval("SELECT count(*) FROM scheduler.timers") == 0
+
+
+async def test_override_applies_at_once_and_ends_at_its_time(platform: Platform) -> None:
+    await office_user(platform)  # Monday 16:00 Berlin: Available by the weekly rule
+    busy = Override(
+        override_id="review",
+        starts_at=MONDAY_4PM_BERLIN,
+        ends_at=MONDAY_4PM_BERLIN + timedelta(minutes=30),
+        profile_id="meeting",
+    )
+    await platform.send("scheduler", AddOverride(extension="1001", override=busy))
+    await platform.settle()
+    assert await platform.active_profile("1001") == "meeting"
+    await platform.advance_to(MONDAY_4PM_BERLIN + timedelta(minutes=30))
+    assert await platform.active_profile("1001") == "available"
+    assert [s[2] for s in await platform.scheduler_switches("1001")] == [
+        MONDAY_4PM_BERLIN,
+        MONDAY_4PM_BERLIN + timedelta(minutes=30),
+    ]
+
+
+async def test_timed_status_shows_then_reverts(platform: Platform) -> None:
+    await office_user(platform)
+    lunch = TimedStatus(
+        timed_id="call",
+        starts_at=MONDAY_4PM_BERLIN,
+        ends_at=MONDAY_4PM_BERLIN + timedelta(minutes=20),
+        status=Status.BUSY,
+        note="customer call",
+    )
+    await platform.send("scheduler", SetTimedStatus(extension="1001", timed_status=lunch))
+    await platform.settle()
+    view = await platform.send("presence", GetPresence(extension="1001"))
+    assert (view["status"], view["note"]) == ("busy", "customer call")
+    await platform.advance_to(MONDAY_4PM_BERLIN + timedelta(minutes=20))
+    view = await platform.send("presence", GetPresence(extension="1001"))
+    assert view["status"] == "available"
+
+
+async def test_reapplying_schedule_takes_back_a_manual_switch(platform: Platform) -> None:
+    await platform.provision("1001")
+    spec = office_hours().model_copy(
+        update={"manual_switch": ManualSwitch.REAPPLY, "reapply_after_minutes": 15}
+    )
+    await platform.send("scheduler", SaveSchedule(extension="1001", schedule=spec))
+    await platform.advance_to(FIVE_PM)
+    await platform.advance_to(FIVE_PM + timedelta(minutes=30))
+    await platform.send(
+        "presence",
+        ActivateProfile(
+            extension="1001", profile_id="available", channel=Channel.CLIENT, actor="1001"
+        ),
+    )
+    await platform.settle()
+    await platform.advance_to(FIVE_PM + timedelta(minutes=44))
+    assert await platform.active_profile("1001") == "available"
+    await platform.advance_to(FIVE_PM + timedelta(minutes=45))
+    assert await platform.active_profile("1001") == "away"
+
+
+async def test_inheriting_user_follows_the_company_default(platform: Platform) -> None:
+    await platform.provision("1001")
+    await platform.send("scheduler", SaveCompanySchedule(schedule=office_hours()))
+    user = ScheduleSpec(time_zone="Europe/Berlin", inherit_company=True)
+    await platform.send("scheduler", SaveSchedule(extension="1001", schedule=user))
+    await platform.advance_to(FIVE_PM)
+    assert await platform.active_profile("1001") == "away"
+    history = await platform.send("presence", GetHistory(extension="1001"))
+    assert history["entries"][0]["actor"] == "schedule:company"

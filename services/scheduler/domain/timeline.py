@@ -97,6 +97,8 @@ class Effective:
     default_profile: str | None
     overrides: tuple[Override, ...]
     timed: tuple[TimedStatus, ...]
+    default_owner: str = ""
+    holiday_owner: str = ""
 
 
 def effective(
@@ -130,6 +132,8 @@ def effective(
         or (base.default_profile if base else None),
         overrides=overrides,
         timed=timed,
+        default_owner=extension if spec and spec.default_profile else COMPANY,
+        holiday_owner=extension if spec and spec.holiday_profile else COMPANY,
     )
 
 
@@ -154,7 +158,8 @@ def _profile_layer(eff: Effective, at: datetime) -> tuple[str | None, str, str]:
     holiday = holiday_on(eff, day)
     if holiday is not None and (holiday[1] or eff.holiday_profile):
         name, profile = holiday
-        return profile or eff.holiday_profile, f"holiday {day.isoformat()} {name}", eff.extension
+        owner = eff.extension if profile else eff.holiday_owner
+        return profile or eff.holiday_profile, f"holiday {day.isoformat()} {name}", owner
     for o in eff.overrides:
         if o.starts_at <= at < o.ends_at:
             return o.profile_id, f"override {o.override_id}", eff.extension
@@ -168,7 +173,7 @@ def _profile_layer(eff: Effective, at: datetime) -> tuple[str | None, str, str]:
                 label = f"rule {n} {','.join(rule.days)} {rule.start}-{rule.end}"
                 return rule.profile_id, label, eff.rules_owner
     if eff.default_profile is not None:
-        return eff.default_profile, "default", eff.extension
+        return eff.default_profile, "default", eff.default_owner
     return None, "nothing", eff.extension
 
 
