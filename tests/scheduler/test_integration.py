@@ -291,3 +291,15 @@ async def test_inheriting_user_follows_the_company_default(platform: Platform) -
     assert await platform.active_profile("1001") == "away"
     history = await platform.send("presence", GetHistory(extension="1001"))
     assert history["entries"][0]["actor"] == "schedule:company"
+
+
+async def test_a_bad_presence_message_is_dead_lettered_and_the_feed_goes_on(
+    platform: Platform,
+) -> None:
+    js = platform.nc.jetstream()
+    await js.publish("voco.evt.presence.1001.ProfileSaved", b"{not json")
+    await platform.provision("1002")  # waits until the feed has 1002's profiles
+    pool = platform.scheduler.pool  # type: ignore[union-attr]
+    reasons = await pool.fetch("SELECT reason FROM scheduler.dead_letters")
+    assert len(reasons) == 1
+    assert "not a presence event envelope" in reasons[0]["reason"]
