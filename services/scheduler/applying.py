@@ -12,11 +12,12 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, uuid5
 
 from nats.aio.client import Client as NatsClient
 
+from contracts.base import Command
 from contracts.envelope import Envelope, Metadata
 from contracts.errors import CommandError, ErrorCode
 from contracts.presence import Channel
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from services.scheduler.driver import DriverSettings
 
 log = logging.getLogger(__name__)
+CHUNK = 100  # commands per request_many call
 LATE = timedelta(seconds=60)  # only a timer this late can have had a second boundary pass
 RETRY_CODES = {ErrorCode.UNAVAILABLE, ErrorCode.CONFLICT, ErrorCode.INTERNAL}
 
@@ -126,13 +128,21 @@ async def prepare(store: EventStore, due: list[Due]) -> dict[str, Prepared]:
 
 
 async def send_all(
-    nc: NatsClient, switches: dict[str, Switch], timeout: float
+    nc: NatsClient, switches: dict[str, Switch], timeout: float, in_flight: int
 ) -> dict[str, str | None]:
     """None when applied; 'retry' when presence could not answer; else why it refused.
 
     A user's commands go in rounds (ActivateProfile before SetStatus), so presence
-    handles them in order; all users' commands of a round go out at once.
+    handles them in order. A round goes out in chunks with at most `in_flight` commands
+    unanswered, so a slow presence queues no more than it can answer within `timeout`.
     """
+    chunk = max(1, min(CHUNK, in_flight))
+    window = asyncio.Semaphore(max(1, in_flight // chunk))
+
+    async def send(commands: list[Command]) -> list[dict[str, Any] | CommandError]:
+        async with window:
+            return await request_many(nc, "presence", commands, timeout=timeout)
+
     outcome: dict[str, str | None] = {ext: None for ext in switches}
     step = 0
     while True:
@@ -143,7 +153,11 @@ async def send_all(
         ]
         if not batch:
             return outcome
-        answers = await request_many(nc, "presence", [c for _, c in batch], timeout=timeout)
+        commands = [c for _, c in batch]
+        parts = await asyncio.gather(
+            *(send(commands[i : i + chunk]) for i in range(0, len(commands), chunk))
+        )
+        answers = [answer for part in parts for answer in part]
         for (ext, _), answer in zip(batch, answers, strict=True):
             if isinstance(answer, CommandError):
                 retry = answer.code in RETRY_CODES
@@ -192,7 +206,10 @@ async def apply_batch(
             )
             ready[item.extension] = (item, found, switch, None)
     outcomes = await send_all(
-        nc, {ext: r[2] for ext, r in ready.items()}, settings.presence_timeout
+        nc,
+        {ext: r[2] for ext, r in ready.items()},
+        settings.presence_timeout,
+        settings.concurrency,
     )
     updates = []
     events: list[Envelope] = []

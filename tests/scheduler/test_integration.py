@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from contracts.errors import CommandError
-from contracts.presence import ActivateProfile, Channel, GetHistory, GetPresence, Status
+from contracts.presence import ActivateProfile, Channel, GetHistory, GetPresence, SignIn, Status
 from contracts.scheduler import (
     AddOverride,
     GetSchedule,
@@ -245,6 +245,8 @@ async def test_override_applies_at_once_and_ends_at_its_time(platform: Platform)
 
 async def test_timed_status_shows_then_reverts(platform: Platform) -> None:
     await office_user(platform)
+    # Signed in, so presence's idle automation does not set Away in the meantime.
+    await platform.send("presence", SignIn(extension="1001", session_id="desk"))
     lunch = TimedStatus(
         timed_id="call",
         starts_at=MONDAY_4PM_BERLIN,
