@@ -177,7 +177,7 @@ async def same_minute(connections: Connections, users: int, mode: str) -> dict[s
     clock.offset = boundary - timedelta(seconds=12) - datetime.now(UTC)
     driver.wake()
     if mode == "real":
-        await until(lambda: _true(len(received) >= users), timeout=60, interval=0.05)
+        await until(lambda: _true(len(received) >= users), timeout=180, interval=0.05)
     else:
         await asyncio.sleep(15)  # past B, and the responder has answered all it will
         out, _ = responder.communicate("")
