@@ -7,6 +7,7 @@ connections from VOCO_NATS_URL and VOCO_DATABASE_URL, which the launcher sets.
 SERVICES: list[tuple[str, str]] = [
     ("presence", "services.presence"),
     ("visibility", "services.visibility"),
+    ("scheduler", "services.scheduler"),
     ("routing", "services.routing"),
     # The PBX simulator: registers the demo devices of 1001-1005 and places a demo call
     # every 20 s unless VOCO_DEMO=0 (./voco up --no-demo sets it).

@@ -15,6 +15,7 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import asyncpg
 from nats.aio.client import Client as NatsClient
@@ -32,6 +33,16 @@ from runtime.outbox import OutboxRelay
 from runtime.telemetry import setup_tracing, shutdown_tracing
 
 log = logging.getLogger(__name__)
+
+
+class Worker(Protocol):
+    """A background loop the runtime starts and stops with the service (e.g. a timer driver)."""
+
+    name: str
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 async def ensure_stream(
@@ -64,8 +75,8 @@ class ServiceRuntime:
     commands: CommandServer
     clock: Clock
     consumers: list[CheckpointedConsumer] = field(default_factory=list)
+    workers: list[Worker] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    _stoppers: list[Callable[[], None]] = field(default_factory=list)
 
     def consume(
         self, name: str, stream: str, subjects: Sequence[str], apply: Apply, **options: object
@@ -83,13 +94,9 @@ class ServiceRuntime:
         self.consumers.append(consumer)
         return consumer
 
-    def spawn(
-        self, work: Awaitable[None], name: str, stop: Callable[[], None] | None = None
-    ) -> None:
-        """Run background work; `stop` asks it to finish when the service stops."""
+    def spawn(self, work: Awaitable[None], name: str) -> None:
+        """Run background work; loops that must stop with the service are `workers`."""
         self._tasks.append(asyncio.create_task(self._guard(work, name), name=name))
-        if stop is not None:
-            self._stoppers.append(stop)
 
     async def _guard(self, work: Awaitable[None], name: str) -> None:
         try:
@@ -107,7 +114,10 @@ class ServiceRuntime:
         self.spawn(self.relay.run(), "outbox-relay")
         for consumer in self.consumers:
             self.spawn(consumer.run(), f"consumer-{consumer.name}")
+        for worker in self.workers:
+            self.spawn(worker.run(), f"worker-{worker.name}")
         await self.commands.start()
+        await self.nc.flush()  # the command subscriptions are live when start returns
         log.info(
             "service started",
             extra={"nats": self.nc.connected_url.netloc if self.nc.connected_url else None},
@@ -125,12 +135,14 @@ class ServiceRuntime:
         await self.commands.drain()  # no new commands; in-flight handlers finish
         for consumer in self.consumers:
             consumer.stop()  # each finishes its current batch
-        for stop in self._stoppers:
-            stop()
+        for worker in self.workers:
+            worker.stop()
         for task in self._tasks:
             if task.get_name() == "heartbeat":
                 task.cancel()
-        consumer_tasks = [t for t in self._tasks if t.get_name().startswith("consumer-")]
+        consumer_tasks = [
+            t for t in self._tasks if t.get_name().startswith(("consumer-", "worker-"))
+        ]
         if consumer_tasks:
             await asyncio.wait(consumer_tasks, timeout=10)
         self.relay.stop()  # publishes what is left, then returns

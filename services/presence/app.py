@@ -34,20 +34,10 @@ SCHEMA = "presence"
 
 @dataclass
 class PresenceRuntime(ServiceRuntime):
-    """The shared runtime plus the automation timer, started and stopped with it."""
+    """The shared runtime; tests reach the automation timer and commands through it."""
 
     sweeper: Sweeper | None = None
     presence: PresenceCommands | None = None
-
-    async def start(self) -> None:
-        if self.sweeper is not None:
-            self.spawn(self.sweeper.run(), "presence-sweeper")
-        await super().start()
-
-    async def stop(self) -> None:
-        if self.sweeper is not None:
-            self.sweeper.stop()
-        await super().stop()
 
 
 async def ensure_pbx_stream(js: JetStreamContext) -> None:
@@ -80,6 +70,8 @@ async def build(
         sweeper=Sweeper(commands, queries, base.clock, interval),
         presence=commands,
     )
+    assert service.sweeper is not None
+    service.workers.append(service.sweeper)
 
     for command in USER_COMMANDS:
         service.commands.route(command, commands.user_view)

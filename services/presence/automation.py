@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 
 class Sweeper:
+    name = "presence-sweeper"
+
     def __init__(
         self, commands: PresenceCommands, queries: Queries, clock: Clock, interval: float
     ) -> None:

@@ -164,6 +164,6 @@ async def build(
     )
     runtime.commands.route(ExplainCall, routing.explain_call)
     runtime.commands.route(WhatIf, routing.what_if)
-    runtime.spawn(routing.timers.run(), "routing-timers", stop=routing.timers.stop)
+    runtime.workers.append(routing.timers)
     runtime.routing = routing  # type: ignore[attr-defined]  # tests reach the shell
     return runtime

@@ -89,6 +89,8 @@ def timer_projection(schema: str) -> Callable[[Conn, Sequence[Envelope]], Awaita
 
 
 class TimerWheel:
+    name = "routing-timers"
+
     def __init__(self, clock: Clock, fire: Fire, *, retry_seconds: float = 1.0) -> None:
         self.clock = clock
         self.fire = fire

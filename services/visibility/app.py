@@ -39,20 +39,9 @@ from services.visibility.views import ViewPublisher
 
 @dataclass
 class VisibilityRuntime(ServiceRuntime):
-    """The shared runtime plus the fan-out leader, started and stopped with it."""
+    """The shared runtime; tests reach the fan-out leader through it."""
 
     fanout: FanoutLeader | None = None
-
-    async def start(self) -> None:
-        if self.fanout is not None:
-            self.spawn(self.fanout.run(), "fanout-leader")
-        await super().start()
-        await self.nc.flush()  # command subscriptions are live when start returns
-
-    async def stop(self) -> None:
-        if self.fanout is not None:
-            self.fanout.stop()
-        await super().stop()
 
 
 def outgoing(envelopes: list[Envelope]) -> list[Outgoing]:
@@ -100,6 +89,8 @@ async def build(
             base.store, base.nc, base.js, views, tables, after_commit=base.relay.wake
         ),
     )
+    assert service.fanout is not None
+    service.workers.append(service.fanout)
     runner = CommandRunner(
         service.store,
         visibility,

@@ -87,6 +87,8 @@ class FanOutFirst(CheckpointedConsumer):
 
 
 class FanoutLeader:
+    name = "fanout-leader"
+
     def __init__(
         self,
         store: EventStore,

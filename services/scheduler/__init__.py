@@ -1,0 +1,1 @@
+"""The scheduler: switches presence profiles by weekly rules, holidays and overrides."""

@@ -1,0 +1,210 @@
+"""The timer driver: applies each user's due boundary through the presence service.
+
+Timers live in Postgres (`timers.due_at`) and in an in-memory heap rebuilt from it at
+start. The loop fires a timer only when the injected clock says `now >= due_at`, applies
+what should hold *now* (so boundaries missed while down are caught up once), and moves
+`due_at` to the first boundary after now. A wall clock that jumps back finds nothing due;
+one that jumps forward catches up once. One driver per schema is active at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from nats.aio.client import Client as NatsClient
+
+from runtime.clock import Clock
+from runtime.eventstore import EventStore
+from runtime.outbox import OutboxRelay
+from services.scheduler.applying import Due, Prepared, apply_batch, prepare
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DriverSettings:
+    batch: int = 20_000
+    concurrency: int = 500
+    poll_seconds: float = 1.0
+    presence_timeout: float = 5.0
+    retry_seconds: float = 10.0
+    prepare_seconds: float = 10.0  # decide switches this long before their boundary
+
+
+class Driver:
+    def __init__(
+        self,
+        store: EventStore,
+        nc: NatsClient,
+        clock: Clock,
+        relay: OutboxRelay,
+        settings: DriverSettings | None = None,
+    ) -> None:
+        self.store = store
+        self.nc = nc
+        self.clock = clock
+        self.relay = relay
+        self.settings = settings or DriverSettings()
+        self.name = "timer-driver"
+        self._due: dict[str, datetime] = {}
+        self._heap: list[tuple[datetime, str]] = []
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.started_at: datetime | None = None
+        self.ready = asyncio.Event()
+        self.applied = 0
+        self.idle = False  # napping with nothing due: tests wait for this
+        self._lead = timedelta(seconds=self.settings.prepare_seconds)
+        self._prepared: dict[str, Prepared] = {}
+        self._tried: dict[str, datetime] = {}  # prepared (or attempted) for this due time
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        async with self.store.pool.acquire() as lock_conn:
+            key = f"driver:{self.store.schema}"
+            while not await lock_conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
+                if self._stopping:
+                    return
+                await self._nap(self.settings.poll_seconds)
+            try:
+                await self._load_all()
+                self.started_at = self.clock.now()
+                self.ready.set()
+                await self._loop()
+            finally:
+                await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+
+    async def _load_all(self) -> None:
+        async with self.store.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"UPDATE {self.store.s}.timers SET dirty = false WHERE dirty "
+                "RETURNING extension, due_at"
+            )
+            rows += await conn.fetch(
+                f"SELECT extension, due_at FROM {self.store.s}.timers WHERE due_at IS NOT NULL"
+            )
+        for row in rows:
+            self._set(row["extension"], row["due_at"])
+        log.info("timers loaded", extra={"timers": len(self._due)})
+
+    def _set(self, extension: str, due_at: datetime | None) -> None:
+        if due_at is None:
+            self._due.pop(extension, None)
+            return
+        if self._due.get(extension) != due_at:
+            self._due[extension] = due_at
+            heapq.heappush(self._heap, (due_at, extension))
+
+    async def _refresh(self) -> None:
+        """Pick up timers changed by commands or presence events (on any replica)."""
+        async with self.store.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"UPDATE {self.store.s}.timers SET dirty = false WHERE dirty "
+                "RETURNING extension, due_at"
+            )
+        for row in rows:
+            self._set(row["extension"], row["due_at"])
+            # A decision made ahead no longer stands once its timer row changed.
+            self._prepared.pop(row["extension"], None)
+            self._tried.pop(row["extension"], None)
+
+    def _pop_due(self, now: datetime) -> list[Due]:
+        found: list[Due] = []
+        while self._heap and self._heap[0][0] <= now and len(found) < self.settings.batch:
+            due_at, extension = heapq.heappop(self._heap)
+            if self._due.get(extension) == due_at:  # else a stale entry: replaced since
+                del self._due[extension]
+                found.append(Due(extension, due_at))
+        return found
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            await self._refresh()
+            now = self.clock.now()
+            due = self._pop_due(now)
+            if due:
+                await self.fire(due, now)
+                continue
+            if await self._prepare_upcoming(now):
+                continue
+            delay = (self._heap[0][0] - now).total_seconds() if self._heap else None
+            self.idle = True
+            await self._nap(delay)
+            self.idle = False
+
+    async def _prepare_upcoming(self, now: datetime) -> bool:
+        """Decide the switches due within the prepare window, once; True if it did any."""
+        if not self._heap or self._heap[0][0] > now + self._lead:
+            return False
+        horizon = now + self._lead
+        upcoming = [
+            Due(extension, due_at)
+            for due_at, extension in self._heap
+            if due_at <= horizon
+            and self._due.get(extension) == due_at
+            and self._tried.get(extension) != due_at
+        ]
+        if not upcoming:
+            return False
+        self._tried.update((d.extension, d.due_at) for d in upcoming)
+        try:
+            self._prepared.update(await prepare(self.store, upcoming))
+        except Exception:
+            log.exception("preparing boundaries failed; they are decided when due")
+        return True
+
+    async def fire(self, due: list[Due], now: datetime) -> None:
+        prepared = {d.extension: p for d in due if (p := self._prepared.pop(d.extension, None))}
+        for d in due:
+            self._tried.pop(d.extension, None)
+        try:
+            replanned = await apply_batch(
+                self.store,
+                self.nc,
+                due,
+                now,
+                started_at=self.started_at,
+                settings=self.settings,
+                prepared=prepared,
+            )
+        except Exception:
+            log.exception("applying boundaries failed; retrying", extra={"due": len(due)})
+            retry = now + timedelta(seconds=self.settings.retry_seconds)
+            replanned = {d.extension: retry for d in due}
+        for extension, due_at in replanned.items():
+            self._set(extension, due_at)
+        self.applied += len(due)
+        self.relay.wake()
+
+    async def _nap(self, clock_seconds: float | None) -> None:
+        """Sleep until the clock reaches the next due time, a wake-up, or the poll interval.
+
+        The poll interval runs on real time, so a wall clock that jumped is noticed and
+        timers changed on another replica are picked up within it.
+        """
+        waits: list[asyncio.Task[Any]] = [
+            asyncio.create_task(self._wake.wait()),
+            asyncio.create_task(asyncio.sleep(self.settings.poll_seconds)),
+        ]
+        if clock_seconds is not None:
+            waits.append(asyncio.create_task(self.clock.sleep(max(clock_seconds, 0.0))))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
