@@ -19,7 +19,8 @@ from cli import render
 from cli.endpoints import nats_url
 from cli.parser import build_parser
 from cli.times import parse_until
-from contracts.base import Command
+from contracts.asyncapi import contract_models, load_all_contracts
+from contracts.base import Command, UnknownMessageType, registry
 from contracts.envelope import Envelope
 from contracts.errors import CommandError
 from contracts.presence import (
@@ -44,10 +45,10 @@ from contracts.presence import (
     SignOut,
     Status,
 )
+from contracts.routing import ExplainCall
 from runtime.bus import explain_validation, request
 from runtime.telemetry import setup_tracing
 
-SERVICE = "presence"
 STATUS_ALIASES = {
     "dnd": Status.DO_NOT_DISTURB,
     "brb": Status.BE_RIGHT_BACK,
@@ -167,7 +168,42 @@ def command_for(args: argparse.Namespace) -> Command:
             return SaveIvr(ivr_id=args.ivr, name=args.name, **by(args))
         case "feature-codes":
             return ConfigureFeatureCodes(codes=key_values(args.codes, "code"), **by(args))
+        case "send":
+            return any_command(args.type, args.body)
     raise UsageError(f"unknown subcommand {args.action!r}")
+
+
+def any_command(type_name: str, body: str) -> Command:
+    load_all_contracts()
+    try:
+        model = registry.model(type_name)
+    except UnknownMessageType:
+        known = ", ".join(m.type_name for m in contract_models() if issubclass(m, Command))
+        raise UsageError(f"no command {type_name!r}; the commands are: {known}") from None
+    if not issubclass(model, Command):
+        raise UsageError(f"{type_name} is an event, not a command")
+    return model.model_validate_json(body)
+
+
+def service_of(command: Command) -> str:
+    """contracts/<service>.py defines the commands of <service>."""
+    return type(command).__module__.rsplit(".", 1)[-1]
+
+
+async def place_call(nc: NatsClient, args: argparse.Namespace) -> dict[str, Any]:
+    subject = f"voco.pbxsim.{args.node}.control"
+    body = {"op": "offer", "caller": args.caller, "callee": args.callee}
+    try:
+        reply = await nc.request(subject, json.dumps(body).encode(), timeout=args.timeout)
+    except Exception:
+        raise CommandError(f"no PBX simulator answers on {subject}; ./voco up starts one") from None
+    offered = json.loads(reply.data)
+    if not offered.get("ok"):
+        raise CommandError(str(offered.get("error", offered)))
+    await asyncio.sleep(args.wait)
+    return await request(
+        nc, "routing", ExplainCall(call_id=offered["call_id"]), timeout=args.timeout
+    )
 
 
 def one_profile(result: dict[str, Any], profile_id: str) -> dict[str, Any]:
@@ -179,7 +215,7 @@ def one_profile(result: dict[str, Any], profile_id: str) -> dict[str, Any]:
 
 
 def show(args: argparse.Namespace, result: dict[str, Any]) -> str:
-    if args.json:
+    if args.json or args.action in ("send", "call"):
         return json.dumps(result, indent=2, sort_keys=True, default=str)
     if args.action == "history":
         return render.history(result)
@@ -240,12 +276,15 @@ async def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     setup_tracing("voco-cli")
     try:
-        command = None if args.action == "watch" else command_for(args)
+        command = None if args.action in ("watch", "call") else command_for(args)
         nc = await connect(nats_url())
         try:
-            if command is None:
+            if args.action == "watch":
                 return await watch(nc, args)
-            result = await request(nc, SERVICE, command, timeout=args.timeout)
+            if command is None:
+                result = await place_call(nc, args)
+            else:
+                result = await request(nc, service_of(command), command, timeout=args.timeout)
         finally:
             await nc.close()
         output = show(args, result)

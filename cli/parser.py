@@ -16,6 +16,9 @@ EPILOG = """examples:
   ./voco profile save 1001 --file meeting.json
   ./voco user add 1010 "Dana Scully" --mobile +4915112345678
   ./voco watch 1001
+  ./voco call 2000 1001                  (a call through the PBX simulator, explained)
+  ./voco send WhatIf '{"caller": "2000", "callee": "1001"}'
+  ./voco send SetPolicy '{"owner": "1001", "policy": "ask", "actor": "1001"}'
 
 NATS is found from VOCO_NATS_URL, else from .voco-data/endpoints.env (written by
 ./voco up; VOCO_DATA_DIR moves it), else nats://127.0.0.1:4222."""
@@ -39,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
         prog="./voco",
-        description="Voco's command-line client: presence, profiles and history.",
+        description="Voco's command-line client: presence, profiles, history, calls, and any "
+        "command of any service.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -49,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
         command = parent.add_parser(name, parents=[common], help=help_, description=help_)
         command.set_defaults(action=action)
         return command
+
+    send = leaf(sub, "send", "send", "send any command of any service (see contracts/schemas)")
+    send.add_argument("type", help="the command's wire type, e.g. WhatIf, SetPolicy, SaveSchedule")
+    send.add_argument("body", nargs="?", default="{}", help="the command as JSON (default {})")
+    call = leaf(sub, "call", "call", "place a call on the PBX simulator and show its outcome")
+    call.add_argument("caller")
+    call.add_argument("callee")
+    call.add_argument("--node", default="sim1", help="the simulator's node (default sim1)")
+    call.add_argument("--wait", type=float, default=3.0, help="seconds to let it ring first")
 
     user = sub.add_parser("user", help="provision users").add_subparsers(required=True)
     add = leaf(user, "add", "user-add", "provision an extension with the default profiles")
