@@ -12,7 +12,6 @@ Findings kept by hand in DIR/NOTES.md (profiles of what misses) are copied into 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -69,15 +68,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "loadavg": loadavg,
     }
-    table = report.rows(results)
-    results["table"] = [row.as_dict() for row in table]
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "latest.json").write_text(json.dumps(results, indent=1) + "\n")
-    plotted = report.plot(results, args.out / "latency.png")
-    notes_file = args.out / "NOTES.md"
-    notes = notes_file.read_text() if notes_file.exists() else ""
-    markdown = report.markdown(results, table, "latency.png" if plotted else None, notes)
-    (args.out / "REPORT.md").write_text(markdown)
+    markdown = report.render(args.out, results)
     print(markdown)
 
 

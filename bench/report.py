@@ -3,6 +3,7 @@ bench/results/REPORT.md and a latency plot."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,3 +275,25 @@ def plot(r: dict[str, Any], path: Path) -> bool:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return True
+
+
+def render(out: Path, results: dict[str, Any]) -> str:
+    """Write latest.json, latency.png and REPORT.md (with NOTES.md when present) to out."""
+    table = rows(results)
+    results["table"] = [row.as_dict() for row in table]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=1) + "\n")
+    plotted = plot(results, out / "latency.png")
+    notes_file = out / "NOTES.md"
+    notes = notes_file.read_text() if notes_file.exists() else ""
+    text = markdown(results, table, "latency.png" if plotted else None, notes)
+    (out / "REPORT.md").write_text(text)
+    return text
+
+
+if __name__ == "__main__":
+    # Re-render the report from the last run, e.g. after editing NOTES.md.
+    import sys
+
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "results"
+    render(folder, json.loads((folder / "latest.json").read_text()))
