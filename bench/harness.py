@@ -75,3 +75,46 @@ class Latency:
             "p99_ms": round(self.p99, 3),
             "mean_ms": round(self.mean, 3),
         }
+
+
+async def create_database(admin_dsn: str, name: str) -> None:
+    """A fresh, empty database (dropped first if a previous section left one)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def delete_streams(nats_url: str) -> None:
+    """Every JetStream stream gone: one section's events never reach the next's services."""
+    import nats
+
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        for info in await js.streams_info():
+            if info.config.name:
+                await js.delete_stream(info.config.name)
+    finally:
+        await nc.close()
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of a process in MB (Linux /proc)."""
+    with open(f"/proc/{pid}/status") as status:
+        kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    return round(kb / 1024, 1)
+
+
+def service_env(nats_url: str, database_url: str) -> dict[str, str]:
+    """The environment `./voco up` gives a service process, quiet logs."""
+    return {
+        **os.environ,
+        "VOCO_NATS_URL": nats_url,
+        "VOCO_DATABASE_URL": database_url,
+        "VOCO_LOG_LEVEL": "warning",
+    }

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ import nats
 from nats.aio.msg import Msg
 
 from bench import floors
-from bench.harness import Latency, servers
+from bench.harness import Latency, servers, service_env
 from contracts.envelope import Envelope
 from contracts.presence import ProvisionUser, SetStatus, Status
 from runtime.bus import request
@@ -86,12 +85,7 @@ def span_overhead_us(count: int = 20_000) -> float:
 async def run(quick: bool = False) -> dict[str, Any]:
     count = 200 if quick else 1000
     with servers() as s:
-        env = {
-            **os.environ,
-            "VOCO_NATS_URL": s.nats_url,
-            "VOCO_DATABASE_URL": s.database_url,
-            "VOCO_LOG_LEVEL": "warning",
-        }
+        env = service_env(s.nats_url, s.database_url)
         service = subprocess.Popen([sys.executable, "-m", "services.presence"], env=env)
         try:
             floor = await floors.measure(s.nats_url, s.database_url, quick=quick)

@@ -29,7 +29,7 @@ import nats
 from nats.aio.client import Client as NatsClient
 
 from bench.floors import nats_round_trip, pg_commit
-from bench.harness import Servers, servers
+from bench.harness import Servers, servers, service_env
 from contracts.envelope import Envelope
 from contracts.presence import DeviceState, DeviceStateChanged, UserProvisioned, event_subject
 from contracts.routing import WhatIf
@@ -84,12 +84,7 @@ def cpu_seconds(pid: int) -> float:
 async def run(
     nats_url: str, database_url: str, rate: float, seconds: float, quick: bool
 ) -> dict[str, object]:
-    env = {
-        **os.environ,
-        "VOCO_NATS_URL": nats_url,
-        "VOCO_DATABASE_URL": database_url,
-        "VOCO_LOG_LEVEL": "warning",
-    }
+    env = service_env(nats_url, database_url)
     profile = os.environ.get("BENCH_PROFILE")  # a path: run routing under cProfile
     wrap = ["-m", "cProfile", "-o", profile] if profile else []
     routing = subprocess.Popen([sys.executable, *wrap, "-m", "services.routing"], env=env)

@@ -29,13 +29,12 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import nats
-import nats.errors
 import uvloop
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from bench.floors import nats_round_trip, pg_commit
-from bench.harness import Latency, servers
+from bench.harness import Latency, create_database, rss_mb, servers
 from contracts.errors import Reply
 from contracts.presence import ProvisionUser
 from contracts.scheduler import GetSchedule, SaveSchedule, ScheduleSpec, Weekday, WeeklyRule
@@ -86,7 +85,9 @@ def extension(n: int) -> str:
     return f"{100000 + n}"
 
 
-async def same_minute(connections: Connections, users: int, mode: str) -> dict[str, Any]:
+async def same_minute(
+    connections: Connections, users: int, mode: str, prepare_seconds: float = 10.0
+) -> dict[str, Any]:
     from services.scheduler.app import build as build_scheduler
 
     boundary = (datetime.now(UTC) + timedelta(hours=3)).replace(second=0, microsecond=0)
@@ -108,7 +109,9 @@ async def same_minute(connections: Connections, users: int, mode: str) -> dict[s
         )
         assert responder.stdout is not None
         responder.stdout.readline()
-    scheduler = await build_scheduler(connections, clock, DriverSettings(poll_seconds=0.2))  # type: ignore[arg-type]
+    scheduler = await build_scheduler(
+        connections, clock, DriverSettings(poll_seconds=0.2, prepare_seconds=prepare_seconds)
+    )  # type: ignore[arg-type]
     await scheduler.start()
     driver = scheduler.workers[0]
     assert isinstance(driver, Driver)
@@ -172,14 +175,16 @@ async def same_minute(connections: Connections, users: int, mode: str) -> dict[s
         )
     )
     await asyncio.sleep(1.0)  # the driver has refreshed every timer
-    # 12 s before B: the driver decides the switches in its prepare window (10 s), as it
-    # would while the real clock runs up to B.
-    clock.offset = boundary - timedelta(seconds=12) - datetime.now(UTC)
+    # 2 s before the prepare window (10 s by default): the driver decides the switches in
+    # that window, as it would while the real clock runs up to B.
+    clock.offset = boundary - timedelta(seconds=prepare_seconds + 2) - datetime.now(UTC)
     driver.wake()
     if mode == "real":
         await until(lambda: _true(len(received) >= users), timeout=180, interval=0.05)
     else:
-        await asyncio.sleep(15)  # past B, and the responder has answered all it will
+        await asyncio.sleep(
+            prepare_seconds + 5
+        )  # past B, and the responder has answered all it will
         out, _ = responder.communicate("")
         shift = clock.offset.total_seconds() - boundary.timestamp()
         received.update({ext: at + shift for ext, at in json.loads(out).items()})
@@ -216,12 +221,6 @@ async def until(check: Any, timeout: float = 300, interval: float = 0.2) -> None
         if await check() or time.perf_counter() > deadline:
             return
         await asyncio.sleep(interval)
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
-    return round(kb / 1024, 1)
 
 
 async def _timed(work: Any) -> float:
@@ -303,28 +302,10 @@ async def start_up(nats_url: str, dsn: str) -> dict[str, Any]:
         await asyncio.get_running_loop().run_in_executor(None, process.communicate)
 
 
-async def create_database(admin_dsn: str, name: str) -> None:
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def _floor_round_trip(url: str) -> Latency:
-    # bench.echo prints "ready" before its subscription reaches the server: try again.
-    for _ in range(5):
-        try:
-            return await nats_round_trip(url)
-        except nats.errors.NoRespondersError:
-            await asyncio.sleep(0.2)
-    return await nats_round_trip(url)
-
-
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     with servers() as s:
         results: dict[str, Any] = {
-            "floor_nats_round_trip": (await _floor_round_trip(s.nats_url)).as_dict(),
+            "floor_nats_round_trip": (await nats_round_trip(s.nats_url)).as_dict(),
             "floor_pg_commit": (await pg_commit(s.database_url)).as_dict(),
         }
         await create_database(s.postgres.dsn("postgres"), "minute")

@@ -23,29 +23,19 @@ import time
 from typing import Any
 from uuid import uuid4
 
-import asyncpg
 import nats
 from nats.aio.client import Client as NatsClient
 
-from bench.floors import jetstream_publish, pg_commit, pubsub_rate
-from bench.harness import Latency, servers
+from bench.floors import jetstream_publish, nats_round_trip, pg_commit, pubsub_rate
+from bench.harness import Latency, create_database, delete_streams, rss_mb, servers
 from contracts.envelope import Envelope
-from contracts.presence import PRESENCE_STREAM, Channel, PresenceChanged, Status, event_subject
+from contracts.presence import Channel, PresenceChanged, Status, event_subject
 from runtime.config import Connections
 from runtime.eventstore import EventStore, create_pool
 from services.visibility.tables import SCHEMA, TABLES_SQL
 
 POPULAR, TEAM = "1000", "1001"
 STATUSES = [Status.AVAILABLE, Status.BUSY, Status.AWAY, Status.IN_MEETING]
-
-
-async def create_database(admin_dsn: str, name: str) -> None:
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
 
 
 async def seed(dsn: str, users: list[str], edges: list[tuple[str, str, str]]) -> None:
@@ -170,7 +160,9 @@ async def change_to_last(
     return Latency.of(samples), Latency.of(after_ack)
 
 
-async def fanout(url: str, admin_dsn: str, dsn: str, quick: bool) -> dict[str, Any]:
+async def fanout(
+    url: str, admin_dsn: str, dsn: str, quick: bool, pubsub_floor: float | None = None
+) -> dict[str, Any]:
     from services.visibility.app import build
 
     await create_database(admin_dsn, "bench_fanout")
@@ -188,7 +180,7 @@ async def fanout(url: str, admin_dsn: str, dsn: str, quick: bool) -> dict[str, A
     nc = await nats.connect(url)
     try:
         rate = await fanout_rate(nc, url, 5 if quick else 20, len(popular))
-        floor = await pubsub_rate(url, 50_000 if quick else 200_000)
+        floor = pubsub_floor or await pubsub_rate(url, 50_000 if quick else 200_000)
         same_messages = await raw_view_rate(url, 5 if quick else 20, popular)
         popular_change = await change_to_last(nc, url, POPULAR, len(popular), 5 if quick else 20)
         team_change = await change_to_last(nc, url, TEAM, len(team), 100 if quick else 1000)
@@ -208,28 +200,25 @@ async def fanout(url: str, admin_dsn: str, dsn: str, quick: bool) -> dict[str, A
     }
 
 
-def rss_mb() -> tuple[float, float]:
+def rss_now_and_peak() -> tuple[float, float]:
     """(current, peak) resident memory of this process in MB."""
     import resource
 
-    with open("/proc/self/status") as status:
-        current = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return current / 1024, peak / 1024
+    return rss_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 async def startup(url: str, dsn: str) -> dict[str, Any]:
     """In a fresh process: how long build + start take, and the memory they leave."""
     from services.visibility.app import build
 
-    before, _ = rss_mb()
+    before, _ = rss_now_and_peak()
     started = time.perf_counter()
     service = await build(Connections(url, dsn))
     await service.start()
     assert service.fanout is not None
     await service.fanout.leading.wait()  # the index is loaded: the fan-out can serve
     seconds = time.perf_counter() - started
-    current, peak = rss_mb()
+    current, peak = rss_now_and_peak()
     await service.stop()
     return {
         "startup_s": round(seconds, 2),
@@ -251,9 +240,7 @@ async def scale(url: str, admin_dsn: str, dsn: str, users: int, per_user: int) -
         if owner != watcher
     ]
     await seed(dsn, names, edges)
-    nc = await nats.connect(url)
-    await nc.jetstream().delete_stream(PRESENCE_STREAM)  # nothing left over from the fan-out
-    await nc.close()
+    await delete_streams(url)  # nothing left over from the fan-out
     out = subprocess.run(
         [sys.executable, "-m", "bench.visibility", "startup", url, dsn],
         check=True,
@@ -262,31 +249,12 @@ async def scale(url: str, admin_dsn: str, dsn: str, users: int, per_user: int) -
     return {"users": users, "edges": len(edges), **json.loads(out.splitlines()[-1])}
 
 
-async def round_trip_floor(url: str, count: int) -> Latency:
-    """Bare nats-py request/reply to a responder in another process, 200 B."""
-    process = subscriber("echo", url)
-    nc = await nats.connect(url)
-    try:
-        samples = []
-        for n in range(count + 100):
-            started = time.perf_counter()
-            await nc.request("bench.visibility.echo", b"x" * 200, timeout=5)
-            if n >= 100:
-                samples.append(time.perf_counter() - started)
-        return Latency.of(samples)
-    finally:
-        await nc.publish("bench.visibility.end", b"")
-        await nc.flush()
-        await nc.close()
-        process.wait()
-
-
 async def run(quick: bool) -> dict[str, Any]:
     with servers() as s:
         admin = s.postgres.dsn("postgres")
         floors = {
             "nats_round_trip": (
-                await round_trip_floor(s.nats_url, 500 if quick else 2000)
+                await nats_round_trip(s.nats_url, 500 if quick else 2000)
             ).as_dict(),
             "pg_commit": (await pg_commit(s.database_url, 500 if quick else 2000)).as_dict(),
             "jetstream_publish": (

@@ -3,7 +3,6 @@
 `rate URL EXPECTED`: counts every view on `voco.view.>` until EXPECTED arrived (or
 `bench.visibility.end`), then prints how many it saw and the seconds from the first to
 the last.
-`echo URL`: answers requests on `bench.visibility.echo` until `bench.visibility.end`.
 `rounds URL OWNER WATCHERS`: for each change of OWNER (its note names the round), publishes
 `bench.visibility.round` with the round and the monotonic time the last watcher's view
 arrived (perf_counter is CLOCK_MONOTONIC, the same clock in every process on Linux).
@@ -73,29 +72,8 @@ async def rounds(url: str, owner: str, watchers: int) -> None:
     await nc.close()
 
 
-async def echo(url: str) -> None:
-    """A bare responder: the floor for a request/reply round trip."""
-    nc = await nats.connect(url)
-    done = asyncio.Event()
-
-    async def answer(msg: Msg) -> None:
-        await msg.respond(msg.data)
-
-    async def end(msg: Msg) -> None:
-        done.set()
-
-    await nc.subscribe("bench.visibility.echo", cb=answer)
-    await nc.subscribe("bench.visibility.end", cb=end)
-    await nc.flush()
-    print("ready", flush=True)
-    await done.wait()
-    await nc.close()
-
-
 if __name__ == "__main__":
-    if sys.argv[1] == "echo":
-        asyncio.run(echo(sys.argv[2]))
-    elif sys.argv[1] == "rate":
+    if sys.argv[1] == "rate":
         asyncio.run(rate(sys.argv[2], int(sys.argv[3])))
     else:
         asyncio.run(rounds(sys.argv[2], sys.argv[3], int(sys.argv[4])))
