@@ -1,5 +1,9 @@
-"""A bare NATS subscriber in its own process: counts messages until an end marker arrives,
-then prints how many it saw and the seconds from the first to the last."""
+"""A bare NATS subscriber in its own process.
+
+`python -m bench.count URL SUBJECT END_SUBJECT [EXPECTED]` counts messages on SUBJECT
+until EXPECTED arrived or a message on END_SUBJECT, then prints how many it saw and the
+seconds from the first to the last.
+"""
 
 import asyncio
 import sys
@@ -9,7 +13,7 @@ import nats
 from nats.aio.msg import Msg
 
 
-async def main(url: str, subject: str) -> None:
+async def main(url: str, subject: str, end_subject: str, expected: int | None) -> None:
     nc = await nats.connect(url, pending_size=256 * 1024 * 1024)
     done = asyncio.Event()
     seen = 0
@@ -21,12 +25,14 @@ async def main(url: str, subject: str) -> None:
         if seen == 0:
             first = last
         seen += 1
+        if expected is not None and seen >= expected:
+            done.set()
 
     async def end(msg: Msg) -> None:
         done.set()
 
     await nc.subscribe(subject, cb=count, pending_msgs_limit=-1, pending_bytes_limit=-1)
-    await nc.subscribe(subject + ".end", cb=end)
+    await nc.subscribe(end_subject, cb=end)
     await nc.flush()
     print("ready", flush=True)
     await done.wait()
@@ -35,4 +41,5 @@ async def main(url: str, subject: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    url, subject, end_subject = sys.argv[1:4]
+    asyncio.run(main(url, subject, end_subject, int(sys.argv[4]) if len(sys.argv) > 4 else None))

@@ -79,7 +79,7 @@ async def jetstream_publish(url: str, count: int = 2000) -> Latency:
 async def pubsub_rate(url: str, count: int = 200_000) -> float:
     """Messages per second received by a subscriber in another process from one publisher."""
     counter = subprocess.Popen(
-        [sys.executable, "-m", "bench.count", url, "floor.pubsub"],
+        [sys.executable, "-m", "bench.count", url, "floor.pubsub", "floor.pubsub.end"],
         stdout=subprocess.PIPE,
     )
     assert counter.stdout is not None

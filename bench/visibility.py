@@ -83,17 +83,20 @@ def _now() -> Any:
     return datetime.now(UTC)
 
 
-def subscriber(*args: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.visibility_subscriber", *args], stdout=subprocess.PIPE
-    )
+def subscriber(module: str, *args: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.PIPE)
     assert process.stdout is not None
     process.stdout.readline()  # "ready"
     return process
 
 
+def counter(url: str, expected: int) -> subprocess.Popen[bytes]:
+    """bench.count on every view subject, ended by bench.visibility.end or EXPECTED views."""
+    return subscriber("bench.count", url, "voco.view.>", "bench.visibility.end", str(expected))
+
+
 async def fanout_rate(nc: NatsClient, url: str, changes: int, watchers: int) -> float:
-    process = subscriber("rate", url, str(changes * watchers))
+    process = counter(url, changes * watchers)
     assert process.stdout is not None
     for n in range(changes):
         await change(nc, POPULAR, STATUSES[n % len(STATUSES)], f"rate {n}")
@@ -107,7 +110,7 @@ async def fanout_rate(nc: NatsClient, url: str, changes: int, watchers: int) -> 
 async def raw_view_rate(url: str, changes: int, watchers: list[str]) -> float:
     """The floor for the same messages: bare publishes of a view-sized payload on the
     same per-watcher subjects, no service in between."""
-    process = subscriber("rate", url, str(changes * len(watchers)))
+    process = counter(url, changes * len(watchers))
     assert process.stdout is not None
     payload = b'{"extension":"1000","status":"busy","note":"rate 10","note_expires_at":null}'
     nc = await nats.connect(url)
@@ -128,7 +131,7 @@ async def change_to_last(
     nc: NatsClient, url: str, owner: str, watchers: int, rounds: int
 ) -> tuple[Latency, Latency]:
     """(from the publish of each change, from its JetStream ack) to the last watcher."""
-    process = subscriber("rounds", url, owner, str(watchers))
+    process = subscriber("bench.visibility_subscriber", url, owner, str(watchers))
     finished: dict[str, asyncio.Future[float]] = {}
 
     async def on_round(msg: Any) -> None:

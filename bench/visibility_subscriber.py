@@ -1,9 +1,6 @@
 """The watchers' side of bench/visibility.py, in its own process.
 
-`rate URL EXPECTED`: counts every view on `voco.view.>` until EXPECTED arrived (or
-`bench.visibility.end`), then prints how many it saw and the seconds from the first to
-the last.
-`rounds URL OWNER WATCHERS`: for each change of OWNER (its note names the round), publishes
+`URL OWNER WATCHERS`: for each change of OWNER (its note names the round), publishes
 `bench.visibility.round` with the round and the monotonic time the last watcher's view
 arrived (perf_counter is CLOCK_MONOTONIC, the same clock in every process on Linux).
 """
@@ -18,33 +15,6 @@ from collections import Counter
 
 import nats
 from nats.aio.msg import Msg
-
-
-async def rate(url: str, expected: int) -> None:
-    nc = await nats.connect(url, pending_size=256 * 1024 * 1024)
-    done = asyncio.Event()
-    seen = 0
-    first = last = 0.0
-
-    async def count(msg: Msg) -> None:
-        nonlocal seen, first, last
-        last = time.perf_counter()
-        if seen == 0:
-            first = last
-        seen += 1
-        if seen >= expected:
-            done.set()
-
-    async def end(msg: Msg) -> None:
-        done.set()
-
-    await nc.subscribe("voco.view.>", cb=count, pending_msgs_limit=-1, pending_bytes_limit=-1)
-    await nc.subscribe("bench.visibility.end", cb=end)
-    await nc.flush()
-    print("ready", flush=True)
-    await done.wait()
-    print(seen, last - first, flush=True)
-    await nc.close()
 
 
 async def rounds(url: str, owner: str, watchers: int) -> None:
@@ -73,7 +43,4 @@ async def rounds(url: str, owner: str, watchers: int) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "rate":
-        asyncio.run(rate(sys.argv[2], int(sys.argv[3])))
-    else:
-        asyncio.run(rounds(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+    asyncio.run(rounds(sys.argv[1], sys.argv[2], int(sys.argv[3])))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 JsonObject = dict[str, Any]
 Upcaster = Callable[[JsonObject], JsonObject]
@@ -32,6 +32,15 @@ class Event(Message):
 
 class Command(Message):
     """An imperative request that a service may accept or reject."""
+
+
+class Issued(Command):
+    """A command made by someone; who and when are recorded on the events it causes."""
+
+    actor: str = Field(default="system", min_length=1, max_length=128)
+    at: AwareDatetime | None = Field(
+        default=None, description="when it was issued; the service stamps it if absent"
+    )
 
 
 class UnknownMessageType(LookupError):

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.base import Command, Event, event
+from contracts.base import Command, Event, Issued, event
 
 PRESENCE_STREAM = "VOCO_PRESENCE"
 PRESENCE_SUBJECTS = ["voco.evt.presence.>"]
@@ -279,14 +279,10 @@ class FeatureCodesConfigured(Event):
 # ---- commands (subject voco.cmd.presence.<type_name>) ----------------------------------
 
 
-class ByActor(Command):
+class ByActor(Issued):
     """A command made by someone through a channel; both are recorded on the event."""
 
-    actor: str = Field(default="system", min_length=1, max_length=128)
     channel: Channel = Channel.CLIENT
-    at: AwareDatetime | None = Field(
-        default=None, description="when it was issued; the service stamps it if absent"
-    )
 
 
 @event

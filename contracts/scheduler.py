@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.base import Command, Event, event
+from contracts.base import Command, Event, Issued, event
 from contracts.presence import Extension, Identifier, Status
 
 SCHEDULER_STREAM = "VOCO_SCHEDULER"
@@ -186,55 +186,48 @@ class BoundaryApplied(Event):
 # ---- commands (subject voco.cmd.scheduler.<type_name>) --------------------------------
 
 
-class ByActor(Command):
-    actor: str = Field(default="system", min_length=1, max_length=128)
-    at: AwareDatetime | None = Field(
-        default=None, description="when it was issued; the service stamps it if absent"
-    )
-
-
 @event
-class SaveSchedule(ByActor):
+class SaveSchedule(Issued):
     type_name = "SaveSchedule"
     extension: Extension
     schedule: ScheduleSpec
 
 
 @event
-class SaveCompanySchedule(ByActor):
+class SaveCompanySchedule(Issued):
     type_name = "SaveCompanySchedule"
     schedule: ScheduleSpec
 
 
 @event
-class RemoveSchedule(ByActor):
+class RemoveSchedule(Issued):
     type_name = "RemoveSchedule"
     extension: Extension
 
 
 @event
-class AddOverride(ByActor):
+class AddOverride(Issued):
     type_name = "AddOverride"
     extension: Extension
     override: Override
 
 
 @event
-class CancelOverride(ByActor):
+class CancelOverride(Issued):
     type_name = "CancelOverride"
     extension: Extension
     override_id: Identifier
 
 
 @event
-class SetTimedStatus(ByActor):
+class SetTimedStatus(Issued):
     type_name = "SetTimedStatus"
     extension: Extension
     timed_status: TimedStatus
 
 
 @event
-class CancelTimedStatus(ByActor):
+class CancelTimedStatus(Issued):
     type_name = "CancelTimedStatus"
     extension: Extension
     timed_id: Identifier

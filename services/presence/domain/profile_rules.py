@@ -6,11 +6,13 @@ from contracts.base import Event
 from contracts.errors import CommandError, ErrorCode
 from contracts.presence import (
     ActivateProfile,
+    ByActor,
     ChangeReason,
     ConfigurePresenceRouting,
     DeleteProfile,
     PresenceChanged,
     PresenceRoutingConfigured,
+    Profile,
     ProfileActivated,
     ProfileDeleted,
     ProfileSaved,
@@ -45,19 +47,22 @@ def activate(command: ActivateProfile, user: User) -> list[Event]:
             )
         )
     if user.status != profile.shows:
-        events.append(
-            PresenceChanged(
-                extension=user.extension,
-                status=profile.shows,
-                note=user.note,
-                note_expires_at=user.note_expires_at,
-                previous_status=user.status,
-                channel=command.channel,
-                actor=command.actor,
-                reason=ChangeReason.PROFILE,
-            )
-        )
+        events.append(shows_status_of(profile, user, command))
     return events
+
+
+def shows_status_of(profile: Profile, user: User, command: ByActor) -> PresenceChanged:
+    """The user's shown status becomes the one the active profile shows."""
+    return PresenceChanged(
+        extension=user.extension,
+        status=profile.shows,
+        note=user.note,
+        note_expires_at=user.note_expires_at,
+        previous_status=user.status,
+        channel=command.channel,
+        actor=command.actor,
+        reason=ChangeReason.PROFILE,
+    )
 
 
 def save_profile(command: SaveProfile, user: User, directory: Directory) -> list[Event]:
@@ -71,18 +76,7 @@ def save_profile(command: SaveProfile, user: User, directory: Directory) -> list
         return []
     events: list[Event] = [ProfileSaved(extension=user.extension, profile=profile)]
     if user.active_profile == profile.id and user.status != profile.shows:
-        events.append(
-            PresenceChanged(
-                extension=user.extension,
-                status=profile.shows,
-                note=user.note,
-                note_expires_at=user.note_expires_at,
-                previous_status=user.status,
-                channel=command.channel,
-                actor=command.actor,
-                reason=ChangeReason.PROFILE,
-            )
-        )
+        events.append(shows_status_of(profile, user, command))
     return events
 
 
