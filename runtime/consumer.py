@@ -21,12 +21,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry.trace import SpanKind
 
 from runtime.eventstore import Conn, EventStore
+from runtime.pull import PullStream
 from runtime.telemetry import span_from_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -116,18 +116,21 @@ class CheckpointedConsumer:
             ack_wait=30,
             max_ack_pending=10_000,
         )
-        psub = await self.js.pull_subscribe_bind(
-            durable=await self._ensure(config), stream=self.stream
+        pull = PullStream(
+            self.js._nc,
+            api_prefix=self.js._prefix,  # nats-py keeps the API prefix (domain) here
+            stream=self.stream,
+            durable=await self._ensure(config),
+            batch=self.batch,
         )
+        await pull.start()
         try:
             while not self._stopping.is_set():
-                try:
-                    msgs = await psub.fetch(self.batch, timeout=0.5)
-                except (NatsTimeout, TimeoutError):
-                    continue
-                await self.handle_batch(msgs)
+                msgs = await pull.next_batch(timeout=0.5)
+                if msgs:
+                    await self.handle_batch(msgs)
         finally:
-            await psub.unsubscribe()
+            await pull.stop()
 
     async def _ensure(self, config: ConsumerConfig) -> str:
         await self.js.add_consumer(self.stream, config)
