@@ -11,12 +11,19 @@ which keeps sequences applied in order.
 
 A message that fails to decode or apply on its own is moved to dead_letters
 with the reason and the stream goes on: one bad message never blocks the rest.
+A version conflict (another writer got to a stream first) is not bad input: the
+message is applied again, on fresh state, and only dead-lettered if it keeps failing.
+
+A consumer applies either message by message (`apply`) or a whole batch at once
+(`apply_batch`, e.g. decide every call event of the batch and write all the events
+in one statement); both run inside the batch's transaction with the checkpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -25,7 +32,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry.trace import SpanKind
 
-from runtime.eventstore import Conn, EventStore
+from runtime.eventstore import Conn, EventStore, VersionConflict
 from runtime.pull import PullStream
 from runtime.telemetry import span_from_headers, tracer
 
@@ -46,6 +53,15 @@ def to_delivery(msg: Msg) -> Delivery:
 
 
 Apply = Callable[[Conn, Delivery], Awaitable[None]]
+AfterCommit = Callable[[], None]
+ApplyBatch = Callable[[Conn, Sequence[Delivery]], Awaitable[AfterCommit]]
+"""Applies deliveries in the given transaction; returns what to do once it has committed."""
+
+_CONFLICT_ATTEMPTS = 5
+
+
+def _nothing() -> None:
+    pass
 
 
 class Rejected(Exception):
@@ -61,26 +77,25 @@ class CheckpointedConsumer:
         name: str,
         stream: str,
         subjects: Sequence[str],
-        apply: Apply,
+        apply: Apply | None = None,
+        apply_batch: ApplyBatch | None = None,
         batch: int = 200,
         after_commit: Callable[[], None] | None = None,
         deliver_new_only: bool = False,
-        partition_by: Callable[[Delivery], str] | None = None,
     ) -> None:
-        """`partition_by`: apply the messages of different partitions (e.g. calls) of a batch
-        concurrently, each partition in order. Only for an `apply` whose effect commits in
-        its own transaction (a CommandRunner) and is idempotent: it must not use the shared
-        connection it is given, and a batch that fails is applied again one by one."""
+        if apply is not None and apply_batch is None:
+            apply_batch = self._apply_each(apply)
+        elif apply_batch is None or apply is not None:
+            raise ValueError("give a consumer either apply or apply_batch")
         self.store = store
         self.js = js
         self.name = name
         self.stream = stream
         self.subjects = list(subjects)
-        self.apply = apply
+        self.apply_batch_in = apply_batch
         self.batch = batch
         self.after_commit = after_commit
         self.deliver_new_only = deliver_new_only
-        self.partition_by = partition_by
         self._stopping = asyncio.Event()
         self._last_committed: int | None = None
 
@@ -158,58 +173,59 @@ class CheckpointedConsumer:
         async with self.store.pool.acquire() as conn, conn.transaction():
             last = await self._checkpoint(conn)
             fresh = [d for d in deliveries if d.sequence > last]
-            if self.partition_by is None:
-                await self._apply_in_order(conn, fresh)
-            else:
-                partitions: dict[str, list[Delivery]] = {}
-                for delivery in fresh:
-                    partitions.setdefault(self.partition_by(delivery), []).append(delivery)
-                # Every partition finishes before a failure is raised, so the one-by-one
-                # fallback never runs beside a straggler of the failed batch.
-                results = await asyncio.gather(
-                    *(self._apply_in_order(conn, part) for part in partitions.values()),
-                    return_exceptions=True,
-                )
-                for result in results:
-                    if isinstance(result, BaseException):
-                        raise result
+            done = await self.apply_batch_in(conn, fresh) if fresh else _nothing
             if fresh:
                 advanced = fresh[-1].sequence
                 await self._advance(conn, advanced)
         self._committed(advanced)
+        done()
 
-    async def _apply_in_order(self, conn: Conn, deliveries: Sequence[Delivery]) -> None:
-        for delivery in deliveries:
-            with span_from_headers(
-                _tracer,
-                f"apply {self.name}",
-                delivery.headers,
-                kind=SpanKind.CONSUMER,
-                attributes={"messaging.destination": delivery.subject},
-            ):
-                await self.apply(conn, delivery)
+    def _apply_each(self, apply: Apply) -> ApplyBatch:
+        async def apply_in_order(conn: Conn, deliveries: Sequence[Delivery]) -> AfterCommit:
+            for delivery in deliveries:
+                with span_from_headers(
+                    _tracer,
+                    f"apply {self.name}",
+                    delivery.headers,
+                    kind=SpanKind.CONSUMER,
+                    attributes={"messaging.destination": delivery.subject},
+                ):
+                    await apply(conn, delivery)
+            return _nothing
+
+        return apply_in_order
 
     async def _apply_alone(self, delivery: Delivery) -> None:
         async with self.store.pool.acquire() as conn:
-            try:
-                async with conn.transaction():
-                    if delivery.sequence <= await self._checkpoint(conn):
-                        return
-                    await self.apply(conn, delivery)
-                    await self._advance(conn, delivery.sequence)
-                self._committed(delivery.sequence)
-                return
-            except Exception as error:
-                reason = str(error) if isinstance(error, Rejected) else repr(error)
-                log.warning(
-                    "message dead-lettered",
-                    extra={
-                        "consumer": self.name,
-                        "subject": delivery.subject,
-                        "sequence": delivery.sequence,
-                        "reason": reason,
-                    },
-                )
+            for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
+                try:
+                    async with conn.transaction():
+                        if delivery.sequence <= await self._checkpoint(conn):
+                            return
+                        done = await self.apply_batch_in(conn, [delivery])
+                        await self._advance(conn, delivery.sequence)
+                    self._committed(delivery.sequence)
+                    done()
+                    return
+                except VersionConflict as error:
+                    reason = repr(error)
+                    log.info(
+                        "version conflict, applying again",
+                        extra={"consumer": self.name, "attempt": attempt},
+                    )
+                    await asyncio.sleep(random.uniform(0, 0.002 * attempt))
+                except Exception as error:
+                    reason = str(error) if isinstance(error, Rejected) else repr(error)
+                    break
+            log.warning(
+                "message dead-lettered",
+                extra={
+                    "consumer": self.name,
+                    "subject": delivery.subject,
+                    "sequence": delivery.sequence,
+                    "reason": reason,
+                },
+            )
             async with conn.transaction():
                 await conn.execute(
                     f"INSERT INTO {self.store.s}.dead_letters "

@@ -10,8 +10,8 @@ import asyncio
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid4
@@ -19,8 +19,16 @@ from uuid import UUID, uuid4
 from contracts.base import Command, Event, Message
 from contracts.envelope import Envelope, Metadata
 from contracts.errors import CommandError, ErrorCode
-from runtime.eventstore import EventStore, InlineProjection, Outgoing, VersionConflict
-from runtime.telemetry import tracer
+from runtime.eventstore import (
+    Conn,
+    EventStore,
+    InlineProjection,
+    Outgoing,
+    Queued,
+    VersionConflict,
+    wrap,
+)
+from runtime.telemetry import inject_headers, span_from_headers, tracer
 
 C = TypeVar("C", bound=Command)
 S = TypeVar("S")
@@ -73,12 +81,46 @@ class StateCache:
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
 
+    def drop(self, stream: str) -> None:
+        self._entries.pop(stream, None)
+
 
 @dataclass(frozen=True)
 class Decided(Generic[S]):
     state: S
     version: int
     events: list[Envelope]
+
+
+@dataclass(frozen=True)
+class Job(Generic[C]):
+    """A command for one stream, decided as part of a batch (`CommandRunner.decide_batch`)."""
+
+    stream: str
+    command: C
+    at: datetime
+    meta: Metadata | None = None
+    trace: Mapping[str, str] | None = None
+    """The trace context it arrived with (message headers): its span continues that trace."""
+
+
+@dataclass
+class BatchDecided(Generic[S]):
+    """A batch written in the caller's transaction; `committed()` once that has committed."""
+
+    decided: list[Decided[S]]
+    queued: list[Queued]
+    states: dict[str, tuple[S, int]]
+    runner: CommandRunner[Any, S]
+    events: list[Envelope] = field(default_factory=list)
+
+    def committed(self) -> None:
+        if self.runner.cache is not None:
+            for stream, (state, version) in self.states.items():
+                self.runner.cache.put(stream, state, version)
+        self.runner.store.committed(self.queued)
+        if self.runner.on_commit is not None:
+            self.runner.on_commit()
 
 
 class CommandRunner(Generic[C, S]):
@@ -121,6 +163,69 @@ class CommandRunner(Generic[C, S]):
         if self.cache is not None:
             self.cache.put(stream, state, version)
         return state, version
+
+    async def decide_batch(self, conn: Conn, jobs: Sequence[Job[C]]) -> BatchDecided[S]:
+        """Decide every job and write all their events in one statement on `conn`, inside the
+        caller's transaction (e.g. with a consumer's checkpoint).
+
+        A stream's jobs are decided in order, each on the state the previous one left.
+        Nothing is retried here: on VersionConflict the streams' cached states are dropped
+        and the caller's transaction must roll back; deciding the jobs again (alone, with
+        `handle`) reads them fresh. Call `committed()` on the result after the commit.
+        """
+        states: dict[str, tuple[S, int]] = {}
+        missing = []
+        for stream in dict.fromkeys(job.stream for job in jobs):
+            cached = self.cache.get(stream) if self.cache is not None else None
+            if cached is None:
+                missing.append(stream)
+            else:
+                states[stream] = cached
+        if missing:
+            loaded = await self.store.load_many(conn, missing)
+            for stream in missing:
+                history = loaded.get(stream, [])
+                states[stream] = (
+                    self.decider.fold([e.payload() for e in history]),
+                    history[-1].version if history else 0,
+                )
+        decided: list[Decided[S]] = []
+        envelopes: list[Envelope] = []
+        messages: list[Outgoing] = []
+        for job in jobs:
+            state, version = states[job.stream]
+            with span_from_headers(
+                _tracer,
+                f"decide {job.command.type_name}",
+                job.trace,
+                attributes={"voco.stream": job.stream},
+            ):
+                events = list(self.decider.decide(job.command, state))
+                appended = wrap(
+                    job.stream,
+                    version,
+                    events,
+                    ids=(self.ids() for _ in events),
+                    at=job.at,
+                    meta=job.meta or Metadata(),
+                )
+                trace = inject_headers() if appended else {}
+            outgoing = [replace(m, headers={**trace, **m.headers}) for m in self.outgoing(appended)]
+            state = self.decider.fold(events, state)
+            states[job.stream] = (state, version + len(events))
+            decided.append(Decided(state, version + len(events), appended))
+            envelopes += appended
+            messages += outgoing
+        if not envelopes:
+            return BatchDecided(decided, [], states, self)
+        try:
+            queued = await self.store.write(conn, envelopes, messages, self.projections)
+        except VersionConflict:
+            if self.cache is not None:
+                for stream in states:
+                    self.cache.drop(stream)
+            raise
+        return BatchDecided(decided, queued, states, self, envelopes)
 
     async def handle(
         self, stream: str, command: C, *, at: datetime, meta: Metadata | None = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -41,6 +41,14 @@ class Outgoing:
     payload: bytes
     msg_id: str
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """An outbox row just written: what the relay may publish from memory once it commits."""
+
+    position: int
+    message: Outgoing
 
 
 InlineProjection = Callable[[Conn, Sequence[Envelope]], Awaitable[None]]
@@ -95,9 +103,41 @@ WITH appended AS (
     FROM unnest($9::text[], $10::text[], $11::text[], $12::bytea[]) WITH ORDINALITY
         AS o(msg_id, subject, headers, payload, n)
     ORDER BY n  -- outbox positions follow the order the messages were given in
+    RETURNING position, msg_id
 )
-SELECT 1
+SELECT position, msg_id FROM queued
 """
+
+
+def wrap(
+    stream: str,
+    expected_version: int,
+    events: Sequence[Message],
+    *,
+    ids: Iterable[UUID],
+    at: datetime,
+    meta: Metadata,
+) -> list[Envelope]:
+    """Events as the envelopes they are stored in, numbered after `expected_version`."""
+    return [
+        Envelope.wrap(
+            event, id=event_id, stream=stream, version=expected_version + n, at=at, meta=meta
+        )
+        for n, (event, event_id) in enumerate(zip(events, ids, strict=False), start=1)
+    ]
+
+
+def _envelope(stream: str, r: asyncpg.Record) -> Envelope:
+    return Envelope(
+        id=r["id"],
+        type=r["type"],
+        v=r["schema_version"],
+        stream=stream,
+        version=r["version"],
+        at=r["at"],
+        data=r["data"],
+        meta=Metadata.model_validate(r["meta"]),
+    )
 
 
 def quote_ident(name: str) -> str:
@@ -130,6 +170,7 @@ class EventStore:
         self.schema = schema
         self.s = quote_ident(schema)
         self._append_sql = _APPEND_SQL.format(s=self.s)
+        self.on_committed: Callable[[Sequence[Queued]], None] | None = None
 
     async def setup(self, extra_sql: str = "") -> None:
         """Create the schema's tables (idempotent), plus a service's own read-model tables."""
@@ -139,6 +180,18 @@ class EventStore:
             await conn.execute(_SCHEMA_SQL.format(s=self.s))
             if extra_sql:
                 await conn.execute(extra_sql.format(s=self.s))
+
+    async def load_many(self, conn: Conn, streams: Sequence[str]) -> dict[str, list[Envelope]]:
+        """Every event of each stream, in order, in one query (streams with none are absent)."""
+        rows = await conn.fetch(
+            "SELECT stream, id, type, schema_version, version, at, data, meta "
+            f"FROM {self.s}.events WHERE stream = ANY($1::text[]) ORDER BY stream, version",
+            list(streams),
+        )
+        found: dict[str, list[Envelope]] = {}
+        for r in rows:
+            found.setdefault(r["stream"], []).append(_envelope(r["stream"], r))
+        return found
 
     async def load(
         self, stream: str, conn: Conn | None = None, *, after_version: int = 0
@@ -153,19 +206,16 @@ class EventStore:
                 rows = await c.fetch(sql, stream, after_version)
         else:
             rows = await conn.fetch(sql, stream, after_version)
-        return [
-            Envelope(
-                id=r["id"],
-                type=r["type"],
-                v=r["schema_version"],
-                stream=stream,
-                version=r["version"],
-                at=r["at"],
-                data=r["data"],
-                meta=Metadata.model_validate(r["meta"]),
-            )
-            for r in rows
-        ]
+        return [_envelope(stream, r) for r in rows]
+
+    def committed(self, queued: Sequence[Queued]) -> None:
+        """Outbox rows whose transaction has committed (the relay publishes them from memory).
+
+        `append` calls it itself; whoever runs `write` in its own transaction calls it
+        after that commits. Rows never reported are still found by the relay's scan.
+        """
+        if queued and self.on_committed is not None:
+            self.on_committed(queued)
 
     async def append(
         self,
@@ -180,37 +230,38 @@ class EventStore:
         projections: Sequence[InlineProjection] = (),
     ) -> list[Envelope]:
         """Append after `expected_version`; events, outbox rows and projections commit together."""
-        envelopes = [
-            Envelope.wrap(
-                event, id=event_id, stream=stream, version=expected_version + n, at=at, meta=meta
-            )
-            for n, (event, event_id) in enumerate(zip(events, ids, strict=False), start=1)
-        ]
+        envelopes = wrap(stream, expected_version, events, ids=ids, at=at, meta=meta)
         if not envelopes:
             return []
         messages = outgoing(envelopes)
         async with self.pool.acquire() as conn:
             if projections:
                 async with conn.transaction():
-                    await self._insert(conn, envelopes, messages, expected_version)
-                    for project in projections:
-                        await project(conn, envelopes)
+                    queued = await self.write(conn, envelopes, messages, projections)
             else:
                 # One statement is atomic on its own: no BEGIN/COMMIT round trips.
-                await self._insert(conn, envelopes, messages, expected_version)
+                queued = await self.write(conn, envelopes, messages)
+        self.committed(queued)
         return envelopes
 
-    async def _insert(
+    async def write(
         self,
         conn: Conn,
         envelopes: Sequence[Envelope],
         messages: Sequence[Outgoing],
-        expected_version: int,
-    ) -> None:
-        """Events and their outbox rows in one statement: one round trip for the append."""
+        projections: Sequence[InlineProjection] = (),
+    ) -> list[Queued]:
+        """Events of any number of streams and their outbox rows in one statement, then the
+        projections; inside the caller's transaction when there is more than the statement.
+
+        Each envelope's version is the one expected to be next in its stream: if another
+        writer got there first, VersionConflict and nothing of this statement is stored.
+        A message's trace context is the current span's unless it carries its own.
+        """
         trace_headers = inject_headers()
+        sent = [replace(m, headers={**trace_headers, **m.headers}) for m in messages]
         try:
-            await conn.execute(
+            rows = await conn.fetch(
                 self._append_sql,
                 [e.stream for e in envelopes],
                 [e.version for e in envelopes],
@@ -220,15 +271,19 @@ class EventStore:
                 [e.at for e in envelopes],
                 [json.dumps(e.data) for e in envelopes],
                 [e.meta.model_dump_json(exclude_none=True) for e in envelopes],
-                [m.msg_id for m in messages],
-                [m.subject for m in messages],
-                [json.dumps({**trace_headers, **m.headers}) for m in messages],
-                [m.payload for m in messages],
+                [m.msg_id for m in sent],
+                [m.subject for m in sent],
+                [json.dumps(m.headers) for m in sent],
+                [m.payload for m in sent],
             )
         except asyncpg.UniqueViolationError as error:
             raise VersionConflict(
-                f"stream {envelopes[0].stream} moved past version {expected_version}"
+                f"a stream moved past the version expected ({error.detail or error})"
             ) from error
+        for project in projections:
+            await project(conn, envelopes)
+        position_of = {row["msg_id"]: row["position"] for row in rows}
+        return [Queued(position_of[m.msg_id], m) for m in sent]
 
     async def enqueue(self, conn: Conn, messages: Sequence[Outgoing]) -> None:
         """Add messages to the outbox inside the caller's transaction.

@@ -6,17 +6,26 @@ no high-water mark to skip past it. The JetStream message id is the outbox
 msg_id (the event id), so a republish after a crash between ack and delete is
 dropped by JetStream's duplicate window. One relay per schema is active at a
 time (a Postgres advisory lock), so events leave in the order they committed.
+
+Rows this process commits are also handed over in memory (`committed`): the leader
+publishes those at once, without reading them back, and deletes them after the acks.
+The scan stays the source of truth: it runs when the relay becomes leader, when
+asked (`wake`, for rows written with `enqueue`), every `idle_poll_seconds` (rows of
+other replicas) and after any failed publish; until a scan finds the table drained,
+rows handed over in memory are left to it, so a row never overtakes an older one.
+A row published by both ways is dropped by JetStream as a duplicate.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from collections import deque
+from collections.abc import Sequence
 
 from nats.js import JetStreamContext
 
-from runtime.eventstore import Conn, EventStore
+from runtime.eventstore import Conn, EventStore, Outgoing, Queued
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +45,27 @@ class OutboxRelay:
         self.idle_poll_seconds = idle_poll_seconds
         self._wake = asyncio.Event()
         self._stopping = False
+        self._leading = False
+        self._caught_up = False
+        self._scan_wanted = True
+        self._fresh: deque[Queued] = deque()
+        store.on_committed = self.committed
 
     def wake(self) -> None:
+        """Rows were committed that were not handed over: scan the table."""
+        self._scan_wanted = True
         self._wake.set()
+
+    def committed(self, queued: Sequence[Queued]) -> None:
+        if self._leading and self._caught_up:
+            self._fresh.extend(queued)
+            self._wake.set()
+        elif self._leading:
+            self._scan_wanted = True  # a scan under way may have read the table before them
 
     def stop(self) -> None:
         self._stopping = True
-        self._wake.set()
+        self.wake()
 
     async def run(self) -> None:
         async with self.store.pool.acquire() as lock_conn:
@@ -54,23 +77,36 @@ class OutboxRelay:
             if self._stopping:
                 return
             await self._sleep()
+        self._leading, self._caught_up, self._scan_wanted = True, False, True
         try:
             while True:
                 self._wake.clear()
-                published = await self.publish_pending()
-                if self._stopping and published == 0:
+                if self._scan_wanted or not self._caught_up:
+                    self._scan_wanted = False
+                    drained = await self.publish_pending() < self.batch
+                    self._caught_up = drained
+                    self._scan_wanted = self._scan_wanted or not drained
+                elif self._fresh:
+                    await self._publish_fresh()
+                elif self._stopping:
                     return
-                if published < self.batch:
-                    await self._sleep()
+                elif not await self._sleep():
+                    self._scan_wanted = True  # the poll: rows other replicas committed
         finally:
+            self._leading = False
+            self._fresh.clear()
             await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
 
-    async def _sleep(self) -> None:
-        with contextlib.suppress(TimeoutError):
+    async def _sleep(self) -> bool:
+        """Wait for a wake-up or the poll interval; True if woken."""
+        try:
             await asyncio.wait_for(self._wake.wait(), self.idle_poll_seconds)
+        except TimeoutError:
+            return False
+        return True
 
     async def publish_pending(self) -> int:
-        """Publish one batch; returns how many rows left the outbox."""
+        """Publish one batch read from the table; returns how many rows left the outbox."""
         s = self.store.s
         async with self.store.pool.acquire() as conn:
             rows = await conn.fetch(
@@ -80,27 +116,54 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
-            acks = [
-                await self.js.publish_async(
-                    row["subject"],
-                    bytes(row["payload"]),
-                    headers={**row["headers"], "Nats-Msg-Id": row["msg_id"]},
+            queued = [
+                Queued(
+                    row["position"],
+                    Outgoing(row["subject"], bytes(row["payload"]), row["msg_id"], row["headers"]),
                 )
                 for row in rows
             ]
-            done: list[int] = []
-            for row, ack in zip(rows, acks, strict=True):
-                try:
-                    await ack
-                except Exception as error:
-                    # Later rows may be stored already; they are republished with their
-                    # ids and dropped as duplicates, so stopping here loses nothing.
-                    log.warning(
-                        "publish failed, will retry",
-                        extra={"subject": row["subject"], "error": repr(error)},
-                    )
-                    break
-                done.append(row["position"])
+            done = await self._publish(queued)
             if done:
-                await conn.execute(f"DELETE FROM {s}.outbox WHERE position = ANY($1)", done)
-            return len(done)
+                await self._delete(conn, done)
+        published = set(done)
+        self._fresh = deque(q for q in self._fresh if q.position not in published)
+        return len(done)
+
+    async def _publish_fresh(self) -> None:
+        taken = [self._fresh.popleft() for _ in range(min(self.batch, len(self._fresh)))]
+        done = await self._publish(taken)
+        if len(done) < len(taken):
+            self._caught_up = False  # what failed is still in the table: scan from here on
+            self._fresh.clear()
+        if done:
+            async with self.store.pool.acquire() as conn:
+                await self._delete(conn, done)
+
+    async def _publish(self, queued: Sequence[Queued]) -> list[int]:
+        """Publish in order; the positions acked, up to the first failure."""
+        acks = [
+            await self.js.publish_async(
+                q.message.subject,
+                q.message.payload,
+                headers={**q.message.headers, "Nats-Msg-Id": q.message.msg_id},
+            )
+            for q in queued
+        ]
+        done: list[int] = []
+        for q, ack in zip(queued, acks, strict=True):
+            try:
+                await ack
+            except Exception as error:
+                # Later rows may be stored already; they are republished with their
+                # ids and dropped as duplicates, so stopping here loses nothing.
+                log.warning(
+                    "publish failed, will retry",
+                    extra={"subject": q.message.subject, "error": repr(error)},
+                )
+                break
+            done.append(q.position)
+        return done
+
+    async def _delete(self, conn: Conn, positions: list[int]) -> None:
+        await conn.execute(f"DELETE FROM {self.store.s}.outbox WHERE position = ANY($1)", positions)

@@ -79,8 +79,16 @@ class ServiceRuntime:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def consume(
-        self, name: str, stream: str, subjects: Sequence[str], apply: Apply, **options: object
+        self,
+        name: str,
+        stream: str,
+        subjects: Sequence[str],
+        apply: Apply | None = None,
+        **options: object,
     ) -> CheckpointedConsumer:
+        """A checkpointed consumer started with the service; by default the relay scans the
+        outbox after each batch (for rows an `apply` wrote with `enqueue`)."""
+        options.setdefault("after_commit", self.relay.wake)
         consumer = CheckpointedConsumer(
             self.store,
             self.js,
@@ -88,7 +96,6 @@ class ServiceRuntime:
             stream=stream,
             subjects=subjects,
             apply=apply,
-            after_commit=self.relay.wake,
             **options,  # type: ignore[arg-type]
         )
         self.consumers.append(consumer)

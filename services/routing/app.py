@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import zlib
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from nats.js.api import StorageType
@@ -18,7 +19,7 @@ from runtime.bus import explain_validation
 from runtime.clock import Clock
 from runtime.config import Connections, env_int
 from runtime.consumer import CheckpointedConsumer, Delivery, Rejected
-from runtime.decider import CommandRunner, StateCache
+from runtime.decider import CommandRunner, Job, StateCache
 from runtime.eventstore import Conn
 from runtime.service import ServiceRuntime, ensure_stream, open_runtime
 from services.routing.directory_store import READ_MODEL_SQL, DirectoryStore
@@ -54,7 +55,6 @@ class Routing:
             call_decider,
             outgoing=outgoing,
             projections=[timer_projection(runtime.store.s)],
-            on_commit=runtime.relay.wake,
             cache=StateCache(env_int("VOCO_ROUTING_CACHE_SIZE", 20_000)),  # live calls
         )
         self.timers = TimerWheel(self.clock, self.fire_timer)
@@ -69,7 +69,30 @@ class Routing:
             call_id, FireTimer(at=at, directory=self.directory.directory, timer_id=timer_id)
         )
 
-    async def apply_pbx_event(self, conn: Conn, delivery: Delivery) -> None:
+    async def apply_pbx_events(
+        self, conn: Conn, deliveries: Sequence[Delivery]
+    ) -> Callable[[], None]:
+        """A batch of call events: every call decided, all their events in one write inside
+        the consumer's transaction; PBX commands leave and timers arm once it commits."""
+        jobs = []
+        for delivery in deliveries:
+            event = self.call_event(delivery)
+            if isinstance(event, pbx.LegRinging):
+                continue  # for observers; routing's decisions do not depend on it
+            command = self.command_for(event)
+            jobs.append(
+                Job(f"call:{event.call_id}", command, at=command.at, trace=delivery.headers)
+            )
+        batch = await self.runner.decide_batch(conn, jobs)
+
+        def committed() -> None:
+            batch.committed()
+            self.timers.arm_from(batch.events)
+
+        return committed
+
+    @staticmethod
+    def call_event(delivery: Delivery) -> pbx.CallEvent:
         try:
             message = pbx.decode(delivery.data)
         except ValidationError as error:
@@ -78,9 +101,7 @@ class Routing:
             raise Rejected(f"invalid PBX message: {error}") from None
         if not isinstance(message, pbx.CallEvent):
             raise Rejected(f"{message.type_name} is not a call event; send it on its own subject")
-        if isinstance(message, pbx.LegRinging):
-            return  # for observers; routing's decisions do not depend on it
-        await self.handle(message.call_id, self.command_for(message))
+        return message
 
     def command_for(self, event: pbx.CallEvent) -> CallCommand:
         # Decisions are timed by routing's clock, not the PBX's: timers stay consistent.
@@ -159,8 +180,8 @@ async def build(
         "routing-calls",
         pbx.PBX_STREAM,
         [pbx.CALL_EVENTS],
-        routing.apply_pbx_event,
-        partition_by=lambda delivery: delivery.subject,  # one call's events stay in order
+        apply_batch=routing.apply_pbx_events,
+        after_commit=None,  # the batch hands its outbox rows to the relay itself
     )
     runtime.commands.route(ExplainCall, routing.explain_call)
     runtime.commands.route(WhatIf, routing.what_if)

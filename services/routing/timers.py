@@ -1,7 +1,8 @@
 """The call's timers: due times kept in Postgres, armed in memory, fired as commands.
 
-A RingStepStarted event writes its timer row in the append transaction (an inline
-projection); any event that leaves the step deletes it. On start the service loads
+A RingStepStarted event writes its call's timer row in the append transaction (an
+inline projection); any event that leaves the step deletes it. A call has at most one
+live timer (its current step's), so the row is keyed by the call. On start the service loads
 every row and re-arms it, so a restart loses no timer. Firing is a FireTimer command
 to the call's decider: a timer that fires twice, or after its step ended, decides
 nothing.
@@ -33,12 +34,20 @@ from runtime.eventstore import Conn
 log = logging.getLogger(__name__)
 
 TIMERS_SQL = """
-CREATE TABLE IF NOT EXISTS {s}.timers (
-    call_id text NOT NULL,
+CREATE TABLE IF NOT EXISTS {s}.call_timers (
+    call_id text PRIMARY KEY,
     timer_id text NOT NULL,
-    due_at timestamptz NOT NULL,
-    PRIMARY KEY (call_id, timer_id)
+    due_at timestamptz NOT NULL
 );
+DO $$ BEGIN  -- earlier versions keyed timers by (call, timer): carry live ones over once
+    IF to_regclass('{s}.timers') IS NOT NULL THEN
+        INSERT INTO {s}.call_timers (call_id, timer_id, due_at)
+            SELECT DISTINCT ON (call_id) call_id, timer_id, due_at FROM {s}.timers
+            ORDER BY call_id, due_at DESC
+            ON CONFLICT (call_id) DO NOTHING;
+        DROP TABLE {s}.timers;
+    END IF;
+END $$;
 """
 
 LEAVES_STEP = {
@@ -63,27 +72,30 @@ def call_id_of(stream: str) -> str:
 
 
 def timer_projection(schema: str) -> Callable[[Conn, Sequence[Envelope]], Awaitable[None]]:
-    """At most one statement per append: only the last timer-relevant event counts."""
+    """One statement per write, however many calls it holds: per call, the last
+    timer-relevant event decides whether its row is set or removed."""
+    sql = (
+        f"WITH disarmed AS (DELETE FROM {schema}.call_timers WHERE call_id = ANY($4::text[])) "
+        f"INSERT INTO {schema}.call_timers (call_id, timer_id, due_at) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) "
+        "ON CONFLICT (call_id) DO UPDATE SET timer_id = EXCLUDED.timer_id, due_at = EXCLUDED.due_at"
+    )
 
     async def project(conn: Conn, envelopes: Sequence[Envelope]) -> None:
-        last = next(
-            (e for e in reversed(envelopes) if e.type in LEAVES_STEP or e.type == STARTS_STEP),
-            None,
-        )
-        if last is None:
+        last: dict[str, Envelope] = {}
+        for e in envelopes:
+            if e.type in LEAVES_STEP or e.type == STARTS_STEP:
+                last[call_id_of(e.stream)] = e
+        if not last:
             return
-        call_id = call_id_of(last.stream)
-        if last.type == STARTS_STEP:
-            await conn.execute(
-                f"WITH gone AS (DELETE FROM {schema}.timers WHERE call_id = $1) "
-                f"INSERT INTO {schema}.timers (call_id, timer_id, due_at) VALUES ($1, $2, $3) "
-                "ON CONFLICT (call_id, timer_id) DO UPDATE SET due_at = EXCLUDED.due_at",
-                call_id,
-                last.data["timer_id"],
-                datetime.fromisoformat(last.data["deadline"]),
-            )
-        else:
-            await conn.execute(f"DELETE FROM {schema}.timers WHERE call_id = $1", call_id)
+        armed = {c: e for c, e in last.items() if e.type == STARTS_STEP}
+        await conn.execute(
+            sql,
+            list(armed),
+            [e.data["timer_id"] for e in armed.values()],
+            [datetime.fromisoformat(e.data["deadline"]) for e in armed.values()],
+            [c for c in last if c not in armed],
+        )
 
     return project
 
@@ -114,7 +126,7 @@ class TimerWheel:
                 self.arm(call_id_of(e.stream), e.data["timer_id"], due)
 
     async def load(self, conn: Conn, schema: str) -> int:
-        rows = await conn.fetch(f"SELECT call_id, timer_id, due_at FROM {schema}.timers")
+        rows = await conn.fetch(f"SELECT call_id, timer_id, due_at FROM {schema}.call_timers")
         for row in rows:
             self.arm(row["call_id"], row["timer_id"], row["due_at"])
         return len(rows)
