@@ -32,7 +32,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry.trace import SpanKind
 
-from runtime.eventstore import Conn, EventStore, VersionConflict
+from runtime.eventstore import Checkpoint, Conn, EventStore, VersionConflict
 from runtime.pull import PullStream
 from runtime.telemetry import span_from_headers, tracer
 
@@ -54,8 +54,10 @@ def to_delivery(msg: Msg) -> Delivery:
 
 Apply = Callable[[Conn, Delivery], Awaitable[None]]
 AfterCommit = Callable[[], None]
-ApplyBatch = Callable[[Conn, Sequence[Delivery]], Awaitable[AfterCommit]]
-"""Applies deliveries in the given transaction; returns what to do once it has committed."""
+ApplyBatch = Callable[[Conn, Sequence[Delivery], Checkpoint], Awaitable[AfterCommit]]
+"""Applies deliveries and commits the checkpoint with their effect, atomically (in one
+statement, `EventStore.write(checkpoint=)`, or in a transaction it opens on `conn`);
+returns what to do once that has committed."""
 
 _CONFLICT_ATTEMPTS = 5
 
@@ -169,44 +171,43 @@ class CheckpointedConsumer:
                 await self._apply_alone(delivery)
 
     async def _apply_together(self, deliveries: Sequence[Delivery]) -> None:
-        advanced = None
-        async with self.store.pool.acquire() as conn, conn.transaction():
+        async with self.store.pool.acquire() as conn:
             last = await self._checkpoint(conn)
             fresh = [d for d in deliveries if d.sequence > last]
-            done = await self.apply_batch_in(conn, fresh) if fresh else _nothing
-            if fresh:
-                advanced = fresh[-1].sequence
-                await self._advance(conn, advanced)
-        self._committed(advanced)
+            if not fresh:
+                return
+            checkpoint = Checkpoint(self.name, fresh[-1].sequence)
+            done = await self.apply_batch_in(conn, fresh, checkpoint)
+        self._committed(checkpoint.sequence)
         done()
 
     def _apply_each(self, apply: Apply) -> ApplyBatch:
-        async def apply_in_order(conn: Conn, deliveries: Sequence[Delivery]) -> AfterCommit:
-            for delivery in deliveries:
-                with span_from_headers(
-                    _tracer,
-                    f"apply {self.name}",
-                    delivery.headers,
-                    kind=SpanKind.CONSUMER,
-                    attributes={"messaging.destination": delivery.subject},
-                ):
-                    await apply(conn, delivery)
+        async def apply_in_order(
+            conn: Conn, deliveries: Sequence[Delivery], checkpoint: Checkpoint
+        ) -> AfterCommit:
+            async with conn.transaction():
+                for delivery in deliveries:
+                    with span_from_headers(
+                        _tracer,
+                        f"apply {self.name}",
+                        delivery.headers,
+                        kind=SpanKind.CONSUMER,
+                        attributes={"messaging.destination": delivery.subject},
+                    ):
+                        await apply(conn, delivery)
+                await self.store.advance(conn, checkpoint)
             return _nothing
 
         return apply_in_order
 
     async def _apply_alone(self, delivery: Delivery) -> None:
+        checkpoint = Checkpoint(self.name, delivery.sequence)
         async with self.store.pool.acquire() as conn:
             for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
-                try:
-                    async with conn.transaction():
-                        if delivery.sequence <= await self._checkpoint(conn):
-                            return
-                        done = await self.apply_batch_in(conn, [delivery])
-                        await self._advance(conn, delivery.sequence)
-                    self._committed(delivery.sequence)
-                    done()
+                if delivery.sequence <= await self._checkpoint(conn):
                     return
+                try:
+                    done = await self.apply_batch_in(conn, [delivery], checkpoint)
                 except VersionConflict as error:
                     reason = repr(error)
                     log.info(
@@ -214,9 +215,13 @@ class CheckpointedConsumer:
                         extra={"consumer": self.name, "attempt": attempt},
                     )
                     await asyncio.sleep(random.uniform(0, 0.002 * attempt))
+                    continue
                 except Exception as error:
                     reason = str(error) if isinstance(error, Rejected) else repr(error)
                     break
+                self._committed(delivery.sequence)
+                done()
+                return
             log.warning(
                 "message dead-lettered",
                 extra={
@@ -236,7 +241,7 @@ class CheckpointedConsumer:
                     delivery.data,
                     reason,
                 )
-                await self._advance(conn, delivery.sequence)
+                await self.store.advance(conn, checkpoint)
             self._committed(delivery.sequence)
 
     async def _checkpoint(self, conn: Conn) -> int:
@@ -253,12 +258,3 @@ class CheckpointedConsumer:
     def _committed(self, sequence: int | None) -> None:
         if sequence is not None and self._last_committed is not None:
             self._last_committed = max(self._last_committed, sequence)
-
-    async def _advance(self, conn: Conn, sequence: int) -> None:
-        await conn.execute(
-            f"INSERT INTO {self.store.s}.checkpoints (consumer, sequence) VALUES ($1, $2) "
-            "ON CONFLICT (consumer) DO UPDATE SET sequence = GREATEST("
-            f"{self.store.s}.checkpoints.sequence, EXCLUDED.sequence)",
-            self.name,
-            sequence,
-        )

@@ -20,11 +20,13 @@ from contracts.base import Command, Event, Message
 from contracts.envelope import Envelope, Metadata
 from contracts.errors import CommandError, ErrorCode
 from runtime.eventstore import (
+    Checkpoint,
     Conn,
     EventStore,
     InlineProjection,
     Outgoing,
     Queued,
+    SqlProjection,
     VersionConflict,
     wrap,
 )
@@ -130,12 +132,16 @@ class CommandRunner(Generic[C, S]):
         decider: Decider[C, S],
         *,
         outgoing: Callable[[Sequence[Envelope]], Sequence[Outgoing]],
-        projections: Sequence[InlineProjection] = (),
+        projections: Sequence[InlineProjection | SqlProjection] = (),
         ids: Callable[[], UUID] = uuid4,
         on_commit: Callable[[], None] | None = None,
         max_attempts: int = 10,
         cache: StateCache | None = None,
+        starts_stream: Callable[[C], bool] | None = None,
     ) -> None:
+        """`starts_stream`: commands that begin their stream (e.g. a call offered). In a
+        batch, such a command's stream is taken to be empty without reading it when it is
+        not cached; if it was not, the write conflicts and the stream is read next time."""
         self.store = store
         self.decider = decider
         self.outgoing = outgoing
@@ -144,6 +150,8 @@ class CommandRunner(Generic[C, S]):
         self.on_commit = on_commit
         self.max_attempts = max_attempts
         self.cache = cache
+        self.starts_stream = starts_stream
+        self._read_next_time: set[str] = set()  # streams a batch conflicted on
 
     async def state_of(self, stream: str, *, fresh: bool = False) -> tuple[S, int]:
         """The stream's state and version.
@@ -164,25 +172,35 @@ class CommandRunner(Generic[C, S]):
             self.cache.put(stream, state, version)
         return state, version
 
-    async def decide_batch(self, conn: Conn, jobs: Sequence[Job[C]]) -> BatchDecided[S]:
-        """Decide every job and write all their events in one statement on `conn`, inside the
-        caller's transaction (e.g. with a consumer's checkpoint).
+    async def decide_batch(
+        self, conn: Conn, jobs: Sequence[Job[C]], *, checkpoint: Checkpoint | None = None
+    ) -> BatchDecided[S]:
+        """Decide every job and write all their events in one statement on `conn`, with a
+        consumer's checkpoint if given (inline projections need the caller's transaction).
 
         A stream's jobs are decided in order, each on the state the previous one left.
-        Nothing is retried here: on VersionConflict the streams' cached states are dropped
-        and the caller's transaction must roll back; deciding the jobs again (alone, with
-        `handle`) reads them fresh. Call `committed()` on the result after the commit.
+        Nothing is retried here: on VersionConflict nothing of the write is stored and the
+        batch's streams are read from the store the next time they are decided, so the
+        caller applies the jobs again (e.g. one by one). Call `committed()` on the result
+        once the write has committed (after the caller's transaction, if it holds one).
         """
         states: dict[str, tuple[S, int]] = {}
-        missing = []
-        for stream in dict.fromkeys(job.stream for job in jobs):
-            cached = self.cache.get(stream) if self.cache is not None else None
-            if cached is None:
-                missing.append(stream)
+        missing: dict[str, None] = {}  # ordered set
+        for job in jobs:
+            if job.stream in states or job.stream in missing:
+                continue
+            cached = self.cache.get(job.stream) if self.cache is not None else None
+            if job.stream in self._read_next_time:
+                missing[job.stream] = None
+            elif cached is not None:
+                states[job.stream] = cached
+            elif self.starts_stream is not None and self.starts_stream(job.command):
+                states[job.stream] = (self.decider.initial_state, 0)
             else:
-                states[stream] = cached
+                missing[job.stream] = None
         if missing:
-            loaded = await self.store.load_many(conn, missing)
+            loaded = await self.store.load_many(conn, list(missing))
+            self._read_next_time.difference_update(missing)
             for stream in missing:
                 history = loaded.get(stream, [])
                 states[stream] = (
@@ -216,14 +234,17 @@ class CommandRunner(Generic[C, S]):
             decided.append(Decided(state, version + len(events), appended))
             envelopes += appended
             messages += outgoing
-        if not envelopes:
+        if not envelopes and checkpoint is None:
             return BatchDecided(decided, [], states, self)
         try:
-            queued = await self.store.write(conn, envelopes, messages, self.projections)
+            queued = await self.store.write(
+                conn, envelopes, messages, self.projections, checkpoint=checkpoint
+            )
         except VersionConflict:
-            if self.cache is not None:
-                for stream in states:
+            for stream in states:
+                if self.cache is not None:
                     self.cache.drop(stream)
+                self._read_next_time.add(stream)
             raise
         return BatchDecided(decided, queued, states, self, envelopes)
 

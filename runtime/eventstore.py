@@ -51,7 +51,34 @@ class Queued:
     message: Outgoing
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """A consumer's position (the last JetStream stream sequence applied), written with its
+    effect."""
+
+    consumer: str
+    sequence: int
+
+
 InlineProjection = Callable[[Conn, Sequence[Envelope]], Awaitable[None]]
+"""Statements run after the append, in its transaction."""
+
+
+@dataclass(frozen=True)
+class SqlProjection:
+    """A projection that is data-modifying SQL over arrays: it joins the append's single
+    statement as common table expressions, so it costs no round trip and no transaction.
+
+    `sql` is one or more CTEs (`name AS (...)`, comma separated) using `{s}` for the
+    schema and `{0}`, `{1}`... for its parameters, which `params` computes from the
+    envelopes (arrays, empty when there is nothing to do). The CTEs run on one snapshot:
+    two of them must never modify the same row.
+    """
+
+    sql: str
+    params: Callable[[Sequence[Envelope]], Sequence[object]]
+    arity: int
+
 
 _SCHEMA_SQL = """
 CREATE SCHEMA IF NOT EXISTS {s};
@@ -104,8 +131,20 @@ WITH appended AS (
         AS o(msg_id, subject, headers, payload, n)
     ORDER BY n  -- outbox positions follow the order the messages were given in
     RETURNING position, msg_id
-)
+){more}
 SELECT position, msg_id FROM queued
+"""
+
+_CHECKPOINT_CTE = """, checkpointed AS (
+    INSERT INTO {s}.checkpoints (consumer, sequence) VALUES (${0}, ${1})
+    ON CONFLICT (consumer) DO UPDATE
+    SET sequence = GREATEST({s}.checkpoints.sequence, EXCLUDED.sequence)
+)"""
+
+_ADVANCE_SQL = """
+INSERT INTO {s}.checkpoints (consumer, sequence) VALUES ($1, $2)
+ON CONFLICT (consumer) DO UPDATE
+SET sequence = GREATEST({s}.checkpoints.sequence, EXCLUDED.sequence)
 """
 
 
@@ -169,7 +208,7 @@ class EventStore:
         self.pool = pool
         self.schema = schema
         self.s = quote_ident(schema)
-        self._append_sql = _APPEND_SQL.format(s=self.s)
+        self._statements: dict[tuple[tuple[SqlProjection, ...], bool], str] = {}
         self.on_committed: Callable[[Sequence[Queued]], None] | None = None
 
     async def setup(self, extra_sql: str = "") -> None:
@@ -227,7 +266,7 @@ class EventStore:
         at: datetime,
         meta: Metadata,
         outgoing: Callable[[Sequence[Envelope]], Sequence[Outgoing]],
-        projections: Sequence[InlineProjection] = (),
+        projections: Sequence[InlineProjection | SqlProjection] = (),
     ) -> list[Envelope]:
         """Append after `expected_version`; events, outbox rows and projections commit together."""
         envelopes = wrap(stream, expected_version, events, ids=ids, at=at, meta=meta)
@@ -235,7 +274,7 @@ class EventStore:
             return []
         messages = outgoing(envelopes)
         async with self.pool.acquire() as conn:
-            if projections:
+            if any(not isinstance(p, SqlProjection) for p in projections):
                 async with conn.transaction():
                     queued = await self.write(conn, envelopes, messages, projections)
             else:
@@ -249,41 +288,67 @@ class EventStore:
         conn: Conn,
         envelopes: Sequence[Envelope],
         messages: Sequence[Outgoing],
-        projections: Sequence[InlineProjection] = (),
+        projections: Sequence[InlineProjection | SqlProjection] = (),
+        *,
+        checkpoint: Checkpoint | None = None,
     ) -> list[Queued]:
-        """Events of any number of streams and their outbox rows in one statement, then the
-        projections; inside the caller's transaction when there is more than the statement.
+        """Events of any number of streams, their outbox rows, the SQL projections and a
+        consumer's checkpoint in one statement; then the inline projections, which need
+        the caller to hold a transaction (one statement is atomic on its own).
 
         Each envelope's version is the one expected to be next in its stream: if another
         writer got there first, VersionConflict and nothing of this statement is stored.
         A message's trace context is the current span's unless it carries its own.
         """
+        in_statement = tuple(p for p in projections if isinstance(p, SqlProjection))
         trace_headers = inject_headers()
         sent = [replace(m, headers={**trace_headers, **m.headers}) for m in messages]
+        params: list[object] = [
+            [e.stream for e in envelopes],
+            [e.version for e in envelopes],
+            [e.id for e in envelopes],
+            [e.type for e in envelopes],
+            [e.schema_version for e in envelopes],
+            [e.at for e in envelopes],
+            [json.dumps(e.data) for e in envelopes],
+            [e.meta.model_dump_json(exclude_none=True) for e in envelopes],
+            [m.msg_id for m in sent],
+            [m.subject for m in sent],
+            [json.dumps(m.headers) for m in sent],
+            [m.payload for m in sent],
+        ]
+        for projection in in_statement:
+            params += projection.params(envelopes)
+        if checkpoint is not None:
+            params += [checkpoint.consumer, checkpoint.sequence]
         try:
-            rows = await conn.fetch(
-                self._append_sql,
-                [e.stream for e in envelopes],
-                [e.version for e in envelopes],
-                [e.id for e in envelopes],
-                [e.type for e in envelopes],
-                [e.schema_version for e in envelopes],
-                [e.at for e in envelopes],
-                [json.dumps(e.data) for e in envelopes],
-                [e.meta.model_dump_json(exclude_none=True) for e in envelopes],
-                [m.msg_id for m in sent],
-                [m.subject for m in sent],
-                [json.dumps(m.headers) for m in sent],
-                [m.payload for m in sent],
-            )
+            rows = await conn.fetch(self._statement(in_statement, checkpoint is not None), *params)
         except asyncpg.UniqueViolationError as error:
             raise VersionConflict(
                 f"a stream moved past the version expected ({error.detail or error})"
             ) from error
         for project in projections:
-            await project(conn, envelopes)
+            if not isinstance(project, SqlProjection):
+                await project(conn, envelopes)
         position_of = {row["msg_id"]: row["position"] for row in rows}
         return [Queued(position_of[m.msg_id], m) for m in sent]
+
+    def _statement(self, projections: tuple[SqlProjection, ...], checkpoint: bool) -> str:
+        key = (projections, checkpoint)
+        if key not in self._statements:
+            more, n = "", 13
+            for projection in projections:
+                numbers = [f"${n + i}" for i in range(projection.arity)]
+                more += ", " + projection.sql.format(*numbers, s=self.s)
+                n += projection.arity
+            if checkpoint:
+                more += _CHECKPOINT_CTE.format(n, n + 1, s=self.s)
+            self._statements[key] = _APPEND_SQL.format(s=self.s, more=more)
+        return self._statements[key]
+
+    async def advance(self, conn: Conn, checkpoint: Checkpoint) -> None:
+        """Move a consumer's checkpoint forward (never back), in the caller's transaction."""
+        await conn.execute(_ADVANCE_SQL.format(s=self.s), checkpoint.consumer, checkpoint.sequence)
 
     async def enqueue(self, conn: Conn, messages: Sequence[Outgoing]) -> None:
         """Add messages to the outbox inside the caller's transaction.

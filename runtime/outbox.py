@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 
 from runtime.eventstore import Conn, EventStore, Outgoing, Queued
 
@@ -49,6 +50,8 @@ class OutboxRelay:
         self._caught_up = False
         self._scan_wanted = True
         self._fresh: deque[Queued] = deque()
+        self._unconfirmed: deque[tuple[Queued, asyncio.Future[PubAck]]] = deque()
+        self._confirm_wake = asyncio.Event()
         store.on_committed = self.committed
 
     def wake(self) -> None:
@@ -78,6 +81,7 @@ class OutboxRelay:
                 return
             await self._sleep()
         self._leading, self._caught_up, self._scan_wanted = True, False, True
+        confirmer = asyncio.create_task(self._confirm())
         try:
             while True:
                 self._wake.clear()
@@ -95,6 +99,8 @@ class OutboxRelay:
         finally:
             self._leading = False
             self._fresh.clear()
+            self._confirm_wake.set()
+            await confirmer  # the acks of what was published, and their rows deleted
             await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
 
     async def _sleep(self) -> bool:
@@ -131,14 +137,50 @@ class OutboxRelay:
         return len(done)
 
     async def _publish_fresh(self) -> None:
-        taken = [self._fresh.popleft() for _ in range(min(self.batch, len(self._fresh)))]
-        done = await self._publish(taken)
-        if len(done) < len(taken):
-            self._caught_up = False  # what failed is still in the table: scan from here on
-            self._fresh.clear()
-        if done:
-            async with self.store.pool.acquire() as conn:
-                await self._delete(conn, done)
+        """Publish without waiting for the acks: the confirmer awaits them and deletes."""
+        while self._fresh and self._caught_up:
+            q = self._fresh.popleft()
+            ack = await self.js.publish_async(
+                q.message.subject,
+                q.message.payload,
+                headers={**q.message.headers, "Nats-Msg-Id": q.message.msg_id},
+            )
+            self._unconfirmed.append((q, ack))
+        self._confirm_wake.set()
+
+    async def _confirm(self) -> None:
+        """Await fresh publications' acks in order, delete their rows in batches; on a
+        failure the rest is left to the scan."""
+        while True:
+            self._confirm_wake.clear()
+            if not self._unconfirmed:
+                if not self._leading:
+                    return
+                await self._confirm_wake.wait()
+                continue
+            taken = [self._unconfirmed.popleft() for _ in range(len(self._unconfirmed))]
+            done: list[int] = []
+            for q, ack in taken:
+                try:
+                    await ack
+                except Exception as error:
+                    log.warning(
+                        "publish failed, will retry",
+                        extra={"subject": q.message.subject, "error": repr(error)},
+                    )
+                    self._caught_up = False  # the rest is still in the table: scan it
+                    self._fresh.clear()
+                    self._unconfirmed.clear()
+                    self.wake()
+                    break
+                done.append(q.position)
+            if done:
+                try:
+                    async with self.store.pool.acquire() as conn:
+                        await self._delete(conn, done)
+                except Exception as error:  # published already; the scan deletes them later
+                    log.warning("outbox rows not deleted", extra={"error": repr(error)})
+                    self.wake()
 
     async def _publish(self, queued: Sequence[Queued]) -> list[int]:
         """Publish in order; the positions acked, up to the first failure."""

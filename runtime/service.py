@@ -10,6 +10,7 @@ outbox, and closes its connections.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
@@ -213,5 +214,9 @@ async def _serve(name: str, build: Callable[[Connections], Awaitable[ServiceRunt
         loop.add_signal_handler(sig, stop.set)
     service = await build(Connections.from_env())
     await service.start()
+    # What start-up loaded (modules, read models) lives as long as the process: out of the
+    # collector's sight, a full collection scans only what came after (routing at 200
+    # calls/s saw 23 ms full collections, its p99 budget is 10 ms).
+    gc.freeze()
     await stop.wait()
     await service.stop()

@@ -20,7 +20,7 @@ from runtime.clock import Clock
 from runtime.config import Connections, env_int
 from runtime.consumer import CheckpointedConsumer, Delivery, Rejected
 from runtime.decider import CommandRunner, Job, StateCache
-from runtime.eventstore import Conn
+from runtime.eventstore import Checkpoint, Conn
 from runtime.service import ServiceRuntime, ensure_stream, open_runtime
 from services.routing.directory_store import READ_MODEL_SQL, DirectoryStore
 from services.routing.domain.call import (
@@ -36,7 +36,7 @@ from services.routing.domain.call import (
 from services.routing.domain.state import CallState
 from services.routing.explain import explain, what_if
 from services.routing.outgoing import outgoing
-from services.routing.timers import TIMERS_SQL, TimerWheel, timer_projection
+from services.routing.timers import TIMER_PROJECTION, TIMERS_SQL, TimerWheel
 
 log = logging.getLogger(__name__)
 SCHEMA = "routing"
@@ -54,8 +54,9 @@ class Routing:
             runtime.store,
             call_decider,
             outgoing=outgoing,
-            projections=[timer_projection(runtime.store.s)],
+            projections=[TIMER_PROJECTION],
             cache=StateCache(env_int("VOCO_ROUTING_CACHE_SIZE", 20_000)),  # live calls
+            starts_stream=lambda command: isinstance(command, OfferCall),
         )
         self.timers = TimerWheel(self.clock, self.fire_timer)
 
@@ -70,10 +71,11 @@ class Routing:
         )
 
     async def apply_pbx_events(
-        self, conn: Conn, deliveries: Sequence[Delivery]
+        self, conn: Conn, deliveries: Sequence[Delivery], checkpoint: Checkpoint
     ) -> Callable[[], None]:
-        """A batch of call events: every call decided, all their events in one write inside
-        the consumer's transaction; PBX commands leave and timers arm once it commits."""
+        """A batch of call events: every call decided, and all their events, outbox rows,
+        timers and the consumer's checkpoint written in one statement; PBX commands leave
+        and timers arm once it has committed."""
         jobs = []
         for delivery in deliveries:
             event = self.call_event(delivery)
@@ -83,7 +85,7 @@ class Routing:
             jobs.append(
                 Job(f"call:{event.call_id}", command, at=command.at, trace=delivery.headers)
             )
-        batch = await self.runner.decide_batch(conn, jobs)
+        batch = await self.runner.decide_batch(conn, jobs, checkpoint=checkpoint)
 
         def committed() -> None:
             batch.committed()

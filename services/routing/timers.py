@@ -29,7 +29,7 @@ from contracts.routing import (
     RingStepStarted,
 )
 from runtime.clock import Clock
-from runtime.eventstore import Conn
+from runtime.eventstore import Conn, SqlProjection
 
 log = logging.getLogger(__name__)
 
@@ -71,33 +71,33 @@ def call_id_of(stream: str) -> str:
     return stream.removeprefix("call:")
 
 
-def timer_projection(schema: str) -> Callable[[Conn, Sequence[Envelope]], Awaitable[None]]:
-    """One statement per write, however many calls it holds: per call, the last
-    timer-relevant event decides whether its row is set or removed."""
-    sql = (
-        f"WITH disarmed AS (DELETE FROM {schema}.call_timers WHERE call_id = ANY($4::text[])) "
-        f"INSERT INTO {schema}.call_timers (call_id, timer_id, due_at) "
-        "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) "
-        "ON CONFLICT (call_id) DO UPDATE SET timer_id = EXCLUDED.timer_id, due_at = EXCLUDED.due_at"
+def _timer_changes(envelopes: Sequence[Envelope]) -> tuple[list[object], ...]:
+    """Per call, the last timer-relevant event: a step started arms, anything else disarms."""
+    last: dict[str, Envelope] = {}
+    for e in envelopes:
+        if e.type in LEAVES_STEP or e.type == STARTS_STEP:
+            last[call_id_of(e.stream)] = e
+    armed = {c: e for c, e in last.items() if e.type == STARTS_STEP}
+    return (
+        list(armed),
+        [e.data["timer_id"] for e in armed.values()],
+        [datetime.fromisoformat(e.data["deadline"]) for e in armed.values()],
+        [c for c in last if c not in armed],
     )
 
-    async def project(conn: Conn, envelopes: Sequence[Envelope]) -> None:
-        last: dict[str, Envelope] = {}
-        for e in envelopes:
-            if e.type in LEAVES_STEP or e.type == STARTS_STEP:
-                last[call_id_of(e.stream)] = e
-        if not last:
-            return
-        armed = {c: e for c, e in last.items() if e.type == STARTS_STEP}
-        await conn.execute(
-            sql,
-            list(armed),
-            [e.data["timer_id"] for e in armed.values()],
-            [datetime.fromisoformat(e.data["deadline"]) for e in armed.values()],
-            [c for c in last if c not in armed],
-        )
 
-    return project
+TIMER_PROJECTION = SqlProjection(
+    sql="""timers_disarmed AS (
+    DELETE FROM {s}.call_timers WHERE call_id = ANY({3}::text[])
+), timers_armed AS (
+    INSERT INTO {s}.call_timers (call_id, timer_id, due_at)
+    SELECT * FROM unnest({0}::text[], {1}::text[], {2}::timestamptz[])
+    ON CONFLICT (call_id) DO UPDATE SET timer_id = EXCLUDED.timer_id, due_at = EXCLUDED.due_at
+)""",
+    params=_timer_changes,
+    arity=4,
+)
+"""Part of the append statement; the calls it arms and disarms are disjoint."""
 
 
 class TimerWheel:
