@@ -53,7 +53,7 @@ def to_delivery(msg: Msg) -> Delivery:
 
 
 Apply = Callable[[Conn, Delivery], Awaitable[None]]
-AfterCommit = Callable[[], None]
+AfterCommit = Callable[[], Awaitable[None]]
 ApplyBatch = Callable[[Conn, Sequence[Delivery], Checkpoint], Awaitable[AfterCommit]]
 """Applies deliveries and commits the checkpoint with their effect, atomically (in one
 statement, `EventStore.write(checkpoint=)`, or in a transaction it opens on `conn`);
@@ -62,7 +62,7 @@ returns what to do once that has committed."""
 _CONFLICT_ATTEMPTS = 5
 
 
-def _nothing() -> None:
+async def _nothing() -> None:
     pass
 
 
@@ -179,7 +179,7 @@ class CheckpointedConsumer:
             checkpoint = Checkpoint(self.name, fresh[-1].sequence)
             done = await self.apply_batch_in(conn, fresh, checkpoint)
         self._committed(checkpoint.sequence)
-        done()
+        await done()
 
     def _apply_each(self, apply: Apply) -> ApplyBatch:
         async def apply_in_order(
@@ -220,7 +220,7 @@ class CheckpointedConsumer:
                     reason = str(error) if isinstance(error, Rejected) else repr(error)
                     break
                 self._committed(delivery.sequence)
-                done()
+                await done()
                 return
             log.warning(
                 "message dead-lettered",

@@ -116,11 +116,11 @@ class BatchDecided(Generic[S]):
     runner: CommandRunner[Any, S]
     events: list[Envelope] = field(default_factory=list)
 
-    def committed(self) -> None:
+    async def committed(self) -> None:
         if self.runner.cache is not None:
             for stream, (state, version) in self.states.items():
                 self.runner.cache.put(stream, state, version)
-        self.runner.store.committed(self.queued)
+        await self.runner.store.committed(self.queued)
         if self.runner.on_commit is not None:
             self.runner.on_commit()
 

@@ -209,7 +209,7 @@ class EventStore:
         self.schema = schema
         self.s = quote_ident(schema)
         self._statements: dict[tuple[tuple[SqlProjection, ...], bool], str] = {}
-        self.on_committed: Callable[[Sequence[Queued]], None] | None = None
+        self.on_committed: Callable[[Sequence[Queued]], Awaitable[None]] | None = None
 
     async def setup(self, extra_sql: str = "") -> None:
         """Create the schema's tables (idempotent), plus a service's own read-model tables."""
@@ -247,14 +247,14 @@ class EventStore:
             rows = await conn.fetch(sql, stream, after_version)
         return [_envelope(stream, r) for r in rows]
 
-    def committed(self, queued: Sequence[Queued]) -> None:
+    async def committed(self, queued: Sequence[Queued]) -> None:
         """Outbox rows whose transaction has committed (the relay publishes them from memory).
 
         `append` calls it itself; whoever runs `write` in its own transaction calls it
         after that commits. Rows never reported are still found by the relay's scan.
         """
         if queued and self.on_committed is not None:
-            self.on_committed(queued)
+            await self.on_committed(queued)
 
     async def append(
         self,
@@ -280,7 +280,7 @@ class EventStore:
             else:
                 # One statement is atomic on its own: no BEGIN/COMMIT round trips.
                 queued = await self.write(conn, envelopes, messages)
-        self.committed(queued)
+        await self.committed(queued)
         return envelopes
 
     async def write(

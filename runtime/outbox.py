@@ -52,6 +52,7 @@ class OutboxRelay:
         self._fresh: deque[Queued] = deque()
         self._unconfirmed: deque[tuple[Queued, asyncio.Future[PubAck]]] = deque()
         self._confirm_wake = asyncio.Event()
+        self._sending = asyncio.Lock()  # one publisher at a time keeps the commit order
         store.on_committed = self.committed
 
     def wake(self) -> None:
@@ -59,8 +60,13 @@ class OutboxRelay:
         self._scan_wanted = True
         self._wake.set()
 
-    def committed(self, queued: Sequence[Queued]) -> None:
-        if self._leading and self._caught_up:
+    async def committed(self, queued: Sequence[Queued]) -> None:
+        """Rows just committed by this process: published at once by the committing task
+        (no hop through the relay's loop), unless older ones are still waiting."""
+        if self._leading and self._caught_up and not self._fresh and not self._sending.locked():
+            async with self._sending:
+                await self._send(queued)
+        elif self._leading and self._caught_up:
             self._fresh.extend(queued)
             self._wake.set()
         elif self._leading:
@@ -129,7 +135,8 @@ class OutboxRelay:
                 )
                 for row in rows
             ]
-            done = await self._publish(queued)
+            async with self._sending:
+                done = await self._publish(queued)
             if done:
                 await self._delete(conn, done)
         published = set(done)
@@ -137,9 +144,13 @@ class OutboxRelay:
         return len(done)
 
     async def _publish_fresh(self) -> None:
+        async with self._sending:
+            while self._fresh and self._caught_up:
+                await self._send([self._fresh.popleft()])
+
+    async def _send(self, queued: Sequence[Queued]) -> None:
         """Publish without waiting for the acks: the confirmer awaits them and deletes."""
-        while self._fresh and self._caught_up:
-            q = self._fresh.popleft()
+        for q in queued:
             ack = await self.js.publish_async(
                 q.message.subject,
                 q.message.payload,

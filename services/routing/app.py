@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from nats.js.api import StorageType
@@ -72,7 +72,7 @@ class Routing:
 
     async def apply_pbx_events(
         self, conn: Conn, deliveries: Sequence[Delivery], checkpoint: Checkpoint
-    ) -> Callable[[], None]:
+    ) -> Callable[[], Awaitable[None]]:
         """A batch of call events: every call decided, and all their events, outbox rows,
         timers and the consumer's checkpoint written in one statement; PBX commands leave
         and timers arm once it has committed."""
@@ -87,8 +87,8 @@ class Routing:
             )
         batch = await self.runner.decide_batch(conn, jobs, checkpoint=checkpoint)
 
-        def committed() -> None:
-            batch.committed()
+        async def committed() -> None:
+            await batch.committed()
             self.timers.arm_from(batch.events)
 
         return committed

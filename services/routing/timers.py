@@ -116,8 +116,9 @@ class TimerWheel:
         return len(self._due)
 
     def arm(self, call_id: str, timer_id: str, due: datetime) -> None:
+        if not self._due or due < self._due[0][0]:
+            self._wake.set()  # only a new earliest timer changes how long the loop sleeps
         heapq.heappush(self._due, (due, call_id, timer_id))
-        self._wake.set()
 
     def arm_from(self, envelopes: Sequence[Envelope]) -> None:
         for e in envelopes:
