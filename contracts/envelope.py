@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.base import Message, registry
 
@@ -34,13 +34,9 @@ class Envelope(BaseModel):
     at: datetime
     data: dict[str, Any]
     meta: Metadata = Metadata()
-    _event: Message | None = PrivateAttr(default=None)
-    """The event it was wrapped from (events are immutable): no second validation."""
 
     def payload(self) -> Message:
         """The typed event, upcast to the version this code knows."""
-        if self._event is not None:
-            return self._event
         return registry.load(self.type, self.schema_version, self.data)
 
     def to_bytes(self) -> bytes:
@@ -61,7 +57,7 @@ class Envelope(BaseModel):
         at: datetime,
         meta: Metadata | None = None,
     ) -> Envelope:
-        envelope = cls(
+        return cls(
             id=id,
             type=event.type_name,
             v=event.schema_version,
@@ -71,5 +67,3 @@ class Envelope(BaseModel):
             data=event.model_dump(mode="json"),
             meta=meta or Metadata(),
         )
-        envelope._event = event
-        return envelope

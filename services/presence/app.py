@@ -20,6 +20,7 @@ from contracts.presence import (
 )
 from runtime.clock import Clock
 from runtime.config import Connections, env_float, env_int
+from runtime.decider import StateCache
 from runtime.service import ServiceRuntime, ensure_stream, open_runtime
 from services.presence.automation import Sweeper
 from services.presence.commands import PresenceCommands
@@ -62,7 +63,12 @@ async def build(
     )
     await ensure_pbx_stream(base.js)
     read_model = ReadModel(base.store.s)
-    commands = PresenceCommands(base.store, read_model, base.clock, on_commit=base.relay.wake)
+    commands = PresenceCommands(
+        base.store,
+        read_model,
+        base.clock,
+        cache=StateCache(env_int("VOCO_PRESENCE_CACHE_SIZE", 100_000)),
+    )
     queries = Queries(base.store)
     interval = sweep_seconds or env_float("VOCO_PRESENCE_SWEEP_SECONDS", 1.0)
     service = PresenceRuntime(

@@ -49,15 +49,12 @@ async def build(
     project = [projection(rt.store)]
     driver = Driver(rt.store, rt.nc, rt.clock, rt.relay, settings or settings_from_env())
 
-    def committed() -> None:
-        rt.relay.wake()
-        driver.wake()
-
+    # The store hands committed outbox rows to the relay; the driver re-plans.
     users = CommandRunner(
-        rt.store, user_decider, outgoing=outgoing, projections=project, on_commit=committed
+        rt.store, user_decider, outgoing=outgoing, projections=project, on_commit=driver.wake
     )
     company = CommandRunner(
-        rt.store, company_decider, outgoing=outgoing, projections=project, on_commit=committed
+        rt.store, company_decider, outgoing=outgoing, projections=project, on_commit=driver.wake
     )
     handlers = Handlers(rt.store, rt.clock, users, company)
     for command in USER_COMMANDS:
@@ -72,7 +69,7 @@ async def build(
             stream=PRESENCE_STREAM,
             subjects=PRESENCE_SUBJECTS,
             apply=presence_feed(rt.store),
-            after_commit=committed,
+            after_commit=driver.wake,  # it writes read-model rows only: no outbox rows
         )
     )
     rt.workers.append(driver)

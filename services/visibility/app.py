@@ -96,7 +96,6 @@ async def build(
         visibility,
         outgoing=outgoing,  # type: ignore[arg-type]
         projections=[tables.project],
-        on_commit=service.relay.wake,
     )
     handlers = Handlers(service.store, runner, tables, service.clock)
     for command in (*OWNER_COMMANDS, *WATCHER_COMMANDS):

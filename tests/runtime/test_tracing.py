@@ -29,9 +29,7 @@ async def test_one_trace_spans_the_command_the_outbox_and_another_service(
     setup_tracing("tests", SimpleSpanProcessor(exporter))
     producer = await open_runtime("alpha", "alpha", connections, streams={STREAM: SUBJECTS})
     consumer = await open_runtime("beta", "beta", connections)
-    runner = CommandRunner(
-        producer.store, counter, outgoing=outgoing, on_commit=producer.relay.wake
-    )
+    runner = CommandRunner(producer.store, counter, outgoing=outgoing)
 
     async def increment(command: Increment) -> dict[str, int]:
         decided = await runner.handle("c1", command, at=producer.clock.now())
