@@ -14,9 +14,14 @@ with the reason and the stream goes on: one bad message never blocks the rest.
 A version conflict (another writer got to a stream first) is not bad input: the
 message is applied again, on fresh state, and only dead-lettered if it keeps failing.
 
-A consumer applies either message by message (`apply`) or a whole batch at once
-(`apply_batch`, e.g. decide every call event of the batch and write all the events
-in one statement); both run inside the batch's transaction with the checkpoint.
+A failure of the infrastructure (Postgres unreachable, a connection lost) is not
+bad input either: nothing is dead-lettered or acked, the batch is tried again after
+a pause, and the consumer keeps running.
+
+A consumer applies either message by message (`apply`, in one transaction with the
+checkpoint) or a whole batch at once (`apply_batch`, which commits the checkpoint
+with its effect itself, e.g. every call event of the batch decided and written with
+the checkpoint in one statement).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import asyncpg
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -66,6 +72,17 @@ async def _nothing() -> None:
     pass
 
 
+def _infrastructure(error: Exception) -> bool:
+    return isinstance(
+        error,
+        OSError  # ConnectionError, asyncpg's connection failures, timeouts
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.OperatorInterventionError  # shutting down, cannot connect now
+        | asyncpg.TooManyConnectionsError,
+    )
+
+
 class Rejected(Exception):
     """Raised by an apply function for a message that can never be applied (bad input)."""
 
@@ -94,7 +111,7 @@ class CheckpointedConsumer:
         self.name = name
         self.stream = stream
         self.subjects = list(subjects)
-        self.apply_batch_in = apply_batch
+        self._apply_batch = apply_batch
         self.batch = batch
         self.after_commit = after_commit
         self.deliver_new_only = deliver_new_only
@@ -144,8 +161,13 @@ class CheckpointedConsumer:
         try:
             while not self._stopping.is_set():
                 msgs = await pull.next_batch(timeout=0.5)
-                if msgs:
-                    await self.handle_batch(msgs)
+                while msgs and not self._stopping.is_set():
+                    try:
+                        await self.handle_batch(msgs)
+                        msgs = []
+                    except Exception:
+                        log.exception("batch failed, trying again", extra={"consumer": self.name})
+                        await self._stopped_within(1.0)
         finally:
             await pull.stop()
 
@@ -177,7 +199,7 @@ class CheckpointedConsumer:
             if not fresh:
                 return
             checkpoint = Checkpoint(self.name, fresh[-1].sequence)
-            done = await self.apply_batch_in(conn, fresh, checkpoint)
+            done = await self._apply_batch(conn, fresh, checkpoint)
         self._committed(checkpoint.sequence)
         await done()
 
@@ -207,7 +229,7 @@ class CheckpointedConsumer:
                 if delivery.sequence <= await self._checkpoint(conn):
                     return
                 try:
-                    done = await self.apply_batch_in(conn, [delivery], checkpoint)
+                    done = await self._apply_batch(conn, [delivery], checkpoint)
                 except VersionConflict as error:
                     reason = repr(error)
                     log.info(
@@ -217,6 +239,8 @@ class CheckpointedConsumer:
                     await asyncio.sleep(random.uniform(0, 0.002 * attempt))
                     continue
                 except Exception as error:
+                    if _infrastructure(error):
+                        raise  # not this message's fault: the whole batch is tried again
                     reason = str(error) if isinstance(error, Rejected) else repr(error)
                     break
                 self._committed(delivery.sequence)

@@ -155,3 +155,33 @@ async def test_the_relay_publishes_what_was_waiting_first_then_commits_from_memo
         relay.stop()
         await asyncio.wait_for(task, 10)
         await nc.close()
+
+
+async def test_a_lost_database_connection_dead_letters_nothing_and_the_batch_can_be_retried(
+    store: EventStore,
+) -> None:
+    applied: list[int] = []
+    failures = [ConnectionResetError("connection to Postgres lost") for _ in range(2)]
+
+    async def apply(conn: Conn, delivery: Delivery) -> None:
+        if failures:
+            raise failures.pop()
+        applied.append(delivery.sequence)
+
+    consumer = CheckpointedConsumer(
+        store,
+        None,  # type: ignore[arg-type]  # apply_batch needs no JetStream
+        name="flaky",
+        stream=STREAM,
+        subjects=SUBJECTS,
+        apply=apply,
+    )
+    batch = [Delivery("test.counter.x", b"", {}, n) for n in (1, 2)]
+    with pytest.raises(ConnectionResetError):
+        await consumer.apply_batch(batch)  # as a batch, then alone: not bad input, raised
+    assert await checkpoint_of(store, "flaky") is None
+    await consumer.apply_batch(batch)  # the consumer's loop tries the same batch again
+    assert applied == [1, 2]
+    assert await checkpoint_of(store, "flaky") == 2
+    async with store.pool.acquire() as conn:
+        assert await conn.fetchval(f"SELECT count(*) FROM {store.s}.dead_letters") == 0
