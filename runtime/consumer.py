@@ -122,6 +122,15 @@ class CheckpointedConsumer:
         self._stopping.set()
 
     async def run(self) -> None:
+        """Lead and consume until stopped; after a failure (Postgres or NATS gone) start over."""
+        while not self._stopping.is_set():
+            try:
+                await self._lead()
+            except Exception:
+                log.exception("consumer failed, starting again", extra={"consumer": self.name})
+                await self._stopped_within(1.0)
+
+    async def _lead(self) -> None:
         async with self.store.pool.acquire() as lock_conn:
             key = f"consumer:{self.store.schema}:{self.name}"
             while not await lock_conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):

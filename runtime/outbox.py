@@ -79,8 +79,18 @@ class OutboxRelay:
         self.wake()
 
     async def run(self) -> None:
-        async with self.store.pool.acquire() as lock_conn:
-            await self._lead(lock_conn)
+        """Lead until stopped; after a failure (Postgres or NATS gone) start over: what was
+        not deleted is still in the table and published again (dropped as duplicates)."""
+        while True:
+            try:
+                async with self.store.pool.acquire() as lock_conn:
+                    await self._lead(lock_conn)
+                return
+            except Exception:
+                log.exception("outbox relay failed, starting again")
+                if self._stopping:
+                    return
+                await self._sleep()
 
     async def _lead(self, lock_conn: Conn) -> None:
         key = f"outbox:{self.store.schema}"
