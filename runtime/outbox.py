@@ -53,6 +53,7 @@ class OutboxRelay:
         self._scan_wanted = True
         self._fresh: deque[Queued] = deque()
         self._unconfirmed: deque[tuple[Queued, asyncio.Future[PubAck]]] = deque()
+        self._sent: set[int] = set()  # published from memory, row not yet deleted: not scanned
         self._confirm_wake = asyncio.Event()
         self._sending = asyncio.Lock()  # one publisher at a time keeps the commit order
         store.on_committed = self.committed
@@ -119,6 +120,7 @@ class OutboxRelay:
             self._fresh.clear()
             self._confirm_wake.set()
             await confirmer  # the acks of what was published, and their rows deleted
+            self._sent.clear()
             await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
 
     async def _sleep(self) -> bool:
@@ -135,8 +137,9 @@ class OutboxRelay:
         async with self.store.pool.acquire() as conn:
             rows = await conn.fetch(
                 f"SELECT position, msg_id, subject, headers, payload FROM {s}.outbox "
-                "ORDER BY position LIMIT $1",
+                "WHERE position <> ALL($2::bigint[]) ORDER BY position LIMIT $1",
                 self.batch,
+                list(self._sent),
             )
             if not rows:
                 return 0
@@ -169,6 +172,7 @@ class OutboxRelay:
                 headers={**q.message.headers, "Nats-Msg-Id": q.message.msg_id},
             )
             self._unconfirmed.append((q, ack))
+            self._sent.add(q.position)
         self._confirm_wake.set()
 
     async def _confirm(self) -> None:
@@ -194,6 +198,7 @@ class OutboxRelay:
                     self._caught_up = False  # the rest is still in the table: scan it
                     self._fresh.clear()
                     self._unconfirmed.clear()
+                    self._sent.clear()
                     self.wake()
                     break
                 done.append(q.position)
@@ -204,6 +209,7 @@ class OutboxRelay:
                 except Exception as error:  # published already; the scan deletes them later
                     log.warning("outbox rows not deleted", extra={"error": repr(error)})
                     self.wake()
+                self._sent.difference_update(done)
                 if self._leading:
                     # Let rows gather: one DELETE (one commit, one WAL flush) per interval
                     # instead of one per batch, leaving the disk to the writes calls wait on.

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 
 from contracts.envelope import Envelope
 from runtime.consumer import CheckpointedConsumer, Delivery
@@ -185,3 +186,32 @@ async def test_a_lost_database_connection_dead_letters_nothing_and_the_batch_can
     assert await checkpoint_of(store, "flaky") == 2
     async with store.pool.acquire() as conn:
         assert await conn.fetchval(f"SELECT count(*) FROM {store.s}.dead_letters") == 0
+
+
+async def test_rows_published_from_memory_are_not_published_again_by_the_scan(
+    store: EventStore, nats_url: str
+) -> None:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await ensure_stream(js, STREAM, SUBJECTS)
+    seen: list[bytes] = []
+
+    async def received(msg: Msg) -> None:
+        seen.append(msg.data)
+
+    subscription = await nc.subscribe("test.counter.>", cb=received)
+    runner = CommandRunner(store, counter, outgoing=outgoing)
+    # Scans every 20 ms while acked rows wait 300 ms to be deleted.
+    relay = OutboxRelay(store, js, idle_poll_seconds=0.02, delete_interval_seconds=0.3)
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.1)  # caught up
+        for _ in range(3):
+            await runner.handle("c1", Increment(by=1), at=NOW)
+        await asyncio.sleep(0.8)  # many scans while the rows are still in the table
+        assert len(seen) == 3
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 10)
+        await subscription.unsubscribe()
+        await nc.close()
