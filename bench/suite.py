@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,6 +21,7 @@ import nats
 from nats.aio.msg import Msg
 
 from bench import scheduler as scheduler_bench
+from bench import seed
 from bench import visibility as visibility_bench
 from bench.harness import Latency, Servers, create_database, delete_streams, rss_mb, service_env
 from bench.routing import cpu_seconds
@@ -216,23 +217,50 @@ async def scheduler(s: Servers, quick: bool) -> dict[str, Any]:
 
 
 PROBES: dict[str, Command] = {
-    "presence": GetPresence(extension="100000"),
-    "routing": WhatIf(callee="100000"),
+    "presence": GetPresence(extension=seed.extension(0)),
+    "routing": WhatIf(callee=seed.extension(0)),
     "scheduler": GetSchedule(extension="100000"),
     "visibility": GetContacts(actor="100000", watcher="100000"),
 }
 
 
-async def start_up(s: Servers, dsn: str, name: str) -> dict[str, Any]:
-    """A service process from exec to answering its first request, and its RSS then."""
+def seeded_answer(name: str, reply: dict[str, Any]) -> str:
+    """What the probe's answer shows of the seeded user; raises if it shows none."""
+    probed = seed.extension(0)
+    if name == "presence":
+        if reply.get("display_name") != f"User {probed}" or len(reply.get("devices", {})) != 2:
+            raise RuntimeError(f"presence answered {reply} for seeded user {probed}")
+        return f"GetPresence {probed}: {reply['status']}, profile {reply['active_profile']}, " + (
+            ", ".join(f"{device} {state}" for device, state in sorted(reply["devices"].items()))
+        )
+    steps = [step["event"] for step in reply.get("steps", [])]
+    if "RingStepStarted" not in steps:
+        raise RuntimeError(f"routing planned no ringing for seeded user {probed}: {reply}")
+    return f"WhatIf {probed}: {' -> '.join(steps)}; {reply['outcome']}"
+
+
+async def start_up(
+    s: Servers, dsn: str, name: str, check: Callable[[str, dict[str, Any]], str] | None = None
+) -> dict[str, Any]:
+    """A service process from exec to answering its first request, and its RSS then;
+    with `check`, the probe's answer must show the seeded data (else the run stops)."""
     nc = await nats.connect(s.nats_url)
     try:
         async with service(s, dsn, name) as process:
             seconds = await answering(nc, name, PROBES[name])
             await asyncio.sleep(0.5)  # background loads that finish just after
-            return {"startup_s": round(seconds, 2), "rss_mb": rss_mb(process.pid)}
+            figures: dict[str, Any] = {
+                "startup_s": round(seconds, 2),
+                "rss_mb": rss_mb(process.pid),
+            }
+            if check is not None:
+                figures["probe"] = check(name, await request(nc, name, PROBES[name]))
+            return figures
     finally:
         await nc.close()
+
+
+SEEDERS = {"presence": seed.presence, "routing": seed.routing}
 
 
 async def scale(s: Servers, quick: bool) -> dict[str, Any]:
@@ -247,7 +275,16 @@ async def scale(s: Servers, quick: bool) -> dict[str, Any]:
     dsn = await fresh(s, "bench_schedules")
     await scheduler_bench.fill(dsn, users)
     out["scheduler"] = {"schedules": users, **await start_up(s, dsn, "scheduler")}
-    for name in ("presence", "routing"):
-        dsn = await fresh(s, f"bench_start_{name}")
-        out[name] = {"seeded": False, **await start_up(s, dsn, name)}
+    for name, seeder in SEEDERS.items():
+        # The floor: the same service on an empty store.
+        empty = await start_up(s, await fresh(s, f"bench_empty_{name}"), name)
+        dsn = await fresh(s, f"bench_seeded_{name}")
+        seconds = await seeder(dsn, seed.extensions(users))
+        out[name] = {
+            "seeded": True,
+            "users": users,
+            "seed_s": round(seconds, 1),
+            **await start_up(s, dsn, name, seeded_answer),
+            "empty": empty,
+        }
     return out
