@@ -4,8 +4,8 @@ and routing's directory, as the services would have written them.
 Each seeded user (extensions 100000, 100001, ...) went through what a real user does:
 
 1. `ProvisionUser` by an admin: UserProvisioned, the five default profiles (ProfileSaved),
-   ProfileActivated `available`, PresenceChanged; every second group of four has a
-   mobile number, which changes its `away` and `business-trip` profiles;
+   ProfileActivated `available`, PresenceChanged; users 4-7 of every eight have a
+   mobile number, which changes their `away` and `business-trip` profiles;
 2. the PBX reports the desk phone and the softphone registered (`ReportDevice`, actor
    and channel `pbx`, as presence's PBX consumer issues it): two DeviceStateChanged;
 3. the user changes presence, one of four ways by extension: a note while available,
