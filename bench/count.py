@@ -12,6 +12,8 @@ import time
 import nats
 from nats.aio.msg import Msg
 
+from runtime.bus import flush_all
+
 
 async def main(url: str, subject: str, end_subject: str, expected: int | None) -> None:
     nc = await nats.connect(url, pending_size=256 * 1024 * 1024)
@@ -33,7 +35,7 @@ async def main(url: str, subject: str, end_subject: str, expected: int | None) -
 
     await nc.subscribe(subject, cb=count, pending_msgs_limit=-1, pending_bytes_limit=-1)
     await nc.subscribe(end_subject, cb=end)
-    await nc.flush()
+    await flush_all(nc)
     print("ready", flush=True)
     await done.wait()
     print(seen, last - first, flush=True)

@@ -6,6 +6,8 @@ import sys
 import nats
 from nats.aio.msg import Msg
 
+from runtime.bus import flush_all
+
 
 async def main(url: str, subject: str) -> None:
     nc = await nats.connect(url)
@@ -14,7 +16,7 @@ async def main(url: str, subject: str) -> None:
         await msg.respond(msg.data)
 
     await nc.subscribe(subject, cb=echo)
-    await nc.flush()
+    await flush_all(nc)
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     await nc.close()

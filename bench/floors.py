@@ -18,6 +18,7 @@ import asyncpg
 import nats
 
 from bench.harness import Latency
+from runtime.bus import flush_all
 
 PAYLOAD = b"x" * 200
 
@@ -88,9 +89,9 @@ async def pubsub_rate(url: str, count: int = 200_000) -> float:
     try:
         for _ in range(count):
             await nc.publish("floor.pubsub", PAYLOAD)
-        await nc.flush()
+        await flush_all(nc)
         await nc.publish("floor.pubsub.end", b"")
-        await nc.flush()
+        await flush_all(nc)
         seen, elapsed = counter.stdout.readline().split()
         return int(seen) / float(elapsed)
     finally:

@@ -23,7 +23,7 @@ from bench import floors
 from bench.harness import Latency, servers, service_env
 from contracts.envelope import Envelope
 from contracts.presence import ProvisionUser, SetStatus, Status
-from runtime.bus import request
+from runtime.bus import flush_all, request
 from runtime.telemetry import inject_headers, setup_tracing, span_from_headers, tracer
 
 
@@ -41,7 +41,7 @@ async def set_status_to_event(nats_url: str, count: int) -> dict[str, Any]:
             future.set_result(None)
 
     await watcher.subscribe("voco.evt.presence.1001.PresenceChanged", cb=on_event)
-    await watcher.flush()
+    await flush_all(watcher)
     for _ in range(100):
         try:
             await request(nc, "presence", ProvisionUser(extension="1001", display_name="Bench"))

@@ -31,7 +31,7 @@ from contracts.presence import GetPresence, ProvisionUser, SetStatus, Status
 from contracts.routing import WhatIf
 from contracts.scheduler import GetSchedule
 from contracts.visibility import GetContacts
-from runtime.bus import request
+from runtime.bus import flush_all, request
 from runtime.config import Connections
 
 
@@ -158,7 +158,7 @@ async def presence(s: Servers, quick: bool) -> dict[str, Any]:
 
         await watcher.subscribe(f"voco.evt.presence.{OWNER}.PresenceChanged", cb=on_event)
         await watcher.subscribe(f"voco.view.{WATCHER}.{OWNER}", cb=on_view)
-        await watcher.flush()
+        await flush_all(watcher)
         await answering(nc, "presence", ProvisionUser(extension=OWNER, display_name="Bench"))
         to_event, to_view = [], []
         statuses = [Status.AWAY, Status.AVAILABLE]

@@ -30,6 +30,7 @@ from bench.floors import jetstream_publish, nats_round_trip, pg_commit, pubsub_r
 from bench.harness import Latency, create_database, delete_streams, rss_mb, servers
 from contracts.envelope import Envelope
 from contracts.presence import Channel, PresenceChanged, Status, event_subject
+from runtime.bus import flush_all
 from runtime.config import Connections
 from runtime.eventstore import EventStore, create_pool
 from services.visibility.tables import SCHEMA, TABLES_SQL
@@ -118,7 +119,7 @@ async def raw_view_rate(url: str, changes: int, watchers: list[str]) -> float:
         for _ in range(changes):
             for watcher in watchers:
                 await nc.publish(f"voco.view.{watcher}.{POPULAR}", payload)
-        await nc.flush()
+        await flush_all(nc)
         line = await asyncio.to_thread(process.stdout.readline)
     finally:
         await nc.close()
@@ -139,7 +140,7 @@ async def change_to_last(
         finished[note].set_result(float(at))
 
     sub = await nc.subscribe("bench.visibility.round", cb=on_round)
-    await nc.flush()
+    await flush_all(nc)
     samples, after_ack = [], []
     try:
         for n in range(rounds + 10):
@@ -158,7 +159,7 @@ async def change_to_last(
     finally:
         await sub.unsubscribe()
         await nc.publish("bench.visibility.end", b"")
-        await nc.flush()
+        await flush_all(nc)
         process.wait()
     return Latency.of(samples), Latency.of(after_ack)
 

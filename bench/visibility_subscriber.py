@@ -16,6 +16,8 @@ from collections import Counter
 import nats
 from nats.aio.msg import Msg
 
+from runtime.bus import flush_all
+
 
 async def rounds(url: str, owner: str, watchers: int) -> None:
     nc = await nats.connect(url)
@@ -36,7 +38,7 @@ async def rounds(url: str, owner: str, watchers: int) -> None:
 
     await nc.subscribe(f"voco.view.*.{owner}", cb=view, pending_msgs_limit=-1)
     await nc.subscribe("bench.visibility.end", cb=end)
-    await nc.flush()
+    await flush_all(nc)
     print("ready", flush=True)
     await done.wait()
     await nc.close()

@@ -36,6 +36,18 @@ def command_subject(service: str, command: type[Command] | Command) -> str:
     return f"voco.cmd.{service}.{command.type_name}"
 
 
+async def flush_all(nc: NatsClient) -> None:
+    """Return once everything sent so far (subscriptions included) has reached the server.
+
+    nats-py's `flush()` alone is not that: it writes its PING straight to the socket,
+    ahead of commands still in the client's buffer, so the PONG can come back before a
+    SUB just made was sent (seen: a service's command subscription missing right after
+    `start`). The buffer is pushed out first, then the round trip.
+    """
+    await nc._flush_pending(force_flush=True)
+    await nc.flush()
+
+
 async def connect(url: str, name: str) -> NatsClient:
     return await nats.connect(
         url,
@@ -207,7 +219,7 @@ async def request_many(
                 )
                 if n % 100 == 99:
                     await asyncio.sleep(0)  # let the flusher send what is buffered meanwhile
-            await nc.flush()
+            await flush_all(nc)
             await asyncio.wait(waiting.values(), timeout=timeout)
         finally:
             await subscription.unsubscribe()

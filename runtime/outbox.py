@@ -13,7 +13,9 @@ The scan stays the source of truth: it runs when the relay becomes leader, when
 asked (`wake`, for rows written with `enqueue`), every `idle_poll_seconds` (rows of
 other replicas) and after any failed publish; until a scan finds the table drained,
 rows handed over in memory are left to it, so a row never overtakes an older one.
-A row published by both ways is dropped by JetStream as a duplicate.
+A row published by both ways is dropped by JetStream as a duplicate; a core NATS
+subscriber may see it twice (rarely: a scan must read a row in the moment between its
+commit and its hand-over), which the contracts allow (ids make every message idempotent).
 """
 
 from __future__ import annotations
@@ -151,6 +153,8 @@ class OutboxRelay:
                 for row in rows
             ]
             async with self._sending:
+                # Rows reported and sent from memory since the SELECT are not sent twice.
+                queued = [q for q in queued if q.position not in self._sent]
                 done = await self._publish(queued)
             if done:
                 await self._delete(conn, done)

@@ -24,7 +24,7 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
-from runtime.bus import CommandServer, connect
+from runtime.bus import CommandServer, connect, flush_all
 from runtime.clock import Clock, SystemClock
 from runtime.config import Connections, env_str
 from runtime.consumer import Apply, CheckpointedConsumer
@@ -125,7 +125,7 @@ class ServiceRuntime:
         for worker in self.workers:
             self.spawn(worker.run(), f"worker-{worker.name}")
         await self.commands.start()
-        await self.nc.flush()  # the command subscriptions are live when start returns
+        await flush_all(self.nc)  # the command subscriptions are live when start returns
         log.info(
             "service started",
             extra={"nats": self.nc.connected_url.netloc if self.nc.connected_url else None},

@@ -8,6 +8,7 @@ memory and never asks another service (or Postgres) while a caller waits.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -76,9 +77,28 @@ class DirectoryStore:
         self._pending_ivrs: dict[str, str] = {}
 
     async def load(self, conn: Conn) -> None:
-        """Fill the in-memory directory from the tables (on start)."""
-        for row in await conn.fetch(f"SELECT * FROM {self.s}.extensions"):
-            self.directory.extensions[row["extension"]] = extension_view(row)
+        """Fill the in-memory directory from the tables (on start).
+
+        Only each extension's active profile is read, in chunks, and extensions whose
+        active profiles are the same share one (immutable) Profile: with 100,000 users
+        reading every profile of every row took 21 s and 1.5 GB.
+        """
+        profiles: dict[str, Profile] = {}
+        extensions = self.directory.extensions
+        async with conn.transaction():  # a cursor lives in a transaction
+            async for row in conn.cursor(
+                "SELECT extension, (profiles -> active_profile)::text AS active, devices::text "
+                f"FROM {self.s}.extensions",
+                prefetch=5_000,
+            ):
+                active = row["active"]
+                profile = DEFAULT_PROFILE
+                if active is not None:
+                    profile = profiles.get(active) or profiles.setdefault(
+                        active, Profile.model_validate_json(active)
+                    )
+                devices = {d: DeviceState(s) for d, s in json.loads(row["devices"]).items()}
+                extensions[row["extension"]] = ExtensionView(row["extension"], profile, devices)
         for row in await conn.fetch(f"SELECT * FROM {self.s}.ring_groups"):
             self.directory.groups[row["group_id"]] = GroupView.model_validate(row["data"])
         for row in await conn.fetch(f"SELECT * FROM {self.s}.ivrs"):

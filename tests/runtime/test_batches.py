@@ -199,16 +199,16 @@ async def test_rows_published_from_memory_are_not_published_again_by_the_scan(
     async def received(msg: Msg) -> None:
         seen.append(msg.data)
 
-    subscription = await nc.subscribe("test.counter.>", cb=received)
+    subscription = await nc.subscribe("test.counter.scanned", cb=received)
     runner = CommandRunner(store, counter, outgoing=outgoing)
-    # Scans every 20 ms while acked rows wait 300 ms to be deleted.
-    relay = OutboxRelay(store, js, idle_poll_seconds=0.02, delete_interval_seconds=0.3)
+    # Scans every 50 ms while acked rows wait 600 ms to be deleted.
+    relay = OutboxRelay(store, js, idle_poll_seconds=0.05, delete_interval_seconds=0.6)
     task = asyncio.create_task(relay.run())
     try:
         await asyncio.sleep(0.1)  # caught up
         for _ in range(3):
-            await runner.handle("c1", Increment(by=1), at=NOW)
-        await asyncio.sleep(0.8)  # many scans while the rows are still in the table
+            await runner.handle("scanned", Increment(by=1), at=NOW)
+        await asyncio.sleep(1.0)  # many scans while the rows are still in the table
         assert len(seen) == 3
     finally:
         relay.stop()

@@ -19,7 +19,7 @@ from contracts.base import Command, Message
 from contracts.envelope import Envelope
 from contracts.errors import CommandError
 from contracts.presence import Channel, PresenceChanged, Status, UserProvisioned, event_subject
-from runtime.bus import command_subject, request
+from runtime.bus import command_subject, flush_all, request
 from runtime.clock import FakeClock
 from runtime.config import Connections
 from runtime.service import ServiceRuntime
@@ -66,7 +66,7 @@ class Watcher:
 
     async def listen(self, nc: NatsClient) -> Watcher:
         await nc.subscribe(f"voco.view.{self.extension}.>", cb=self.views.put)
-        await nc.flush()
+        await flush_all(nc)
         return self
 
     async def next(self, timeout: float = 3.0) -> dict[str, Any]:
@@ -84,7 +84,7 @@ class Watcher:
 async def running(connections: Connections) -> AsyncIterator[ServiceRuntime]:
     service = await build(connections, FakeClock(NOW))
     await service.start()
-    await service.nc.flush()  # the command subscriptions reach the server before requests
+    await flush_all(service.nc)  # the command subscriptions reach the server before requests
     try:
         yield service
     finally:

@@ -8,7 +8,7 @@ from nats.aio.client import Client as NatsClient
 
 from contracts.presence import ProvisionUser, SetStatus, Status
 from contracts.visibility import AddContact, AllowWatcher, BlockWatcher, Policy, SetPolicy
-from runtime.bus import request
+from runtime.bus import flush_all, request
 from runtime.clock import FakeClock
 from runtime.config import Connections
 from services.presence.app import build as build_presence
@@ -24,7 +24,7 @@ async def test_status_set_on_the_presence_service_reaches_only_allowed_watchers(
 ) -> None:
     presence = await build_presence(connections, FakeClock(NOW))
     await presence.start()
-    await presence.nc.flush()
+    await flush_all(presence.nc)
     try:
         async with running(connections):
             for extension in (OWNER, ASKER, BLOCKED):
