@@ -67,7 +67,7 @@ async def build(
         base.store,
         read_model,
         base.clock,
-        cache=StateCache(env_int("VOCO_PRESENCE_CACHE_SIZE", 100_000)),
+        cache=StateCache(env_int("VOCO_PRESENCE_CACHE_SIZE", 10_000)),
     )
     queries = Queries(base.store)
     interval = sweep_seconds or env_float("VOCO_PRESENCE_SWEEP_SECONDS", 1.0)
