@@ -108,7 +108,7 @@ class Job(Generic[C]):
 
 @dataclass
 class BatchDecided(Generic[S]):
-    """A batch written in the caller's transaction; `committed()` once that has committed."""
+    """A batch written by `decide_batch`; call `committed()` once the write has committed."""
 
     decided: list[Decided[S]]
     queued: list[Queued]
