@@ -64,8 +64,11 @@ class StateCache:
     recently used out first.
     """
 
-    def __init__(self, size: int = 10_000) -> None:
+    def __init__(self, size: int = 10_000, keep: Callable[[Any], bool] | None = None) -> None:
+        """`keep`: whether a state is worth keeping (e.g. not a finished call's, which will
+        see no more commands): one that is not is dropped instead of cached."""
         self.size = size
+        self.keep = keep
         self._entries: OrderedDict[str, tuple[Any, int]] = OrderedDict()
 
     def get(self, stream: str) -> tuple[Any, int] | None:
@@ -78,6 +81,9 @@ class StateCache:
         current = self._entries.get(stream)
         if current is not None and current[1] > version:
             return  # a concurrent command already cached a later state
+        if self.keep is not None and not self.keep(state):
+            self._entries.pop(stream, None)
+            return
         self._entries[stream] = (state, version)
         self._entries.move_to_end(stream)
         while len(self._entries) > self.size:

@@ -33,7 +33,7 @@ from services.routing.domain.call import (
     ReportLeg,
     call_decider,
 )
-from services.routing.domain.state import CallState
+from services.routing.domain.state import CallState, Ended
 from services.routing.explain import explain, what_if
 from services.routing.outgoing import outgoing
 from services.routing.timers import TIMER_PROJECTION, TIMERS_SQL, TimerWheel
@@ -55,7 +55,11 @@ class Routing:
             call_decider,
             outgoing=outgoing,
             projections=[TIMER_PROJECTION],
-            cache=StateCache(env_int("VOCO_ROUTING_CACHE_SIZE", 20_000)),  # live calls
+            # Live calls only: an ended call sees no more commands (a stray one reads it).
+            cache=StateCache(
+                env_int("VOCO_ROUTING_CACHE_SIZE", 20_000),
+                keep=lambda state: not isinstance(state, Ended),
+            ),
             starts_stream=lambda command: isinstance(command, OfferCall),
         )
         self.timers = TimerWheel(self.clock, self.fire_timer)

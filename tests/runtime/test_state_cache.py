@@ -21,3 +21,10 @@ def test_the_least_recently_used_stream_is_forgotten_first() -> None:
     assert cache.get("b") is None
     assert cache.get("a") == (1, 1)
     assert cache.get("c") == (3, 1)
+
+
+def test_a_state_not_worth_keeping_is_dropped_not_cached() -> None:
+    cache = StateCache(keep=lambda state: state != "ended")
+    cache.put("call:1", "ringing", 2)
+    cache.put("call:1", "ended", 3)
+    assert cache.get("call:1") is None
