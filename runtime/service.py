@@ -194,9 +194,21 @@ async def open_runtime(
     )
 
 
+def gc_thresholds() -> tuple[int, int, int]:
+    raw = env_str("VOCO_GC_THRESHOLDS", "50000,20,100")
+    try:
+        first, second, third = (int(x) for x in raw.split(","))
+    except ValueError:
+        raise SystemExit(
+            f"VOCO_GC_THRESHOLDS={raw!r}: give three integers, e.g. 50000,20,100"
+        ) from None
+    return first, second, third
+
+
 def run_service(name: str, build: Callable[[Connections], Awaitable[ServiceRuntime]]) -> None:
     """The `main` of every service process."""
     setup_logging(name, env_str("VOCO_LOG_LEVEL", "info"))
+    thresholds = gc_thresholds()  # bad configuration stops the service before it starts
     setup_tracing(name)
     try:
         import uvloop
@@ -204,10 +216,14 @@ def run_service(name: str, build: Callable[[Connections], Awaitable[ServiceRunti
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is a dependency; this keeps PyPy usable
         pass
-    asyncio.run(_serve(name, build))
+    asyncio.run(_serve(name, build, thresholds))
 
 
-async def _serve(name: str, build: Callable[[Connections], Awaitable[ServiceRuntime]]) -> None:
+async def _serve(
+    name: str,
+    build: Callable[[Connections], Awaitable[ServiceRuntime]],
+    gc_threshold: tuple[int, int, int],
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -218,5 +234,9 @@ async def _serve(name: str, build: Callable[[Connections], Awaitable[ServiceRunt
     # collector's sight, a full collection scans only what came after (routing at 200
     # calls/s saw 23 ms full collections, its p99 budget is 10 ms).
     gc.freeze()
+    # A request's garbage dies young: with the default first threshold (700 allocations)
+    # it was promoted and rescanned in full collections; presence spent 4.3 s in the
+    # collector for 6,000 users (full collections up to 380 ms), 0.75 s with these.
+    gc.set_threshold(*gc_threshold)
     await stop.wait()
     await service.stop()
