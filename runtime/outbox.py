@@ -170,12 +170,7 @@ class OutboxRelay:
     async def _send(self, queued: Sequence[Queued]) -> None:
         """Publish without waiting for the acks: the confirmer awaits them and deletes."""
         for q in queued:
-            ack = await self.js.publish_async(
-                q.message.subject,
-                q.message.payload,
-                headers={**q.message.headers, "Nats-Msg-Id": q.message.msg_id},
-            )
-            self._unconfirmed.append((q, ack))
+            self._unconfirmed.append((q, await self._publish_one(q)))
             self._sent.add(q.position)
         self._confirm_wake.set()
 
@@ -221,14 +216,7 @@ class OutboxRelay:
 
     async def _publish(self, queued: Sequence[Queued]) -> list[int]:
         """Publish in order; the positions acked, up to the first failure."""
-        acks = [
-            await self.js.publish_async(
-                q.message.subject,
-                q.message.payload,
-                headers={**q.message.headers, "Nats-Msg-Id": q.message.msg_id},
-            )
-            for q in queued
-        ]
+        acks = [await self._publish_one(q) for q in queued]
         done: list[int] = []
         for q, ack in zip(queued, acks, strict=True):
             try:
@@ -243,6 +231,14 @@ class OutboxRelay:
                 break
             done.append(q.position)
         return done
+
+    async def _publish_one(self, q: Queued) -> asyncio.Future[PubAck]:
+        """Publish a row with its id as `Nats-Msg-Id`; the ack arrives later."""
+        return await self.js.publish_async(
+            q.message.subject,
+            q.message.payload,
+            headers={**q.message.headers, "Nats-Msg-Id": q.message.msg_id},
+        )
 
     async def _delete(self, conn: Conn, positions: list[int]) -> None:
         await conn.execute(f"DELETE FROM {self.store.s}.outbox WHERE position = ANY($1)", positions)

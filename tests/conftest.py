@@ -3,17 +3,16 @@ temp dirs, and a database of its own for every test."""
 
 from __future__ import annotations
 
-import itertools
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from launcher.processes import NatsServer, PostgresServer
 from runtime.config import Connections
+from tests.databases import fresh_database
 
 
 @pytest.fixture(scope="session")
@@ -37,23 +36,10 @@ def postgres_server(servers_dir: Path) -> Iterator[PostgresServer]:
     server.stop()
 
 
-_database_numbers = itertools.count(1)
-
-
 @pytest.fixture
 async def database_url(postgres_server: PostgresServer) -> AsyncIterator[str]:
-    name = f"test_{os.getpid()}_{next(_database_numbers)}"
-    admin = await asyncpg.connect(postgres_server.dsn("postgres"))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield postgres_server.dsn(name)
-    admin = await asyncpg.connect(postgres_server.dsn("postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with fresh_database(postgres_server) as dsn:
+        yield dsn
 
 
 @pytest.fixture

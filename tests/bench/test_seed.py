@@ -4,7 +4,6 @@ routing fed the same commands, and services started on a seeded store answer fro
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +20,7 @@ from runtime.bus import request
 from runtime.config import Connections
 from services.presence.app import build as build_presence
 from services.routing.app import build as build_routing
+from tests.databases import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -32,19 +32,8 @@ IGNORED = {"outbox", "checkpoints"}
 @pytest.fixture
 async def seeded_url(postgres_server: PostgresServer) -> AsyncIterator[str]:
     """A second database, for the seeder, beside the one the real services use."""
-    name = f"seeded_{os.getpid()}"
-    admin = await asyncpg.connect(postgres_server.dsn("postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield postgres_server.dsn(name)
-    admin = await asyncpg.connect(postgres_server.dsn("postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with fresh_database(postgres_server) as dsn:
+        yield dsn
 
 
 async def tables(dsn: str, schema: str) -> dict[str, list[tuple[Any, ...]]]:
