@@ -1,8 +1,8 @@
-"""JetStream consumers whose effect and checkpoint commit in one transaction.
+"""JetStream consumers whose effect and checkpoint commit together.
 
-Each consumer is a durable pull consumer. A batch is applied in one Postgres
-transaction together with the checkpoint (the last JetStream stream sequence
-applied); a message at or below the checkpoint is a redelivery and is skipped,
+Each consumer is a durable pull consumer (runtime/pull.py keeps its requests
+outstanding). A batch is applied atomically with the checkpoint (the last JetStream
+stream sequence applied); a message at or below the checkpoint is a redelivery and is skipped,
 so every message takes effect exactly once. JetStream's sequence is assigned
 when the outbox relay publishes, which happens only after the producing
 transaction committed, so a late commit gets a later sequence and is never
