@@ -169,14 +169,18 @@ class CommandRunner(Generic[C, S]):
         cached = self.cache.get(stream) if self.cache is not None else None
         if cached is not None and not fresh:
             return cached
-        state, version = cached if cached is not None else (self.decider.initial_state, 0)
-        newer = await self.store.load(stream, after_version=version)
-        if newer:
-            state = self.decider.fold([e.payload() for e in newer], state)
-            version = newer[-1].version
+        start = cached if cached is not None else (self.decider.initial_state, 0)
+        newer = await self.store.load(stream, after_version=start[1])
+        state, version = self._folded(start, newer)
         if self.cache is not None:
             self.cache.put(stream, state, version)
         return state, version
+
+    def _folded(self, start: tuple[S, int], newer: Sequence[Envelope]) -> tuple[S, int]:
+        """A (state, version) moved past the stored events that follow it."""
+        if not newer:
+            return start
+        return self.decider.fold([e.payload() for e in newer], start[0]), newer[-1].version
 
     async def decide_batch(
         self, conn: Conn, jobs: Sequence[Job[C]], *, checkpoint: Checkpoint | None = None
@@ -208,10 +212,8 @@ class CommandRunner(Generic[C, S]):
             loaded = await self.store.load_many(conn, list(missing))
             self._read_next_time.difference_update(missing)
             for stream in missing:
-                history = loaded.get(stream, [])
-                states[stream] = (
-                    self.decider.fold([e.payload() for e in history]),
-                    history[-1].version if history else 0,
+                states[stream] = self._folded(
+                    (self.decider.initial_state, 0), loaded.get(stream, [])
                 )
         decided: list[Decided[S]] = []
         envelopes: list[Envelope] = []
