@@ -5,9 +5,10 @@
 1. same minute: N users in several time zones whose weekly rules all start at the same
    instant B. Each gets a SaveSchedule over NATS. A clock shifted from real time (the
    driver's injectable clock) is moved to just before B; the receiving end counts every
-   ActivateProfile and its lag from B. `responder` acks each command on NATS (isolates
-   the scheduler); `real` runs the presence service in-process and counts the
-   ProfileActivated events made by the scheduler as they reach a JetStream consumer.
+   ActivateProfile and its lag from B, in a process of its own. `responder` answers
+   each SwitchUsers on NATS (isolates the scheduler); `real` runs the presence service
+   in its own process and counts the ProfileActivated events made by the scheduler as
+   they reach a JetStream consumer.
 2. start-up: M schedules in Postgres (rows written in bulk, as the projection writes
    them); `python -m services.scheduler` is started and timed until its timers are
    loaded and it answers a GetSchedule; RSS from /proc. An empty start is the floor.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -34,11 +36,11 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from bench.floors import nats_round_trip, pg_commit
-from bench.harness import Latency, create_database, rss_mb, servers
-from contracts.errors import Reply
-from contracts.presence import ProvisionUser
+from bench.harness import Latency, create_database, rss_mb, servers, service_env
+from contracts.errors import CommandError, ErrorCode, Reply
+from contracts.presence import GetPresence, ProvisionUser, SwitchResults, SwitchUsers
 from contracts.scheduler import GetSchedule, SaveSchedule, ScheduleSpec, Weekday, WeeklyRule
-from runtime.bus import request
+from runtime.bus import command_subject, flush_all, request
 from runtime.config import Connections
 from services.scheduler.domain.decider import UserSchedule
 from services.scheduler.domain.timeline import effective, next_boundary
@@ -92,23 +94,15 @@ async def same_minute(
 
     boundary = (datetime.now(UTC) + timedelta(hours=3)).replace(second=0, microsecond=0)
     clock = ShiftedClock(boundary - timedelta(minutes=30) - datetime.now(UTC))
-    received: dict[str, float] = {}
-    listener = await nats.connect(connections.nats_url, pending_size=256 * 1024 * 1024)
-    presence = None
     if mode == "real":
-        from services.presence.app import build as build_presence
-
-        presence = await build_presence(connections, clock)  # type: ignore[arg-type]
-        await presence.start()
-    else:
-        responder = subprocess.Popen(
-            [sys.executable, "-m", "bench.scheduler", "--responder", connections.nats_url],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
+        # Its own process, as deployed (and with run_service's collector settings).
+        presence = subprocess.Popen(
+            [sys.executable, "-m", "services.presence"],
+            env=service_env(connections.nats_url, connections.database_url),
         )
-        assert responder.stdout is not None
-        responder.stdout.readline()
+        await until_answering(connections.nats_url)
+    else:
+        receiver = Receiver(connections.nats_url, "responder", users)
     scheduler = await build_scheduler(
         connections, clock, DriverSettings(poll_seconds=0.2, prepare_seconds=prepare_seconds)
     )  # type: ignore[arg-type]
@@ -127,24 +121,7 @@ async def same_minute(
                 "SELECT count(DISTINCT extension) >= $1 FROM scheduler.profiles", users
             )
         )
-        received.clear()
-        js = listener.jetstream()
-
-        async def seen(msg: Msg) -> None:
-            body = json.loads(msg.data)
-            if body["type"] == "ProfileActivated" and body["meta"].get("channel") == "scheduler":
-                received.setdefault(
-                    body["data"]["extension"], (clock.now() - boundary).total_seconds()
-                )
-            await msg.ack()
-
-        await js.subscribe(
-            "voco.evt.presence.*.ProfileActivated",
-            cb=seen,
-            manual_ack=True,
-            deliver_policy=DeliverPolicy.NEW,
-            pending_msgs_limit=-1,
-        )
+        receiver = Receiver(connections.nats_url, "watcher", users)
     else:
         await scheduler.pool.copy_records_to_table(
             "profiles",
@@ -178,23 +155,19 @@ async def same_minute(
     # 2 s before the prepare window (10 s by default): the driver decides the switches in
     # that window, as it would while the real clock runs up to B.
     clock.offset = boundary - timedelta(seconds=prepare_seconds + 2) - datetime.now(UTC)
+    print(f"clock moved to {prepare_seconds + 2} s before the boundary", file=sys.stderr)
     driver.wake()
-    if mode == "real":
-        await until(lambda: _true(len(received) >= users), timeout=180, interval=0.05)
-    else:
-        await asyncio.sleep(
-            prepare_seconds + 5
-        )  # past B, and the responder has answered all it will
-        out, _ = responder.communicate("")
-        shift = clock.offset.total_seconds() - boundary.timestamp()
-        received.update({ext: at + shift for ext, at in json.loads(out).items()})
-    lags = list(received.values())
+    arrivals = await receiver.arrivals(timeout=prepare_seconds + 180)
+    # Arrivals are on the real clock; the boundary is on the driver's (real + offset).
+    shift = clock.offset.total_seconds() - boundary.timestamp()
+    lags = [at + shift for at in arrivals.values()]
     result = {
         "mode": mode,
         "users": users,
         "zones": len(ZONES),
-        "switches_received": len(received),
+        "switches_received": len(arrivals),
         "lag_from_boundary": Latency.of(lags).as_dict(),
+        "lag_min_ms": round(min(lags) * 1000, 1) if lags else None,
         "lag_max_ms": round(max(lags) * 1000, 1) if lags else None,
         "save_schedule": {
             **Latency.of(latencies).as_dict(),
@@ -204,14 +177,25 @@ async def same_minute(
     }
     await nc.close()
     await scheduler.stop()
-    if presence is not None:
-        await presence.stop()
-    await listener.close()
+    if mode == "real":
+        presence.terminate()
+        presence.wait(15)
     return result
 
 
-async def _true(value: bool) -> bool:
-    return value
+async def until_answering(nats_url: str) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        for _ in range(300):
+            try:
+                await request(nc, "presence", GetPresence(extension="100"), timeout=1)
+            except CommandError as error:
+                if error.code != ErrorCode.UNAVAILABLE:
+                    return  # answered (no such user)
+            await asyncio.sleep(0.1)
+        raise RuntimeError("the presence service did not start")
+    finally:
+        await nc.close()
 
 
 async def until(check: Any, timeout: float = 300, interval: float = 0.2) -> None:
@@ -324,35 +308,99 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         return results
 
 
-async def respond(url: str) -> None:
-    """A stand-in presence in its own process: acks each command, notes when it came."""
+class Receiver:
+    """The receiving end, in its own process so that the scheduler's work in this one
+    cannot delay when arrivals are noted (`python -m bench.scheduler --receive ...`)."""
+
+    def __init__(self, nats_url: str, kind: str, users: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.scheduler", "--receive", kind, nats_url, str(users)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.process.stdout.readline()  # ready
+
+    async def arrivals(self, timeout: float) -> dict[str, float]:
+        """{extension: when its first switch arrived (epoch seconds)}, once every user's
+        has or `timeout` passed."""
+        assert self.process.stdout is not None
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                loop.run_in_executor(None, self.process.stdout.readline), timeout
+            )
+        out, _ = await loop.run_in_executor(None, self.process.communicate, "")
+        return dict(json.loads(out.splitlines()[-1]))
+
+
+async def receive(kind: str, url: str, users: int) -> None:
+    """`responder`: a stand-in presence that answers every SwitchUsers at once (isolates the
+    scheduler). `watcher`: a JetStream consumer of the ProfileActivated events the
+    scheduler caused. Prints "done" once every user's switch arrived, and the arrivals
+    when stdin closes."""
     nc = await nats.connect(url, pending_size=256 * 1024 * 1024)
     seen: list[tuple[float, bytes]] = []
-    ok = Reply(ok=True, result={}).model_dump_json().encode()
+    extensions: set[str] = set()
+    done = asyncio.Event()
 
-    async def ack(msg: Msg) -> None:
-        seen.append((time.time(), msg.data))  # decoded later: keep the receiving end cheap
-        await msg.respond(ok)
+    def note(extension: str) -> None:
+        extensions.add(extension)
+        if len(extensions) >= users:
+            done.set()
 
-    await nc.subscribe(
-        "voco.cmd.presence.>",
-        queue="presence",
-        cb=ack,
-        pending_msgs_limit=-1,
-        pending_bytes_limit=-1,
-    )
+    async def answer(msg: Msg) -> None:
+        seen.append((time.time(), msg.data))
+        switches = json.loads(msg.data)["switches"]
+        result = SwitchResults(refused=[None] * len(switches)).model_dump()
+        await msg.respond(Reply(ok=True, result=result).model_dump_json().encode())
+        for switch in switches:
+            note(switch["extension"])
+
+    async def event(msg: Msg) -> None:
+        seen.append((time.time(), msg.data))
+        await msg.ack()
+        body = json.loads(msg.data)
+        if body["meta"].get("channel") == "scheduler":
+            note(body["data"]["extension"])
+
+    if kind == "responder":
+        await nc.subscribe(
+            command_subject("presence", SwitchUsers),
+            queue="presence",
+            cb=answer,
+            pending_msgs_limit=-1,
+            pending_bytes_limit=-1,
+        )
+    else:
+        await nc.jetstream().subscribe(
+            "voco.evt.presence.*.ProfileActivated",
+            cb=event,
+            manual_ack=True,
+            deliver_policy=DeliverPolicy.NEW,
+            pending_msgs_limit=-1,
+        )
+    await flush_all(nc)
     print("ready", flush=True)
+    await done.wait()
+    print("done", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     await nc.close()
     first: dict[str, float] = {}
     for at, data in seen:
-        first.setdefault(json.loads(data)["extension"], at)
+        body = json.loads(data)
+        if kind == "responder":
+            for switch in body["switches"]:
+                first.setdefault(switch["extension"], at)
+        elif body["meta"].get("channel") == "scheduler":
+            first.setdefault(body["data"]["extension"], at)
     print(json.dumps(first), flush=True)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--responder"]:
-        uvloop.run(respond(sys.argv[2]))
+    if sys.argv[1:2] == ["--receive"]:
+        uvloop.run(receive(sys.argv[2], sys.argv[3], int(sys.argv[4])))
         sys.exit(0)
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=10_000)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from contracts.base import Command, Event, Issued, event
+from contracts.errors import ErrorBody
 
 PRESENCE_STREAM = "VOCO_PRESENCE"
 PRESENCE_SUBJECTS = ["voco.evt.presence.>"]
@@ -323,6 +324,40 @@ class ActivateProfile(ByActor):
     type_name = "ActivateProfile"
     extension: Extension
     profile_id: Identifier
+
+
+def _switch_kind(value: Any) -> str:
+    """An ActivateProfile names a profile, a SetStatus a status: that tells them apart."""
+    if isinstance(value, dict):
+        return "ActivateProfile" if "profile_id" in value else "SetStatus"
+    return str(getattr(value, "type_name", "SetStatus"))
+
+
+Switch = Annotated[
+    Annotated[ActivateProfile, Tag("ActivateProfile")] | Annotated[SetStatus, Tag("SetStatus")],
+    Discriminator(_switch_kind),
+]
+MAX_SWITCHES = 1000
+
+
+@event
+class SwitchUsers(Command):
+    """Many users' switches in one command (the scheduler's boundaries).
+
+    Each switch is decided on its own and answered on its own: a refused one (e.g. a
+    profile deleted since) does not hold up the rest. Those accepted are stored in one
+    transaction; a user's switches apply in the order given. The answer is
+    `SwitchResults`, one entry per switch, in order.
+    """
+
+    type_name = "SwitchUsers"
+    switches: list[Switch] = Field(min_length=1, max_length=MAX_SWITCHES)
+
+
+class SwitchResults(BaseModel):
+    """`SwitchUsers`' answer: per switch, null when it holds now, else why it was refused."""
+
+    refused: list[ErrorBody | None]
 
 
 @event

@@ -11,7 +11,7 @@ import logging
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid4
@@ -28,6 +28,7 @@ from runtime.eventstore import (
     Queued,
     SqlProjection,
     VersionConflict,
+    with_headers,
     wrap,
 )
 from runtime.telemetry import inject_headers, span_from_headers, tracer
@@ -98,6 +99,8 @@ class Decided(Generic[S]):
     state: S
     version: int
     events: list[Envelope]
+    refused: CommandError | None = None
+    """Why the command was refused (only in a batch decided with `collect_refusals`)."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,12 @@ class CommandRunner(Generic[C, S]):
         return self.decider.fold([e.payload() for e in newer], start[0]), newer[-1].version
 
     async def decide_batch(
-        self, conn: Conn, jobs: Sequence[Job[C]], *, checkpoint: Checkpoint | None = None
+        self,
+        conn: Conn,
+        jobs: Sequence[Job[C]],
+        *,
+        checkpoint: Checkpoint | None = None,
+        collect_refusals: bool = False,
     ) -> BatchDecided[S]:
         """Decide every job and write all their events in one statement on `conn`, with a
         consumer's checkpoint if given (inline projections need the caller's transaction).
@@ -193,6 +201,10 @@ class CommandRunner(Generic[C, S]):
         batch's streams are read from the store the next time they are decided, so the
         caller applies the jobs again (e.g. one by one). Call `committed()` on the result
         once the write has committed (after the caller's transaction, if it holds one).
+
+        A job its decider refuses (CommandError) fails the whole batch, unless
+        `collect_refusals`: then it decides nothing and its `Decided.refused` says why,
+        so one bad command among many from a client does not hold up the rest.
         """
         states: dict[str, tuple[S, int]] = {}
         missing: dict[str, None] = {}  # ordered set
@@ -220,26 +232,16 @@ class CommandRunner(Generic[C, S]):
         messages: list[Outgoing] = []
         for job in jobs:
             state, version = states[job.stream]
-            with span_from_headers(
-                _tracer,
-                f"decide {job.command.type_name}",
-                job.trace,
-                attributes={"voco.stream": job.stream},
-            ):
-                events = list(self.decider.decide(job.command, state))
-                appended = wrap(
-                    job.stream,
-                    version,
-                    events,
-                    ids=(self.ids() for _ in events),
-                    at=job.at,
-                    meta=job.meta or Metadata(),
-                )
-                trace = inject_headers() if appended else {}
-            outgoing = [replace(m, headers={**trace, **m.headers}) for m in self.outgoing(appended)]
+            try:
+                events, appended, outgoing = self._decide_job(job, state, version)
+            except CommandError as error:
+                if not collect_refusals:
+                    raise
+                decided.append(Decided(state, version, [], refused=error))
+                continue
             state = self.decider.fold(events, state)
-            states[job.stream] = (state, version + len(events))
-            decided.append(Decided(state, version + len(events), appended))
+            states[job.stream] = (state, version + len(appended))
+            decided.append(Decided(state, version + len(appended), appended))
             envelopes += appended
             messages += outgoing
         if not envelopes and checkpoint is None:
@@ -255,6 +257,40 @@ class CommandRunner(Generic[C, S]):
                 self._read_next_time.add(stream)
             raise
         return BatchDecided(decided, queued, states, self, envelopes)
+
+    def _decide_job(
+        self, job: Job[C], state: S, version: int
+    ) -> tuple[list[Event], list[Envelope], list[Outgoing]]:
+        """A job's events, as envelopes, and the messages they leave as.
+
+        A job that arrived with its own trace context gets its own span, and its messages
+        carry that trace; otherwise they join the trace of the batch (the current span).
+        """
+        if job.trace is None:
+            return self._decided_job(job, state, version)
+        with span_from_headers(
+            _tracer,
+            f"decide {job.command.type_name}",
+            job.trace,
+            attributes={"voco.stream": job.stream},
+        ):
+            events, appended, outgoing = self._decided_job(job, state, version)
+            trace = inject_headers() if appended else {}
+        return events, appended, [with_headers(m, trace) for m in outgoing]
+
+    def _decided_job(
+        self, job: Job[C], state: S, version: int
+    ) -> tuple[list[Event], list[Envelope], list[Outgoing]]:
+        events = list(self.decider.decide(job.command, state))
+        appended = wrap(
+            job.stream,
+            version,
+            events,
+            ids=(self.ids() for _ in events),
+            at=job.at,
+            meta=job.meta or Metadata(),
+        )
+        return events, appended, list(self.outgoing(appended))
 
     async def handle(
         self, stream: str, command: C, *, at: datetime, meta: Metadata | None = None

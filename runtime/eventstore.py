@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -146,6 +146,15 @@ INSERT INTO {s}.checkpoints (consumer, sequence) VALUES ($1, $2)
 ON CONFLICT (consumer) DO UPDATE
 SET sequence = GREATEST({s}.checkpoints.sequence, EXCLUDED.sequence)
 """
+
+
+def with_headers(message: Outgoing, headers: dict[str, str]) -> Outgoing:
+    """The message with `headers` added under its own (its own win)."""
+    if not headers:
+        return message
+    return Outgoing(
+        message.subject, message.payload, message.msg_id, {**headers, **message.headers}
+    )
 
 
 def wrap(
@@ -302,7 +311,7 @@ class EventStore:
         """
         in_statement = tuple(p for p in projections if isinstance(p, SqlProjection))
         trace_headers = inject_headers()
-        sent = [replace(m, headers={**trace_headers, **m.headers}) for m in messages]
+        sent = [with_headers(m, trace_headers) for m in messages]
         params: list[object] = [
             [e.stream for e in envelopes],
             [e.version for e in envelopes],

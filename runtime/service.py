@@ -46,19 +46,28 @@ class Worker(Protocol):
     def stop(self) -> None: ...
 
 
+def stream_config(
+    name: str, subjects: Sequence[str], storage: StorageType = StorageType.FILE
+) -> StreamConfig:
+    """How every Voco stream is configured. MEMORY only for messages Postgres keeps anyway
+    (no fsync)."""
+    return StreamConfig(
+        name=name,
+        subjects=list(subjects),
+        storage=storage,
+        duplicate_window=120.0,
+        allow_atomic=True,  # the outbox relay publishes a commit's rows as atomic batches
+    )
+
+
 async def ensure_stream(
     js: JetStreamContext,
     name: str,
     subjects: Sequence[str],
     storage: StorageType = StorageType.FILE,
 ) -> None:
-    """Create or update a stream. MEMORY only for messages Postgres keeps anyway (no fsync)."""
-    config = StreamConfig(
-        name=name,
-        subjects=list(subjects),
-        storage=storage,
-        duplicate_window=120.0,
-    )
+    """Create or update a stream."""
+    config = stream_config(name, subjects, storage)
     try:
         await js.add_stream(config)
     except BadRequestError:
@@ -188,7 +197,7 @@ async def open_runtime(
         js=js,
         pool=pool,
         store=store,
-        relay=OutboxRelay(store, js),
+        relay=OutboxRelay(store, nc, js),
         commands=CommandServer(nc, name),
         clock=clock or SystemClock(),
     )

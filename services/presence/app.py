@@ -17,6 +17,7 @@ from contracts.presence import (
     ListProfiles,
     SaveIvr,
     SaveRingGroup,
+    SwitchUsers,
 )
 from runtime.clock import Clock
 from runtime.config import Connections, env_float, env_int
@@ -81,6 +82,7 @@ async def build(
 
     for command in USER_COMMANDS:
         service.commands.route(command, commands.user_view)
+    service.commands.route(SwitchUsers, commands.switch_users)
     service.commands.route(SaveRingGroup, commands.save_ring_group)
     service.commands.route(SaveIvr, commands.save_ivr)
     service.commands.route(ConfigureFeatureCodes, commands.configure_feature_codes)

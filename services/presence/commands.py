@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from contracts.base import Command
 from contracts.envelope import Envelope, Metadata
+from contracts.errors import CommandError, ErrorCode
 from contracts.presence import (
     ByActor,
     ConfigureFeatureCodes,
@@ -14,11 +15,13 @@ from contracts.presence import (
     SaveIvr,
     SaveProfile,
     SaveRingGroup,
+    SwitchResults,
+    SwitchUsers,
     event_subject,
 )
 from runtime.clock import Clock
-from runtime.decider import CommandRunner, Decider, StateCache
-from runtime.eventstore import EventStore, Outgoing
+from runtime.decider import CommandRunner, Decider, Job, StateCache
+from runtime.eventstore import EventStore, Outgoing, VersionConflict
 from services.presence.domain.directory import (
     FEATURE_CODES_STREAM,
     feature_codes_decider,
@@ -134,6 +137,35 @@ class PresenceCommands:
 
     async def user_view(self, command: Command) -> PresenceView:
         return view_of(await self.user(command))
+
+    async def switch_users(self, command: SwitchUsers, attempts: int = 3) -> SwitchResults:
+        """Every switch decided on its user's state, all written in one transaction.
+
+        A switch another writer overtook (a user switching by hand at that moment) makes
+        the write conflict: nothing is stored and the batch is decided again on fresh
+        state, which costs a re-read of its users, so it is rare enough.
+        """
+        jobs: list[Job[Command]] = []
+        for switch in command.switches:
+            stamped = self.stamped(switch)
+            assert stamped.at is not None
+            meta = Metadata(actor=stamped.actor, channel=stamped.channel.value)
+            jobs.append(Job(user_stream(stamped.extension), stamped, at=stamped.at, meta=meta))
+        runner = self._runner(user_decider())
+        for _ in range(attempts):
+            try:
+                async with self.store.pool.acquire() as conn, conn.transaction():
+                    batch = await runner.decide_batch(conn, jobs, collect_refusals=True)
+            except VersionConflict:
+                continue
+            await batch.committed()
+            return SwitchResults(
+                refused=[d.refused.body() if d.refused else None for d in batch.decided]
+            )
+        raise CommandError(
+            f"users changed under the batch {attempts} times while deciding; try again",
+            code=ErrorCode.CONFLICT,
+        )
 
     async def save_ring_group(self, command: SaveRingGroup) -> dict[str, Any]:
         command = self.stamped(command)

@@ -73,12 +73,51 @@ class ReadModel:
         self.s = schema_sql
 
     async def project(self, conn: Conn, envelopes: Sequence[Envelope]) -> None:
-        for envelope in envelopes:
-            await self._apply(conn, envelope)
+        """Status and profile switches in one statement each, whatever their number (a
+        bulk switch is thousands); the rest event by event, in order.
 
-    async def _apply(self, conn: Conn, envelope: Envelope) -> None:
+        The switches' columns are written by nothing else, so taking them out of order
+        is safe; rows are created by the first event of a stream, which is applied
+        before them.
+        """
+        statuses: dict[str, PresenceChanged] = {}
+        keep_idle: dict[str, bool | None] = {}
+        profiles: dict[str, str] = {}
+        for envelope in envelopes:
+            event = envelope.payload()
+            if isinstance(event, PresenceChanged):
+                ext = event.extension
+                statuses[ext] = event
+                idle = _idle_after(event)
+                keep_idle[ext] = keep_idle.get(ext) if idle is None else idle
+            elif isinstance(event, ProfileActivated):
+                profiles[event.extension] = event.profile_id
+            else:
+                await self._apply(conn, event)
+        if statuses:
+            await conn.execute(
+                f"UPDATE {self.s}.users u SET status = c.status, note = c.note, "
+                "note_expires_at = c.note_expires_at, idle = COALESCE(c.idle, u.idle) "
+                "FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], "
+                "$5::boolean[]) AS c(extension, status, note, note_expires_at, idle) "
+                "WHERE u.extension = c.extension",
+                list(statuses),
+                [e.status.value for e in statuses.values()],
+                [e.note for e in statuses.values()],
+                [e.note_expires_at for e in statuses.values()],
+                [keep_idle[ext] for ext in statuses],
+            )
+        if profiles:
+            await conn.execute(
+                f"UPDATE {self.s}.users u SET active_profile = c.profile_id "
+                "FROM unnest($1::text[], $2::text[]) AS c(extension, profile_id) "
+                "WHERE u.extension = c.extension",
+                list(profiles),
+                list(profiles.values()),
+            )
+
+    async def _apply(self, conn: Conn, event: object) -> None:
         s = self.s
-        event = envelope.payload()
         match event:
             case UserProvisioned():
                 await conn.execute(
@@ -91,17 +130,6 @@ class ReadModel:
                 await self._directory(conn, RING_GROUP, event.group_id, event.name)
             case IvrSaved():
                 await self._directory(conn, IVR, event.ivr_id, event.name)
-            case PresenceChanged():
-                await conn.execute(
-                    f"UPDATE {s}.users SET status = $2, note = $3, note_expires_at = $4, "
-                    "idle = CASE WHEN $5 = 'idle' THEN true WHEN $5 = 'note_expired' THEN idle "
-                    "ELSE false END WHERE extension = $1",
-                    event.extension,
-                    event.status.value,
-                    event.note,
-                    event.note_expires_at,
-                    event.reason.value if isinstance(event.reason, ChangeReason) else "",
-                )
             case ProfileSaved():
                 await conn.execute(
                     f"INSERT INTO {s}.profiles (extension, profile_id, body) VALUES ($1, $2, $3) "
@@ -113,12 +141,6 @@ class ReadModel:
             case ProfileDeleted():
                 await conn.execute(
                     f"DELETE FROM {s}.profiles WHERE extension = $1 AND profile_id = $2",
-                    event.extension,
-                    event.profile_id,
-                )
-            case ProfileActivated():
-                await conn.execute(
-                    f"UPDATE {s}.users SET active_profile = $2 WHERE extension = $1",
                     event.extension,
                     event.profile_id,
                 )
@@ -177,3 +199,10 @@ class ReadModel:
             ring_groups=frozenset(found[RING_GROUP]),
             ivrs=frozenset(found[IVR]),
         )
+
+
+def _idle_after(event: PresenceChanged) -> bool | None:
+    """Whether the user is idle after this change; None: as before (a note expired)."""
+    if event.reason == ChangeReason.NOTE_EXPIRED:
+        return None
+    return event.reason == ChangeReason.IDLE

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import NAMESPACE_URL, uuid5
 
 from nats.aio.client import Client as NatsClient
@@ -20,9 +20,9 @@ from nats.aio.client import Client as NatsClient
 from contracts.base import Command
 from contracts.envelope import Envelope, Metadata
 from contracts.errors import CommandError, ErrorCode
-from contracts.presence import Channel
+from contracts.presence import Channel, SwitchResults, SwitchUsers
 from contracts.scheduler import BoundaryApplied
-from runtime.bus import request_many
+from runtime.bus import request
 from runtime.eventstore import EventStore
 from services.scheduler.domain.switching import Switch, TimerRow, decide_switch
 from services.scheduler.domain.timeline import (
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from services.scheduler.driver import DriverSettings
 
 log = logging.getLogger(__name__)
-CHUNK = 100  # commands per request_many call
+CHUNK = 250  # users per SwitchUsers command (presence takes up to MAX_SWITCHES switches)
 LATE = timedelta(seconds=60)  # only a timer this late can have had a second boundary pass
 RETRY_CODES = {ErrorCode.UNAVAILABLE, ErrorCode.CONFLICT, ErrorCode.INTERNAL}
 
@@ -132,37 +132,34 @@ async def send_all(
 ) -> dict[str, str | None]:
     """None when applied; 'retry' when presence could not answer; else why it refused.
 
-    A user's commands go in rounds (ActivateProfile before SetStatus), so presence
-    handles them in order. A round goes out in chunks with at most `in_flight` commands
-    unanswered, so a slow presence queues no more than it can answer within `timeout`.
+    Switches go in `SwitchUsers` commands of about CHUNK, a user's commands together and
+    in order (presence applies them so), with at most `in_flight` switches unanswered, so
+    a slow presence queues no more than it can answer within `timeout`.
     """
-    chunk = max(1, min(CHUNK, in_flight))
-    window = asyncio.Semaphore(max(1, in_flight // chunk))
-
-    async def send(commands: list[Command]) -> list[dict[str, Any] | CommandError]:
-        async with window:
-            return await request_many(nc, "presence", commands, timeout=timeout)
-
+    chunks: list[list[tuple[str, Command]]] = [[]]
+    for ext, switch in switches.items():
+        if len(chunks[-1]) >= CHUNK:
+            chunks.append([])
+        chunks[-1] += [(ext, c) for c in switch.commands]
+    window = asyncio.Semaphore(max(1, in_flight // CHUNK))
     outcome: dict[str, str | None] = {ext: None for ext in switches}
-    step = 0
-    while True:
-        batch = [
-            (ext, sw.commands[step])
-            for ext, sw in switches.items()
-            if len(sw.commands) > step and outcome[ext] is None
-        ]
-        if not batch:
-            return outcome
-        commands = [c for _, c in batch]
-        parts = await asyncio.gather(
-            *(send(commands[i : i + chunk]) for i in range(0, len(commands), chunk))
-        )
-        answers = [answer for part in parts for answer in part]
-        for (ext, _), answer in zip(batch, answers, strict=True):
-            if isinstance(answer, CommandError):
-                retry = answer.code in RETRY_CODES
-                outcome[ext] = "retry" if retry else f"rejected: {answer.message}"
-        step += 1
+
+    async def send(chunk: list[tuple[str, Command]]) -> None:
+        async with window:
+            try:
+                answer = await request(
+                    nc, "presence", SwitchUsers(switches=[c for _, c in chunk]), timeout=timeout
+                )
+                refusals = SwitchResults.model_validate(answer).refused
+            except CommandError as error:
+                refusals = [error.body()] * len(chunk)
+        for (ext, _), refused in zip(chunk, refusals, strict=True):
+            if refused is not None and outcome[ext] is None:
+                retry = refused.code in RETRY_CODES
+                outcome[ext] = "retry" if retry else f"rejected: {refused.message}"
+
+    await asyncio.gather(*(send(chunk) for chunk in chunks if chunk))
+    return outcome
 
 
 async def apply_batch(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from nats.js import JetStreamContext
-from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from contracts.envelope import Envelope
@@ -28,7 +27,7 @@ from runtime.clock import Clock
 from runtime.config import Connections, env_int
 from runtime.decider import CommandRunner
 from runtime.eventstore import Outgoing
-from runtime.service import ServiceRuntime, open_runtime
+from runtime.service import ServiceRuntime, open_runtime, stream_config
 from services.visibility.domain.decide import visibility
 from services.visibility.fanout import FanoutLeader
 from services.visibility.handlers import Handlers
@@ -58,14 +57,7 @@ async def ensure_presence_stream(js: JetStreamContext) -> None:
     try:
         await js.stream_info(PRESENCE_STREAM)
     except NotFoundError:
-        await js.add_stream(
-            StreamConfig(
-                name=PRESENCE_STREAM,
-                subjects=PRESENCE_SUBJECTS,
-                storage=StorageType.FILE,
-                duplicate_window=120.0,
-            )
-        )
+        await js.add_stream(stream_config(PRESENCE_STREAM, PRESENCE_SUBJECTS))
 
 
 async def build(

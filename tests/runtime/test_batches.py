@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 import nats
 import pytest
 from nats.aio.msg import Msg
+from nats.js.api import StreamConfig
 
 from contracts.envelope import Envelope
+from contracts.errors import CommandError
 from runtime.consumer import CheckpointedConsumer, Delivery
 from runtime.decider import CommandRunner, Job, StateCache
 from runtime.eventstore import Checkpoint, Conn, EventStore, VersionConflict, create_pool
@@ -64,6 +66,25 @@ async def test_a_batch_decides_each_stream_in_order_and_writes_once_with_its_che
     assert len(positions) == 3
     assert runner.cache is not None
     assert runner.cache.get("c1") == (4, 2)
+
+
+async def test_a_refused_job_decides_nothing_and_says_why_while_the_others_are_written(
+    store: EventStore,
+) -> None:
+    runner = CommandRunner(store, counter, outgoing=outgoing, cache=StateCache())
+    jobs = [
+        Job("c1", Increment(by=1), at=NOW),
+        Job("c1", Increment(by=5, limit=3), at=NOW),  # past its limit: refused
+        Job("c1", Increment(by=1), at=NOW),  # decided on the state the first job left
+    ]
+    async with store.pool.acquire() as conn:
+        with pytest.raises(CommandError):
+            await runner.decide_batch(conn, jobs)  # by default one refusal fails the batch
+        assert await totals(store, "c1") == []
+        batch = await runner.decide_batch(conn, jobs, collect_refusals=True)
+    await batch.committed()
+    assert [d.refused is None for d in batch.decided] == [True, False, True]
+    assert await totals(store, "c1") == [1, 2]
 
 
 async def test_a_stream_taken_for_new_that_is_not_conflicts_and_is_read_next_time(
@@ -138,7 +159,7 @@ async def test_the_relay_publishes_what_was_waiting_first_then_commits_from_memo
     await ensure_stream(js, STREAM, SUBJECTS)
     runner = CommandRunner(store, counter, outgoing=outgoing)
     await runner.handle("c1", Increment(by=1), at=NOW)  # before any relay: only the scan sees it
-    relay = OutboxRelay(store, js, idle_poll_seconds=60)  # no poll during the test
+    relay = OutboxRelay(store, nc, js, idle_poll_seconds=60)  # no poll during the test
     task = asyncio.create_task(relay.run())
     try:
         assert await published_totals(js, 1) == [1]
@@ -202,7 +223,7 @@ async def test_rows_published_from_memory_are_not_published_again_by_the_scan(
     subscription = await nc.subscribe("test.counter.scanned", cb=received)
     runner = CommandRunner(store, counter, outgoing=outgoing)
     # Scans every 50 ms while acked rows wait 600 ms to be deleted.
-    relay = OutboxRelay(store, js, idle_poll_seconds=0.05, delete_interval_seconds=0.6)
+    relay = OutboxRelay(store, nc, js, idle_poll_seconds=0.05, delete_interval_seconds=0.6)
     task = asyncio.create_task(relay.run())
     try:
         await asyncio.sleep(0.1)  # caught up
@@ -214,4 +235,83 @@ async def test_rows_published_from_memory_are_not_published_again_by_the_scan(
         relay.stop()
         await asyncio.wait_for(task, 10)
         await subscription.unsubscribe()
+        await nc.close()
+
+
+class CountingRelay(OutboxRelay):
+    """Counts the atomic batches it sends."""
+
+    batches: list[int]
+
+    async def _publish_batch(self, part):  # type: ignore[no-untyped-def]
+        self.batches = [*getattr(self, "batches", []), len(part)]
+        return await super()._publish_batch(part)
+
+
+async def commit_together(runner: CommandRunner[Increment, int], jobs: list[Job[Increment]]):  # type: ignore[no-untyped-def]
+    """Jobs written in one transaction; the result is not yet reported as committed."""
+    async with runner.store.pool.acquire() as conn, conn.transaction():
+        return await runner.decide_batch(conn, jobs)
+
+
+async def outbox_drained(store: EventStore) -> None:
+    for _ in range(200):
+        async with store.pool.acquire() as conn:
+            if await conn.fetchval(f"SELECT count(*) FROM {store.s}.outbox") == 0:
+                return
+        await asyncio.sleep(0.05)
+    pytest.fail("acked rows were not deleted from the outbox")
+
+
+@pytest.mark.parametrize("allow_atomic", [True, False])
+async def test_rows_committed_together_leave_in_atomic_batches_in_order(
+    store: EventStore, nats_url: str, allow_atomic: bool
+) -> None:
+    """2,500 rows of one commit: batches of 1,000, 1,000 and 500, stored in commit order.
+    A stream that does not allow atomic batches gets them one by one, none lost."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name=STREAM, subjects=SUBJECTS, allow_atomic=allow_atomic))
+    runner = CommandRunner(store, counter, outgoing=outgoing)
+    relay = CountingRelay(store, nc, js, idle_poll_seconds=0.2)
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.1)  # caught up
+        batch = await commit_together(
+            runner, [Job("c1", Increment(by=1), at=NOW) for _ in range(2500)]
+        )
+        await batch.committed()
+        assert await published_totals(js, 2500) == list(range(1, 2501))
+        await outbox_drained(store)
+        assert relay.batches[:3] == [1000, 1000, 500]
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 10)
+        await nc.close()
+
+
+async def test_a_batch_repeating_a_stored_message_is_sent_again_one_by_one(
+    store: EventStore, nats_url: str
+) -> None:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await ensure_stream(js, STREAM, SUBJECTS)
+    runner = CommandRunner(store, counter, outgoing=outgoing)
+    relay = OutboxRelay(store, nc, js, idle_poll_seconds=60)
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.1)  # caught up
+        batch = await commit_together(
+            runner, [Job("c1", Increment(by=1), at=NOW) for _ in range(3)]
+        )
+        first = batch.queued[0].message  # as if a relay had sent it before it crashed
+        await js.publish(first.subject, first.payload, headers={"Nats-Msg-Id": first.msg_id})
+        await batch.committed()  # JetStream refuses the batch: the scan sends them one by one
+        assert await published_totals(js, 3) == [1, 2, 3]
+        await outbox_drained(store)
+        await asyncio.sleep(0.2)
+        assert (await js.stream_info(STREAM)).state.messages == 3
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 10)
         await nc.close()

@@ -31,12 +31,17 @@ async def store(database_url: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-async def js(nats_url: str):  # type: ignore[no-untyped-def]
+async def nc(nats_url: str):  # type: ignore[no-untyped-def]
     nc = await nats.connect(nats_url)
+    yield nc
+    await nc.close()
+
+
+@pytest.fixture
+async def js(nc):  # type: ignore[no-untyped-def]
     js = nc.jetstream()
     await ensure_stream(js, STREAM, SUBJECTS)
-    yield js
-    await nc.close()
+    return js
 
 
 async def stream_messages(js, subject: str = "test.counter.>") -> list[Envelope]:  # type: ignore[no-untyped-def]
@@ -48,11 +53,11 @@ async def stream_messages(js, subject: str = "test.counter.>") -> list[Envelope]
     return found
 
 
-async def test_append_then_relay_publishes_each_event_once(store, js) -> None:  # type: ignore[no-untyped-def]
+async def test_append_then_relay_publishes_each_event_once(store, nc, js) -> None:  # type: ignore[no-untyped-def]
     runner = CommandRunner(store, counter, outgoing=outgoing)
     await runner.handle("c1", Increment(by=2), at=NOW)
     await runner.handle("c1", Increment(by=3), at=NOW)
-    relay = OutboxRelay(store, js)
+    relay = OutboxRelay(store, nc, js)
     assert await relay.publish_pending() == 2
     assert await relay.publish_pending() == 0
     published = await stream_messages(js)
@@ -61,6 +66,7 @@ async def test_append_then_relay_publishes_each_event_once(store, js) -> None:  
 
 async def test_crash_between_commit_and_publish_loses_nothing_and_duplicates_nothing(
     store,
+    nc,
     js,  # type: ignore[no-untyped-def]
 ) -> None:
     runner = CommandRunner(store, counter, outgoing=outgoing)
@@ -72,7 +78,7 @@ async def test_crash_between_commit_and_publish_loses_nothing_and_duplicates_not
             row["subject"], bytes(row["payload"]), headers={"Nats-Msg-Id": row["msg_id"]}
         )
     # After restart a new relay publishes the same rows again.
-    assert await OutboxRelay(store, js).publish_pending() == 1
+    assert await OutboxRelay(store, nc, js).publish_pending() == 1
     assert len(await stream_messages(js)) == 1
     assert await store.pool.fetchval("SELECT count(*) FROM test.outbox") == 0
 
@@ -97,7 +103,7 @@ async def test_a_rejected_command_stores_nothing(store) -> None:  # type: ignore
     assert await store.pool.fetchval("SELECT count(*) FROM test.outbox") == 1
 
 
-async def test_relay_publishes_a_row_whose_transaction_committed_late(store, js) -> None:  # type: ignore[no-untyped-def]
+async def test_relay_publishes_a_row_whose_transaction_committed_late(store, nc, js) -> None:  # type: ignore[no-untyped-def]
     runner = CommandRunner(store, counter, outgoing=outgoing)
     late: Conn = await asyncpg.connect(store.pool._connect_args[0])  # type: ignore[attr-defined]
     tx = late.transaction()
@@ -109,7 +115,7 @@ async def test_relay_publishes_a_row_whose_transaction_committed_late(store, js)
     )
     # ... a later one commits and is relayed while the first is still open.
     await runner.handle("c1", Increment(by=1), at=NOW)
-    relay = OutboxRelay(store, js)
+    relay = OutboxRelay(store, nc, js)
     assert await relay.publish_pending() == 1
     await tx.commit()
     await late.close()
@@ -118,7 +124,7 @@ async def test_relay_publishes_a_row_whose_transaction_committed_late(store, js)
     assert info.state.messages == 2
 
 
-async def test_consumer_applies_redelivered_messages_once(store, js) -> None:  # type: ignore[no-untyped-def]
+async def test_consumer_applies_redelivered_messages_once(store, nc, js) -> None:  # type: ignore[no-untyped-def]
     from runtime.consumer import CheckpointedConsumer
 
     await store.pool.execute("CREATE TABLE test.seen (id uuid PRIMARY KEY, total int)")
@@ -133,7 +139,7 @@ async def test_consumer_applies_redelivered_messages_once(store, js) -> None:  #
     runner = CommandRunner(store, counter, outgoing=outgoing)
     for _ in range(3):
         await runner.handle("c1", Increment(by=1), at=NOW)
-    await OutboxRelay(store, js).publish_pending()
+    await OutboxRelay(store, nc, js).publish_pending()
     consumer = CheckpointedConsumer(
         store, js, name="seen", stream=STREAM, subjects=SUBJECTS, apply=apply
     )
@@ -151,7 +157,7 @@ async def test_consumer_applies_redelivered_messages_once(store, js) -> None:  #
     assert await store.pool.fetchval("SELECT count(*) FROM test.dead_letters") == 0
 
 
-async def test_consumer_dead_letters_a_bad_message_and_goes_on(store, js) -> None:  # type: ignore[no-untyped-def]
+async def test_consumer_dead_letters_a_bad_message_and_goes_on(store, nc, js) -> None:  # type: ignore[no-untyped-def]
     from runtime.consumer import CheckpointedConsumer
 
     applied: list[int] = []
@@ -162,10 +168,10 @@ async def test_consumer_dead_letters_a_bad_message_and_goes_on(store, js) -> Non
 
     runner = CommandRunner(store, counter, outgoing=outgoing)
     await runner.handle("c1", Increment(by=1), at=NOW)
-    await OutboxRelay(store, js).publish_pending()
+    await OutboxRelay(store, nc, js).publish_pending()
     await js.publish("test.counter.bad", b"not json")
     await runner.handle("c1", Increment(by=1), at=NOW)
-    await OutboxRelay(store, js).publish_pending()
+    await OutboxRelay(store, nc, js).publish_pending()
     consumer = CheckpointedConsumer(
         store, js, name="bad", stream=STREAM, subjects=SUBJECTS, apply=apply
     )
