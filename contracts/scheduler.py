@@ -45,7 +45,11 @@ class Weekday(StrEnum):
 
     @property
     def number(self) -> int:
-        return list(Weekday).index(self)
+        """Monday is 0, as `datetime.weekday()`."""
+        return _WEEKDAY_NUMBERS[self]
+
+
+_WEEKDAY_NUMBERS = {day: n for n, day in enumerate(Weekday)}
 
 
 class ManualSwitch(StrEnum):

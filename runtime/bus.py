@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import nats
@@ -177,70 +177,4 @@ async def request(
     reply = Reply.model_validate(json.loads(msg.data))
     if reply.error is not None:
         raise CommandError.from_body(reply.error)
-    return reply.result or {}
-
-
-async def request_many(
-    nc: NatsClient, service: str, commands: Sequence[Command], *, timeout: float = 5.0
-) -> list[dict[str, Any] | CommandError]:
-    """Send many commands at once and collect each result or CommandError, in order.
-
-    For bulk senders (the scheduler's boundary batches): every command is published at
-    once with a reply subject under one inbox subscription, so thousands cost about what
-    a pub/sub fan-out costs instead of one round trip each. Commands to the same
-    aggregate may be handled in any order: send dependent ones in a later call. One span
-    covers the batch and its trace context travels on every message.
-    """
-    if not commands:
-        return []
-    loop = asyncio.get_running_loop()
-    inbox = nc.new_inbox()
-    waiting: dict[str, asyncio.Future[Msg]] = {}
-
-    async def answered(msg: Msg) -> None:
-        future = waiting.get(msg.subject)
-        if future is not None and not future.done():
-            future.set_result(msg)
-
-    subscription = await nc.subscribe(f"{inbox}.*", cb=answered)
-    with _tracer.start_as_current_span(
-        f"send {len(commands)} commands to {service}", kind=SpanKind.CLIENT
-    ):
-        headers = inject_headers()
-        try:
-            for n, command in enumerate(commands):
-                reply = f"{inbox}.{n}"
-                waiting[reply] = loop.create_future()
-                await nc.publish(
-                    command_subject(service, command),
-                    command.model_dump_json(exclude_none=True).encode(),
-                    reply=reply,
-                    headers=headers,
-                )
-                if n % 100 == 99:
-                    await asyncio.sleep(0)  # let the flusher send what is buffered meanwhile
-            await flush_all(nc)
-            await asyncio.wait(waiting.values(), timeout=timeout)
-        finally:
-            await subscription.unsubscribe()
-    return [_answer(service, waiting[f"{inbox}.{n}"], timeout) for n in range(len(commands))]
-
-
-def _answer(
-    service: str, future: asyncio.Future[Msg], timeout: float
-) -> dict[str, Any] | CommandError:
-    if not future.done():
-        future.cancel()
-        return CommandError(
-            f"the {service} service did not answer within {timeout} s", code=ErrorCode.UNAVAILABLE
-        )
-    msg = future.result()
-    if msg.headers and msg.headers.get("Status") == "503":
-        return CommandError(
-            f"the {service} service is not running; start it with ./voco up",
-            code=ErrorCode.UNAVAILABLE,
-        )
-    reply = Reply.model_validate(json.loads(msg.data))
-    if reply.error is not None:
-        return CommandError.from_body(reply.error)
     return reply.result or {}

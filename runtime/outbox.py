@@ -20,12 +20,11 @@ commit and its hand-over), which the contracts allow (ids make every message ide
 Rows handed over together (one commit, e.g. a bulk command's thousands of events) leave
 as JetStream atomic batches: up to MAX_BATCH messages of one stream stored with one
 fsync and acked once (a durable server fsyncs every message, about 4,000 messages/s
-here one by one, about 40,000/s in batches of 1,000). A stream is told by the first
-three tokens of the subject (every Voco stream is `voco.<a>.<b>.>`). JetStream refuses
+here one by one, about 40,000/s in batches of 1,000). JetStream refuses
 a whole batch that repeats a stored message id; a refused batch is a failed publish,
-so the scan sends its rows again one by one, where duplicates are dropped as usual; a
-stream that does not allow atomic batches (`allow_atomic`, set by `ensure_stream`) is
-sent one by one from then on.
+so the scan sends its rows again one by one, where duplicates are dropped as usual.
+Only streams configured for it are sent batches (`batched_subjects`; `allow_atomic` on
+the stream); one that refuses them anyway is sent one by one from then on.
 """
 
 from __future__ import annotations
@@ -66,9 +65,15 @@ def _abandon(acks: Iterable[asyncio.Future[PubAck]]) -> None:
         ack.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
-def stream_key(subject: str) -> str:
-    """Which stream a subject is stored in: its first three tokens."""
-    return ".".join(subject.split(".", 3)[:3])
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: `*` is one token, a final `>` one or more."""
+    want, have = pattern.split("."), subject.split(".")
+    for n, token in enumerate(want):
+        if token == ">":
+            return len(have) > n
+        if n >= len(have) or (token != "*" and token != have[n]):
+            return False
+    return len(have) == len(want)
 
 
 class OutboxRelay:
@@ -82,12 +87,15 @@ class OutboxRelay:
         idle_poll_seconds: float = 1.0,
         delete_interval_seconds: float = 0.05,
         ack_timeout_seconds: float = 10.0,
+        batched_subjects: Sequence[str] = (),
     ) -> None:
+        """`batched_subjects`: the subjects of the streams configured for atomic batches."""
         self.store = store
         self.nc = nc
         self.js = js
         self.ack_timeout_seconds = ack_timeout_seconds
-        self._unbatched: set[str] = set()  # streams that refused atomic batches
+        self._batched = list(batched_subjects)
+        self._unbatched: set[str] = set()  # subjects whose stream refused batches anyway
         self._commit_inbox: str | None = None
         self._commit_acks: dict[str, asyncio.Future[PubAck]] = {}
         self.batch = batch
@@ -217,11 +225,11 @@ class OutboxRelay:
     async def _send(self, queued: Sequence[Queued]) -> None:
         """Publish without waiting for the acks: the confirmer awaits them and deletes.
         Consecutive rows of one stream go as atomic batches."""
-        for key, rows in groupby(queued, key=lambda q: stream_key(q.message.subject)):
+        for batched, rows in groupby(queued, key=lambda q: self._batched_as(q.message.subject)):
             run = list(rows)
             for start in range(0, len(run), MAX_BATCH):
                 part = run[start : start + MAX_BATCH]
-                if len(part) > 1 and key not in self._unbatched:
+                if batched is not None and batched not in self._unbatched and len(part) > 1:
                     acks = [await self._publish_batch(part)] * len(part)
                 else:
                     acks = [await self._publish_one(q) for q in part]
@@ -229,6 +237,10 @@ class OutboxRelay:
                     self._unconfirmed.append((q, ack))
                     self._sent.add(q.position)
         self._confirm_wake.set()
+
+    def _batched_as(self, subject: str) -> str | None:
+        """Which of the batched streams' subjects this one is stored under, if any."""
+        return next((p for p in self._batched if subject_matches(p, subject)), None)
 
     async def _publish_batch(self, part: Sequence[Queued]) -> asyncio.Future[PubAck]:
         """An atomic batch: stored together once its last message (the commit) arrives,
@@ -303,7 +315,7 @@ class OutboxRelay:
                 except Exception as error:
                     _abandon(ack for _, ack in taken[n:])
                     if isinstance(error, BatchRefused) and error.err_code == ATOMIC_DISABLED:
-                        self._unbatched.add(stream_key(q.message.subject))
+                        self._unbatched.add(self._batched_as(q.message.subject) or "")
                     log.warning(
                         "publish failed, will retry",
                         extra={"subject": q.message.subject, "error": repr(error)},

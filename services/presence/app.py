@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
-
 from contracts.pbx import PBX_STREAM, PBX_SUBJECTS
 from contracts.presence import (
     PRESENCE_STREAM,
@@ -22,7 +19,7 @@ from contracts.presence import (
 from runtime.clock import Clock
 from runtime.config import Connections, env_float, env_int
 from runtime.decider import StateCache
-from runtime.service import ServiceRuntime, ensure_stream, open_runtime
+from runtime.service import ServiceRuntime, open_runtime
 from services.presence.automation import Sweeper
 from services.presence.commands import PresenceCommands
 from services.presence.domain.user import USER_COMMANDS
@@ -42,14 +39,6 @@ class PresenceRuntime(ServiceRuntime):
     presence: PresenceCommands | None = None
 
 
-async def ensure_pbx_stream(js: JetStreamContext) -> None:
-    """Create VOCO_PBX if no PBX adapter has yet; never rewrite one that exists."""
-    try:
-        await js.stream_info(PBX_STREAM)
-    except NotFoundError:
-        await ensure_stream(js, PBX_STREAM, PBX_SUBJECTS)
-
-
 async def build(
     connections: Connections, clock: Clock | None = None, *, sweep_seconds: float | None = None
 ) -> ServiceRuntime:
@@ -60,9 +49,10 @@ async def build(
         clock=clock,
         extra_sql=TABLES_SQL,
         streams={PRESENCE_STREAM: PRESENCE_SUBJECTS},
+        batched_streams=[PRESENCE_STREAM],  # SwitchUsers commits thousands of events
+        consumed_streams={PBX_STREAM: PBX_SUBJECTS},
         pool_size=env_int("VOCO_PRESENCE_POOL_SIZE", 10),
     )
-    await ensure_pbx_stream(base.js)
     read_model = ReadModel(base.store.s)
     commands = PresenceCommands(
         base.store,

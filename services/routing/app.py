@@ -159,7 +159,7 @@ async def build(
         connections,
         clock=clock,
         extra_sql=READ_MODEL_SQL + TIMERS_SQL,
-        streams={pbx.PBX_STREAM: pbx.PBX_SUBJECTS, PRESENCE_STREAM: PRESENCE_SUBJECTS},
+        consumed_streams={pbx.PBX_STREAM: pbx.PBX_SUBJECTS, PRESENCE_STREAM: PRESENCE_SUBJECTS},
         pool_size=env_int("VOCO_ROUTING_POOL_SIZE", 10),
     )
     # Commands and call events are kept in Postgres (the outbox republishes them); their

@@ -43,7 +43,8 @@ async def build(
         connections,
         clock=clock,
         extra_sql=EXTRA_SQL,
-        streams={SCHEDULER_STREAM: SCHEDULER_SUBJECTS, PRESENCE_STREAM: PRESENCE_SUBJECTS},
+        streams={SCHEDULER_STREAM: SCHEDULER_SUBJECTS},
+        consumed_streams={PRESENCE_STREAM: PRESENCE_SUBJECTS},
         pool_size=env_int("VOCO_SCHEDULER_POOL_SIZE", 10),
     )
     project = [projection(rt.store)]

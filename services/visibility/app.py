@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
-
 from contracts.envelope import Envelope
 from contracts.presence import PRESENCE_STREAM, PRESENCE_SUBJECTS
 from contracts.visibility import (
@@ -27,7 +24,7 @@ from runtime.clock import Clock
 from runtime.config import Connections, env_int
 from runtime.decider import CommandRunner
 from runtime.eventstore import Outgoing
-from runtime.service import ServiceRuntime, open_runtime, stream_config
+from runtime.service import ServiceRuntime, open_runtime
 from services.visibility.domain.decide import visibility
 from services.visibility.fanout import FanoutLeader
 from services.visibility.handlers import Handlers
@@ -52,14 +49,6 @@ def outgoing(envelopes: list[Envelope]) -> list[Outgoing]:
     ]
 
 
-async def ensure_presence_stream(js: JetStreamContext) -> None:
-    """Create the presence stream if the presence service has not yet; never reconfigure it."""
-    try:
-        await js.stream_info(PRESENCE_STREAM)
-    except NotFoundError:
-        await js.add_stream(stream_config(PRESENCE_STREAM, PRESENCE_SUBJECTS))
-
-
 async def build(
     connections: Connections, clock: Clock | None = None, *, pool_size: int | None = None
 ) -> VisibilityRuntime:
@@ -70,9 +59,9 @@ async def build(
         clock=clock,
         extra_sql=TABLES_SQL,
         streams={VISIBILITY_STREAM: VISIBILITY_SUBJECTS},
+        consumed_streams={PRESENCE_STREAM: PRESENCE_SUBJECTS},
         pool_size=pool_size or env_int("VOCO_VISIBILITY_POOL_SIZE", 10),
     )
-    await ensure_presence_stream(base.js)
     tables = Tables(base.store.s)
     views = ViewPublisher(base.nc, FanoutIndex())
     service = VisibilityRuntime(

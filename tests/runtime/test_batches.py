@@ -16,7 +16,7 @@ from contracts.errors import CommandError
 from runtime.consumer import CheckpointedConsumer, Delivery
 from runtime.decider import CommandRunner, Job, StateCache
 from runtime.eventstore import Checkpoint, Conn, EventStore, VersionConflict, create_pool
-from runtime.outbox import OutboxRelay
+from runtime.outbox import OutboxRelay, subject_matches
 from runtime.service import ensure_stream
 from tests.runtime.counter import STREAM, SUBJECTS, Increment, counter, outgoing
 
@@ -268,12 +268,12 @@ async def test_rows_committed_together_leave_in_atomic_batches_in_order(
     store: EventStore, nats_url: str, allow_atomic: bool
 ) -> None:
     """2,500 rows of one commit: batches of 1,000, 1,000 and 500, stored in commit order.
-    A stream that does not allow atomic batches gets them one by one, none lost."""
+    A stream that refuses atomic batches gets them one by one, none lost."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     await js.add_stream(StreamConfig(name=STREAM, subjects=SUBJECTS, allow_atomic=allow_atomic))
     runner = CommandRunner(store, counter, outgoing=outgoing)
-    relay = CountingRelay(store, nc, js, idle_poll_seconds=0.2)
+    relay = CountingRelay(store, nc, js, idle_poll_seconds=0.2, batched_subjects=SUBJECTS)
     task = asyncio.create_task(relay.run())
     try:
         await asyncio.sleep(0.1)  # caught up
@@ -295,9 +295,9 @@ async def test_a_batch_repeating_a_stored_message_is_sent_again_one_by_one(
 ) -> None:
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
-    await ensure_stream(js, STREAM, SUBJECTS)
+    await ensure_stream(js, STREAM, SUBJECTS, atomic_batches=True)
     runner = CommandRunner(store, counter, outgoing=outgoing)
-    relay = OutboxRelay(store, nc, js, idle_poll_seconds=60)
+    relay = OutboxRelay(store, nc, js, idle_poll_seconds=60, batched_subjects=SUBJECTS)
     task = asyncio.create_task(relay.run())
     try:
         await asyncio.sleep(0.1)  # caught up
@@ -315,3 +315,11 @@ async def test_a_batch_repeating_a_stored_message_is_sent_again_one_by_one(
         relay.stop()
         await asyncio.wait_for(task, 10)
         await nc.close()
+
+
+def test_subjects_match_stream_filters_as_nats_does() -> None:
+    assert subject_matches("voco.evt.presence.>", "voco.evt.presence.1001.PresenceChanged")
+    assert not subject_matches("voco.evt.presence.>", "voco.evt.presence")
+    assert subject_matches("voco.*.x", "voco.a.x")
+    assert not subject_matches("voco.*.x", "voco.a.b.x")
+    assert not subject_matches("voco.evt.routing.>", "voco.evt.presence.1001.X")
