@@ -132,29 +132,33 @@ def rows(r: dict[str, Any]) -> list[Row]:
             )
         )
     if "scheduler" in r:
-        sc = r["scheduler"]
-        lag = sc["lag_from_boundary"]
-        all_in = sc["switches_received"] == sc["users"]
-        out.append(
-            Row(
-                f"scheduler: {sc['users']:,} boundaries in one minute, lag p50",
-                "report",
-                _ms(lag["p50_ms"]),
-                f"{rtt['p50_ms']:.2f} ms (RTT p50)",
-                _ratio(lag["p50_ms"], rtt["p50_ms"]),
-                None,
+        for name, what, goal in (
+            ("alone", "the scheduler alone (stand-in presence)", False),
+            ("through_presence", "through the real presence service", True),
+        ):
+            sc = r["scheduler"][name]
+            lag = sc["lag_from_boundary"]
+            all_in = sc["switches_received"] == sc["users"]
+            out.append(
+                Row(
+                    f"scheduler: {sc['users']:,} boundaries in one minute, {what}, lag p50",
+                    "report",
+                    _ms(lag["p50_ms"]),
+                    f"{rtt['p50_ms']:.2f} ms (RTT p50)",
+                    _ratio(lag["p50_ms"], rtt["p50_ms"]),
+                    None,
+                )
             )
-        )
-        out.append(
-            Row(
-                f"scheduler: same, lag p99 ({sc['switches_received']:,} applied)",
-                "< 500 ms, all applied",
-                _ms(lag["p99_ms"]),
-                f"{rtt['p99_ms']:.2f} ms (RTT p99)",
-                _ratio(lag["p99_ms"], rtt["p99_ms"]),
-                all_in and lag["p99_ms"] < 500,
+            out.append(
+                Row(
+                    f"scheduler: same, lag p99 ({sc['switches_received']:,} applied)",
+                    "< 500 ms, all applied" if goal else "report",
+                    _ms(lag["p99_ms"]),
+                    f"{rtt['p99_ms']:.2f} ms (RTT p99)",
+                    _ratio(lag["p99_ms"], rtt["p99_ms"]),
+                    all_in and lag["p99_ms"] < 500 if goal else None,
+                )
             )
-        )
     if "scale" in r:
         out += _scale_rows(r["scale"])
     return out

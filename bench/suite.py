@@ -209,11 +209,16 @@ async def fanout(s: Servers, quick: bool, pubsub_floor: float) -> dict[str, Any]
 
 
 async def scheduler(s: Servers, quick: bool) -> dict[str, Any]:
-    dsn = await fresh(s, "bench_minute")
+    """The scheduler alone (a stand-in presence answers), then end to end through the
+    real presence service (the switches' events reaching a JetStream consumer)."""
     users, prepare = (1000, 2.0) if quick else (10_000, 10.0)
-    return await scheduler_bench.same_minute(
-        Connections(s.nats_url, dsn), users, "responder", prepare_seconds=prepare
-    )
+    out = {}
+    for mode, name in (("responder", "alone"), ("real", "through_presence")):
+        dsn = await fresh(s, f"bench_minute_{name}")
+        out[name] = await scheduler_bench.same_minute(
+            Connections(s.nats_url, dsn), users, mode, prepare_seconds=prepare
+        )
+    return out
 
 
 PROBES: dict[str, Command] = {

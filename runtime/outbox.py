@@ -17,14 +17,15 @@ A row published by both ways is dropped by JetStream as a duplicate; a core NATS
 subscriber may see it twice (rarely: a scan must read a row in the moment between its
 commit and its hand-over), which the contracts allow (ids make every message idempotent).
 
-Rows handed over together (one commit, e.g. a bulk command's thousands of events) leave
-as JetStream atomic batches: up to MAX_BATCH messages of one stream stored with one
-fsync and acked once (a durable server fsyncs every message, about 4,000 messages/s
-here one by one, about 40,000/s in batches of 1,000). JetStream refuses
-a whole batch that repeats a stored message id; a refused batch is a failed publish,
-so the scan sends its rows again one by one, where duplicates are dropped as usual.
-Only streams configured for it are sent batches (`batched_subjects`; `allow_atomic` on
-the stream); one that refuses them anyway is sent one by one from then on.
+Rows handed over together (one commit of at least MIN_BATCH, e.g. a bulk command's
+thousands of events) leave as JetStream atomic batches, one batch in flight at a time:
+up to MAX_BATCH messages of one stream stored with one fsync and acked once (a durable
+server fsyncs every message: about 4,000 messages/s here one by one, about 40,000/s in
+batches of 1,000). JetStream refuses a whole batch that repeats a stored message id; a
+refused batch is a failed publish, so the scan sends its rows again one by one, where
+duplicates are dropped as usual. Only streams configured for it are sent batches
+(`batched_subjects`; `allow_atomic` on the stream); one that refuses them anyway is sent
+one by one from then on.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from runtime.eventstore import Conn, EventStore, Outgoing, Queued
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 1000  # JetStream's limit on an atomic batch
+MIN_BATCH = 100  # fewer rows go one by one: a batch pays off on a bulk command's commit
 ATOMIC_DISABLED = 10174  # JetStream's error code: the stream does not allow atomic batches
 
 
@@ -98,6 +100,7 @@ class OutboxRelay:
         self._unbatched: set[str] = set()  # subjects whose stream refused batches anyway
         self._commit_inbox: str | None = None
         self._commit_acks: dict[str, asyncio.Future[PubAck]] = {}
+        self._last_batch: asyncio.Future[PubAck] | None = None
         self.batch = batch
         self.idle_poll_seconds = idle_poll_seconds
         self.delete_interval_seconds = delete_interval_seconds
@@ -229,7 +232,11 @@ class OutboxRelay:
             run = list(rows)
             for start in range(0, len(run), MAX_BATCH):
                 part = run[start : start + MAX_BATCH]
-                if batched is not None and batched not in self._unbatched and len(part) > 1:
+                if (
+                    batched is not None
+                    and batched not in self._unbatched
+                    and len(part) >= MIN_BATCH
+                ):
                     acks = [await self._publish_batch(part)] * len(part)
                 else:
                     acks = [await self._publish_one(q) for q in part]
@@ -245,6 +252,10 @@ class OutboxRelay:
     async def _publish_batch(self, part: Sequence[Queued]) -> asyncio.Future[PubAck]:
         """An atomic batch: stored together once its last message (the commit) arrives,
         which alone is acked."""
+        if self._last_batch is not None and not self._last_batch.done():
+            # One batch at a time: JetStream bounds the batches in flight per stream and
+            # drops a batch past the bound without an answer (seen as a 10 s ack timeout).
+            await asyncio.wait([self._last_batch], timeout=self.ack_timeout_seconds)
         batch_id = uuid4().hex
         for n, q in enumerate(part[:-1], start=1):
             await self.nc.publish(
@@ -271,6 +282,7 @@ class OutboxRelay:
                 Header.BATCH_COMMIT: "1",
             },
         )
+        self._last_batch = ack
         return ack
 
     async def _commit_reply(self, batch_id: str, ack: asyncio.Future[PubAck]) -> str:

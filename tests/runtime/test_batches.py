@@ -16,7 +16,7 @@ from contracts.errors import CommandError
 from runtime.consumer import CheckpointedConsumer, Delivery
 from runtime.decider import CommandRunner, Job, StateCache
 from runtime.eventstore import Checkpoint, Conn, EventStore, VersionConflict, create_pool
-from runtime.outbox import OutboxRelay, subject_matches
+from runtime.outbox import MIN_BATCH, OutboxRelay, subject_matches
 from runtime.service import ensure_stream
 from tests.runtime.counter import STREAM, SUBJECTS, Increment, counter, outgoing
 
@@ -302,15 +302,15 @@ async def test_a_batch_repeating_a_stored_message_is_sent_again_one_by_one(
     try:
         await asyncio.sleep(0.1)  # caught up
         batch = await commit_together(
-            runner, [Job("c1", Increment(by=1), at=NOW) for _ in range(3)]
+            runner, [Job("c1", Increment(by=1), at=NOW) for _ in range(MIN_BATCH)]
         )
         first = batch.queued[0].message  # as if a relay had sent it before it crashed
         await js.publish(first.subject, first.payload, headers={"Nats-Msg-Id": first.msg_id})
         await batch.committed()  # JetStream refuses the batch: the scan sends them one by one
-        assert await published_totals(js, 3) == [1, 2, 3]
+        assert await published_totals(js, MIN_BATCH) == list(range(1, MIN_BATCH + 1))
         await outbox_drained(store)
         await asyncio.sleep(0.2)
-        assert (await js.stream_info(STREAM)).state.messages == 3
+        assert (await js.stream_info(STREAM)).state.messages == MIN_BATCH
     finally:
         relay.stop()
         await asyncio.wait_for(task, 10)
