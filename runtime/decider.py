@@ -267,18 +267,18 @@ class CommandRunner(Generic[C, S]):
         carry that trace; otherwise they join the trace of the batch (the current span).
         """
         if job.trace is None:
-            return self._decided_job(job, state, version)
+            return self._events_of(job, state, version)
         with span_from_headers(
             _tracer,
             f"decide {job.command.type_name}",
             job.trace,
             attributes={"voco.stream": job.stream},
         ):
-            events, appended, outgoing = self._decided_job(job, state, version)
+            events, appended, outgoing = self._events_of(job, state, version)
             trace = inject_headers() if appended else {}
         return events, appended, [with_headers(m, trace) for m in outgoing]
 
-    def _decided_job(
+    def _events_of(
         self, job: Job[C], state: S, version: int
     ) -> tuple[list[Event], list[Envelope], list[Outgoing]]:
         events = list(self.decider.decide(job.command, state))

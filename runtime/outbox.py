@@ -322,8 +322,8 @@ class OutboxRelay:
             for n, (q, ack) in enumerate(taken):
                 try:
                     if not ack.done():
-                        await asyncio.wait_for(asyncio.shield(ack), self.ack_timeout_seconds)
-                    ack.result()
+                        await asyncio.wait([ack], timeout=self.ack_timeout_seconds)
+                    ack.result()  # not done by then: InvalidStateError, a failed publish
                 except Exception as error:
                     _abandon(ack for _, ack in taken[n:])
                     if isinstance(error, BatchRefused) and error.err_code == ATOMIC_DISABLED:

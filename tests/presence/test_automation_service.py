@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
@@ -40,13 +39,6 @@ async def service(connections: Connections, clock: FakeClock) -> AsyncIterator[S
     await runtime.start()
     yield runtime
     await runtime.stop()
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(nats_url)
-    yield client
-    await client.close()
 
 
 async def test_no_client_for_the_idle_time_shows_away_and_signing_in_restores(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
@@ -21,28 +19,11 @@ from contracts.presence import (
     SwitchResults,
     SwitchUsers,
 )
-from runtime.config import Connections
 from runtime.service import ServiceRuntime
-from services.presence.app import build
 from tests.presence.service import presence, provision, send
 
 pytestmark = pytest.mark.integration
 BOUNDARY = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def service(connections: Connections) -> AsyncIterator[ServiceRuntime]:
-    runtime = await build(connections)
-    await runtime.start()
-    yield runtime
-    await runtime.stop()
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(nats_url)
-    yield client
-    await client.close()
 
 
 def by_schedule(extension: str) -> dict[str, object]:
