@@ -288,7 +288,7 @@ class EventStore:
                     queued = await self.write(conn, envelopes, messages, projections)
             else:
                 # One statement is atomic on its own: no BEGIN/COMMIT round trips.
-                queued = await self.write(conn, envelopes, messages)
+                queued = await self.write(conn, envelopes, messages, projections)
         await self.committed(queued)
         return envelopes
 

@@ -201,6 +201,22 @@ async def test_routing_restarted_mid_ring_still_reaches_the_outcome_once(
     assert steps == [1, 2]
 
 
+async def test_a_step_started_by_a_timer_survives_a_restart_too(platform: Platform) -> None:
+    await platform.provision("1001", DESK_THEN_MOBILE, desk=IDLE)
+    await platform.start_sim(Scenario())  # nobody answers
+    call = await platform.call("1001")
+    await eventually(lambda: call.kinds() == ["RingTargets"])
+    await platform.clock.advance(10)  # the desk's 10 s: the timer starts the mobile's step
+    await eventually(lambda: call.kinds() == ["RingTargets", "CancelLegs", "RingTargets"])
+    await platform.stop_routing()
+    await platform.clock.advance(25)  # the rest of the 30 s ring timeout passes while down
+    await platform.start_routing()  # the mobile step's timer is stored too
+    await eventually(lambda: call.outcome)
+    kinds = ["RingTargets", "CancelLegs", "RingTargets", "CancelLegs", "SendToVoicemail"]
+    assert call.kinds() == kinds
+    assert call.outcome is not None and call.outcome.startswith("voicemail:1001:")
+
+
 async def test_what_if_answers_without_placing_a_call(platform: Platform) -> None:
     await platform.provision("1001", DESK_THEN_MOBILE, desk=IDLE)
     result = await request(platform.nc, "routing", WhatIf(callee="1001", caller="2000"))
