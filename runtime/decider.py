@@ -148,9 +148,9 @@ class CommandRunner(Generic[C, S]):
         cache: StateCache | None = None,
         starts_stream: Callable[[C], bool] | None = None,
     ) -> None:
-        """`starts_stream`: commands that begin their stream (e.g. a call offered). In a
-        batch, such a command's stream is taken to be empty without reading it when it is
-        not cached; if it was not, the write conflicts and the stream is read next time."""
+        """`starts_stream`: commands that begin their stream (e.g. a call offered). Such a
+        command's stream is taken to be empty without reading it when it is not cached;
+        if it was not, the write conflicts and the stream is read next time."""
         self.store = store
         self.decider = decider
         self.outgoing = outgoing
@@ -161,6 +161,17 @@ class CommandRunner(Generic[C, S]):
         self.cache = cache
         self.starts_stream = starts_stream
         self._read_next_time: set[str] = set()  # streams a batch conflicted on
+
+    def _taken_as_new(self, stream: str, command: C) -> bool:
+        """Whether to decide `command` on an empty stream without reading it: it starts
+        its stream, the stream is not cached and did not just conflict. A wrong guess is a
+        version conflict, and the stream is read on the next attempt."""
+        return (
+            self.starts_stream is not None
+            and self.starts_stream(command)
+            and stream not in self._read_next_time
+            and (self.cache is None or self.cache.get(stream) is None)
+        )
 
     async def state_of(self, stream: str, *, fresh: bool = False) -> tuple[S, int]:
         """The stream's state and version.
@@ -174,6 +185,7 @@ class CommandRunner(Generic[C, S]):
             return cached
         start = cached if cached is not None else (self.decider.initial_state, 0)
         newer = await self.store.load(stream, after_version=start[1])
+        self._read_next_time.discard(stream)
         state, version = self._folded(start, newer)
         if self.cache is not None:
             self.cache.put(stream, state, version)
@@ -216,7 +228,7 @@ class CommandRunner(Generic[C, S]):
                 missing[job.stream] = None
             elif cached is not None:
                 states[job.stream] = cached
-            elif self.starts_stream is not None and self.starts_stream(job.command):
+            elif self._taken_as_new(job.stream, job.command):
                 states[job.stream] = (self.decider.initial_state, 0)
             else:
                 missing[job.stream] = None
@@ -299,7 +311,10 @@ class CommandRunner(Generic[C, S]):
             f"decide {command.type_name}", attributes={"voco.stream": stream}
         ):
             for attempt in range(1, self.max_attempts + 1):
-                state, version = await self.state_of(stream, fresh=attempt > 1)
+                if attempt == 1 and self._taken_as_new(stream, command):
+                    state, version = self.decider.initial_state, 0
+                else:
+                    state, version = await self.state_of(stream, fresh=attempt > 1)
                 events = list(self.decider.decide(command, state))
                 if not events:
                     return Decided(state, version, [])
