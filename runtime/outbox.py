@@ -10,8 +10,10 @@ time (a Postgres advisory lock), so events leave in the order they committed.
 Rows this process commits are also handed over in memory (`committed`): the leader
 publishes those at once, without reading them back, and deletes them after the acks.
 The scan stays the source of truth: it runs when the relay becomes leader, when
-asked (`wake`, for rows written with `enqueue`), every `idle_poll_seconds` (rows of
-other replicas) and after any failed publish; until a scan finds the table drained,
+asked (`wake`, for rows written with `enqueue`), when another replica has committed rows
+(it sends a Postgres NOTIFY on the schema's channel, which the leader LISTENs to),
+every `idle_poll_seconds` (a notification lost with a connection) and after any failed
+publish; until a scan finds the table drained,
 rows handed over in memory are left to it, so a row never overtakes an older one.
 A row published by both ways is dropped by JetStream as a duplicate; a core NATS
 subscriber may see it twice (rarely: a scan must read a row in the moment between its
@@ -34,7 +36,7 @@ import asyncio
 import json
 import logging
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from itertools import groupby
 from typing import Any
 from uuid import uuid4
@@ -114,16 +116,25 @@ class OutboxRelay:
         self._sent: set[int] = set()  # published from memory, row not yet deleted: not scanned
         self._confirm_wake = asyncio.Event()
         self._sending = asyncio.Lock()  # one publisher at a time keeps the commit order
+        self._tasks: set[asyncio.Task[None]] = set()
         store.on_committed = self.committed
 
+    @property
+    def channel(self) -> str:
+        """The Postgres notification channel of this schema's outbox."""
+        return f"voco_outbox_{self.store.schema}"
+
     def wake(self) -> None:
-        """Rows were committed that were not handed over: scan the table."""
+        """Rows were committed that were not handed over: scan the table (the leader's)."""
+        if not self._leading:
+            self._spawn(self._notify_leader())
         self._scan_wanted = True
         self._wake.set()
 
     async def committed(self, queued: Sequence[Queued]) -> None:
         """Rows just committed by this process: published at once by the committing task
-        (no hop through the relay's loop), unless older ones are still waiting."""
+        (no hop through the relay's loop), unless older ones are still waiting; on a
+        replica that does not lead, the leader is told to scan."""
         if self._leading and self._caught_up and not self._fresh and not self._sending.locked():
             async with self._sending:
                 await self._send(queued)
@@ -132,10 +143,28 @@ class OutboxRelay:
             self._wake.set()
         elif self._leading:
             self._scan_wanted = True  # a scan under way may have read the table before them
+        elif queued:
+            await self._notify_leader()
+
+    async def _notify_leader(self) -> None:
+        try:
+            await self.store.pool.execute("SELECT pg_notify($1, '')", self.channel)
+        except Exception as error:  # the leader's poll finds the rows anyway
+            log.warning("could not notify the outbox leader", extra={"error": repr(error)})
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_notification(self, *_: object) -> None:
+        self._scan_wanted = True
+        self._wake.set()
 
     def stop(self) -> None:
         self._stopping = True
-        self.wake()
+        self._scan_wanted = True  # a last scan before the relay lets go
+        self._wake.set()
 
     async def run(self) -> None:
         """Lead until stopped; after a failure (Postgres or NATS gone) start over: what was
@@ -157,6 +186,7 @@ class OutboxRelay:
             if self._stopping:
                 return
             await self._sleep()
+        await lock_conn.add_listener(self.channel, self._on_notification)
         self._leading, self._caught_up, self._scan_wanted = True, False, True
         confirmer = asyncio.create_task(self._confirm())
         try:
@@ -172,13 +202,14 @@ class OutboxRelay:
                 elif self._stopping:
                     return
                 elif not await self._sleep():
-                    self._scan_wanted = True  # the poll: rows other replicas committed
+                    self._scan_wanted = True  # the poll: in case a notification was lost
         finally:
             self._leading = False
             self._fresh.clear()
             self._confirm_wake.set()
             await confirmer  # the acks of what was published, and their rows deleted
             self._sent.clear()
+            await lock_conn.remove_listener(self.channel, self._on_notification)
             await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
 
     async def _sleep(self) -> bool:

@@ -64,6 +64,32 @@ async def test_append_then_relay_publishes_each_event_once(store, nc, js) -> Non
     assert [e.payload().total for e in published] == [2, 5]  # type: ignore[attr-defined]
 
 
+async def test_a_replica_that_does_not_lead_has_its_commits_published_at_once(
+    store, nc, js, database_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    """The leader hears of the other replica's commit (NOTIFY), not from its minute poll."""
+    leader = OutboxRelay(store, nc, js, idle_poll_seconds=60)
+    leading = asyncio.create_task(leader.run())
+    pool = await create_pool(database_url)
+    replica_store = EventStore(pool, "test")
+    replica = OutboxRelay(replica_store, nc, js, idle_poll_seconds=60)  # never runs: stands by
+    try:
+        await asyncio.sleep(0.2)  # the leader has its lock and listens
+        await CommandRunner(replica_store, counter, outgoing=outgoing).handle(
+            "c1", Increment(by=2), at=NOW
+        )
+        for _ in range(100):
+            if (await js.stream_info(STREAM)).state.messages == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert [e.payload().total for e in await stream_messages(js)] == [2]  # type: ignore[attr-defined]
+        assert replica.channel == leader.channel
+    finally:
+        leader.stop()
+        await leading
+        await pool.close()
+
+
 async def test_crash_between_commit_and_publish_loses_nothing_and_duplicates_nothing(
     store,
     nc,
