@@ -8,6 +8,8 @@ A contract module may define `channel_for(model) -> (address, action)` for
 subjects of its own; otherwise events are sent on
 `voco.evt.<service>.{key}.<Type>` and commands received on
 `voco.cmd.<service>.<Type>` (request/reply), where <service> is the module name.
+It may also define `request_channel_for(model) -> address | None`: a subject where Voco
+receives the model as a request as well (answered with a Reply).
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ def _channel(model: type[Message]) -> tuple[str, str]:
     return f"voco.evt.{service}.{{key}}.{model.type_name}", "send"
 
 
+def _request_channel(model: type[Message]) -> str | None:
+    custom = getattr(sys.modules[model.__module__], "request_channel_for", None)
+    return None if custom is None else custom(model)
+
+
 def json_schemas() -> dict[str, Any]:
     return {
         model.type_name: {"schema_version": model.schema_version, **model.model_json_schema()}
@@ -76,6 +83,18 @@ def asyncapi() -> dict[str, Any]:
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
         }
         operations[name] = {"action": action, "channel": {"$ref": f"#/channels/{name}"}}
+        request_address = _request_channel(model)
+        if request_address is not None:
+            channels[f"{name}_request"] = {
+                "address": request_address,
+                "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+            }
+            operations[f"{name}_request"] = {
+                "action": "receive",
+                "channel": {"$ref": f"#/channels/{name}_request"},
+                "reply": {"address": {"location": "$message.header#/reply_to"}},
+                "description": "request/reply: answered with a Reply",
+            }
     schemas = {
         m.type_name.replace(".", "_"): m.model_json_schema(
             ref_template="#/components/schemas/{model}"

@@ -7,6 +7,8 @@ examples and sequence diagrams, is `contracts/PBX.md`.
 - Events a PBX publishes on `voco.pbx.evt.<kind>.<key>` (JetStream stream VOCO_PBX):
   devices on `voco.pbx.evt.device.<extension>`, feature codes on
   `voco.pbx.evt.feature.<extension>`, calls on `voco.pbx.evt.call.<call_id>`.
+- A call's CallOffered goes preferably as a request on `voco.pbx.offer` (answered once
+  routing has stored the call), else on its call subject like the call's other events.
 - Commands routing sends on `voco.pbx.cmd.<node>.<call_id>` (stream VOCO_PBX_CMD): the
   node is the one named in CallOffered, the PBX node that holds the suspended call.
 """
@@ -27,6 +29,9 @@ PBX_SUBJECTS = ["voco.pbx.evt.>"]
 PBX_COMMAND_STREAM = "VOCO_PBX_CMD"
 PBX_COMMAND_SUBJECTS = ["voco.pbx.cmd.>"]
 CALL_EVENTS = "voco.pbx.evt.call.>"
+OFFER_SUBJECT = "voco.pbx.offer"
+"""CallOffered as a request: answered with a Reply once routing has stored the call, or
+"no responders" at once when routing is not running (contracts/PBX.md, "Offering a call")."""
 
 Token = Annotated[
     str,
@@ -260,6 +265,11 @@ def channel_for(model: type[Message]) -> tuple[str, str]:
     if model is FeatureCodeDialled:
         return "voco.pbx.evt.feature.{extension}", "receive"
     return "voco.pbx.evt.device.{extension}", "receive"
+
+
+def request_channel_for(model: type[Message]) -> str | None:
+    """The subject a model is also sent on as a request answered with a Reply, if any."""
+    return OFFER_SUBJECT if model is CallOffered else None
 
 
 def encode(message: Message) -> bytes:

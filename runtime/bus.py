@@ -21,7 +21,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import BaseModel, ValidationError
 
-from contracts.base import Command
+from contracts.base import Command, Message, UnknownMessageType
 from contracts.errors import CommandError, ErrorBody, ErrorCode, Reply
 from runtime.telemetry import inject_headers, span_from_headers, tracer
 
@@ -29,10 +29,12 @@ log = logging.getLogger(__name__)
 _tracer = tracer(__name__)
 
 C = TypeVar("C", bound=Command)
-Handler = Callable[[C], Awaitable[BaseModel | dict[str, Any] | None]]
+M = TypeVar("M", bound=Message)
+Handler = Callable[[M], Awaitable[BaseModel | dict[str, Any] | None]]
+Decode = Callable[[bytes], Message]
 
 
-def command_subject(service: str, command: type[Command] | Command) -> str:
+def command_subject(service: str, command: type[Message] | Message) -> str:
     return f"voco.cmd.{service}.{command.type_name}"
 
 
@@ -75,15 +77,26 @@ class CommandServer:
     def __init__(self, nc: NatsClient, service: str, max_concurrency: int = 256) -> None:
         self.nc = nc
         self.service = service
-        self._handlers: dict[str, tuple[type[Command], Handler[Any]]] = {}
+        self._handlers: dict[str, tuple[type[Message], Handler[Any], Decode | None]] = {}
         self._subscriptions: list[Subscription] = []
         # nats-py runs one callback at a time per subscription; handlers run as tasks so a
         # slow command does not hold up the next, bounded so overload queues in NATS.
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(max_concurrency)
 
-    def route(self, command: type[C], handler: Handler[C]) -> None:
-        self._handlers[command_subject(self.service, command)] = (command, handler)
+    def route(
+        self,
+        command: type[M],
+        handler: Handler[M],
+        *,
+        subject: str | None = None,
+        decode: Decode | None = None,
+    ) -> None:
+        """Answer `command` on its command subject, or on `subject` (another contract's,
+        e.g. the PBX's call offers), read with `decode` where that contract's wire format
+        is not the model's JSON."""
+        key = subject or command_subject(self.service, command)
+        self._handlers[key] = (command, handler, decode)
 
     async def start(self) -> None:
         for subject in self._handlers:
@@ -109,23 +122,36 @@ class CommandServer:
         self._slots.release()
 
     async def _answer(self, msg: Msg) -> None:
-        model, handler = self._handlers[msg.subject]
+        model, handler, decode = self._handlers[msg.subject]
         with span_from_headers(
             _tracer, f"handle {model.type_name}", msg.headers, kind=SpanKind.SERVER
         ) as span:
-            reply = await self._run(model, handler, msg.data)
+            reply = await self._run(model, handler, decode, msg.data)
             if reply.error is not None:
                 span.set_status(Status(StatusCode.ERROR, reply.error.message))
             if msg.reply:
                 await self.nc.publish(msg.reply, reply.model_dump_json().encode())
 
-    async def _run(self, model: type[Command], handler: Handler[Any], raw: bytes) -> Reply:
+    async def _run(
+        self, model: type[Message], handler: Handler[Any], decode: Decode | None, raw: bytes
+    ) -> Reply:
         try:
-            command = model.model_validate_json(raw)
+            command = decode(raw) if decode is not None else model.model_validate_json(raw)
         except ValidationError as error:
             message, field = explain_validation(error)
             return Reply(
                 ok=False, error=ErrorBody(code=ErrorCode.INVALID, message=message, field=field)
+            )
+        except (ValueError, UnknownMessageType) as error:  # not JSON, or not a known type
+            message = f"could not read {model.type_name}: {error}"
+            return Reply(ok=False, error=ErrorBody(code=ErrorCode.INVALID, message=message))
+        if not isinstance(command, model):
+            return Reply(
+                ok=False,
+                error=ErrorBody(
+                    code=ErrorCode.INVALID,
+                    message=f"{command.type_name} is not answered here; send {model.type_name}",
+                ),
             )
         try:
             result = await handler(command)

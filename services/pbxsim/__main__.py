@@ -28,6 +28,7 @@ from nats.aio.msg import Msg
 from runtime.clock import SystemClock
 from runtime.config import env_float, env_str
 from runtime.logs import setup_logging
+from runtime.service import quiet_collector
 from services.pbxsim.load import run_load
 from services.pbxsim.scenario import DEMO_EXTENSIONS, Behaviour, PlannedCall, Scenario, demo
 from services.pbxsim.simulator import PbxSimulator, SimCall
@@ -77,7 +78,13 @@ async def control(sim: PbxSimulator, msg: Msg) -> None:
 async def main(args: argparse.Namespace) -> int:
     nc = await nats.connect(env_str("VOCO_NATS_URL", "nats://127.0.0.1:4222"), name="voco-pbxsim")
     scenario = Scenario.from_file(args.scenario) if args.scenario else demo()
-    sim = PbxSimulator(nc, SystemClock(), scenario, enforce_timers=True)
+    sim = PbxSimulator(
+        nc,
+        SystemClock(),
+        scenario,
+        enforce_timers=True,
+        offer_by_request=not args.publish_offers,
+    )
     await sim.start()
 
     async def on_control(msg: Msg) -> None:
@@ -86,6 +93,7 @@ async def main(args: argparse.Namespace) -> int:
     await nc.subscribe(f"voco.pbxsim.{sim.node}.control", cb=on_control)
     log.info("pbx simulator started", extra={"node": sim.node, "devices": scenario.devices})
     if args.load:
+        quiet_collector()  # its collections would show as routing latency
         report = await run_load(
             sim, rate=args.load, seconds=args.seconds, callees=args.callee or DEMO_EXTENSIONS
         )
@@ -154,6 +162,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--load", type=float, default=0.0, help="calls per second; report and exit")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long --load runs")
     parser.add_argument("--callee", action="append", help="extensions --load calls (repeatable)")
+    parser.add_argument(
+        "--publish-offers",
+        action="store_true",
+        help="offer calls on JetStream only, as a PBX that cannot make requests",
+    )
     return parser.parse_args()
 
 

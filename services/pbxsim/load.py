@@ -1,6 +1,6 @@
 """Load mode: N calls per second for a while, then a report of outcomes and latencies.
 
-Latency is CallOffered published -> the first PBX command for that call received,
+Latency is CallOffered sent -> the first PBX command for that call received,
 on this process's monotonic clock (perf_counter), so it covers NATS both ways,
 routing's decision, its Postgres commit and the outbox relay.
 """

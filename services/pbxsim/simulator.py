@@ -1,8 +1,9 @@
 """A PBX that speaks the Voco PBX contract over NATS: devices, calls, and legs that behave.
 
-It offers calls (CallOffered on JetStream), carries out the commands routing sends to
-its node (`voco.pbx.cmd.<node>.>`), and reports each leg per its behaviour. A command
-id it has carried out is ignored when it comes again, as the contract asks of a PBX.
+It offers calls (CallOffered as a request on `voco.pbx.offer`, or on JetStream where
+routing does not answer), carries out the commands routing sends to its node
+(`voco.pbx.cmd.<node>.>`), and reports each leg per its behaviour. A command id it has
+carried out is ignored when it comes again, as the contract asks of a PBX.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from typing import Any
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from contracts import pbx
 from contracts.base import Message
+from contracts.errors import Reply
 from contracts.presence import DeviceState
 from runtime.clock import Clock
 from runtime.service import ensure_stream
@@ -42,7 +46,7 @@ class SimCall:
     call_id: str
     caller: str
     callee: str
-    offered: float  # perf_counter when CallOffered was published
+    offered: float  # perf_counter when CallOffered was sent
     first_command: float | None = None
     commands: list[pbx.PbxCommand] = field(default_factory=list)
     legs: dict[str, pbx.Leg] = field(default_factory=dict)
@@ -66,7 +70,11 @@ class PbxSimulator:
         scenario: Scenario | None = None,
         *,
         enforce_timers: bool = False,
+        offer_by_request: bool = True,
+        offer_timeout: float = 2.0,
     ) -> None:
+        """`offer_by_request`: offer calls as requests (contracts/PBX.md, "Offering a
+        call"); False publishes them on JetStream only, as a PBX that cannot make requests."""
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
         self.clock = clock
@@ -74,6 +82,8 @@ class PbxSimulator:
         self.node = self.scenario.node
         self.behaviours: dict[str, Behaviour] = dict(self.scenario.behaviours)
         self.enforce_timers = enforce_timers
+        self.offer_by_request = offer_by_request
+        self.offer_timeout = offer_timeout
         self.calls: dict[str, SimCall] = {}
         self._seen_commands: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -119,8 +129,35 @@ class PbxSimulator:
         offered = pbx.CallOffered(
             call_id=call_id, node=self.node, caller=caller, callee=callee, at=self.clock.now()
         )
-        await self._publish(pbx.call_subject(call_id), offered, f"{call_id}:offered")
+        if self.offer_by_request:
+            await self._request_offer(call, offered)
+        else:
+            await self._publish_offer(offered)
         return call
+
+    async def _request_offer(self, call: SimCall, offered: pbx.CallOffered) -> None:
+        try:
+            msg = await self.nc.request(
+                pbx.OFFER_SUBJECT, pbx.encode(offered), timeout=self.offer_timeout
+            )
+        except (NoRespondersError, NatsTimeout):
+            # Routing is not running (or did not answer in time): the offer waits on
+            # JetStream until it is back; a repeat of one it did store decides nothing.
+            log.info("offer not answered, publishing it", extra={"call_id": call.call_id})
+            await self._publish_offer(offered)
+            return
+        reply = Reply.model_validate_json(msg.data)
+        if reply.error is not None:  # a PBX rejects the call (e.g. 500) and logs why
+            log.warning(
+                "offer refused", extra={"call_id": call.call_id, "error": reply.error.message}
+            )
+            call.outcome = f"refused:{reply.error.code.value}"
+            call.settled.set()
+
+    async def _publish_offer(self, offered: pbx.CallOffered) -> None:
+        await self._publish(
+            pbx.call_subject(offered.call_id), offered, f"{offered.call_id}:offered"
+        )
 
     async def hang_up(self, call_id: str) -> None:
         await self._call_event(pbx.CallerHungUp(call_id=call_id, at=self.clock.now()), "hungup")

@@ -68,6 +68,13 @@ class Routing:
         decided = await self.runner.handle(f"call:{call_id}", command, at=command.at)
         self.timers.arm_from(decided.events)
 
+    async def offer(self, offered: pbx.CallOffered) -> dict[str, str]:
+        """A call offered by request: decided and stored before the answer, so the answer
+        tells the PBX the call is in routing's hands (its commands follow on the node's
+        command subject). A repeated offer of a known call decides nothing."""
+        await self.handle(offered.call_id, self.command_for(offered))
+        return {"call_id": offered.call_id}
+
     async def fire_timer(self, call_id: str, timer_id: str, due: datetime) -> None:
         at = max(due, self.clock.now())
         await self.handle(
@@ -188,6 +195,9 @@ async def build(
         [pbx.CALL_EVENTS],
         apply_batch=routing.apply_pbx_events,
         after_commit=None,  # the batch hands its outbox rows to the relay itself
+    )
+    runtime.commands.route(
+        pbx.CallOffered, routing.offer, subject=pbx.OFFER_SUBJECT, decode=pbx.decode
     )
     runtime.commands.route(ExplainCall, routing.explain_call)
     runtime.commands.route(WhatIf, routing.what_if)

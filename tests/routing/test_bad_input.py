@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from contracts import pbx
 from contracts.errors import CommandError, ErrorCode
 from contracts.routing import ExplainCall
 from runtime.bus import request
@@ -111,3 +112,35 @@ async def test_queries_answer_bad_input_with_typed_errors(platform: Platform) ->
     assert reply["ok"] is False
     assert reply["error"]["code"] == "invalid"
     assert reply["error"]["field"] == "callee"
+
+
+async def test_a_bad_offer_by_request_is_answered_invalid_with_the_reason(
+    platform: Platform, database_url: str
+) -> None:
+    async def offer(raw: bytes) -> dict[str, str]:
+        msg = await platform.nc.request(pbx.OFFER_SUBJECT, raw, timeout=5)
+        reply = json.loads(msg.data)
+        assert reply["ok"] is False
+        assert reply["error"]["code"] == "invalid"
+        return dict(reply["error"])
+
+    assert "could not read pbx.CallOffered" in (await offer(b"not json"))["message"]
+    missing = await offer(json.dumps({"type": "pbx.CallOffered", "call_id": "x2"}).encode())
+    assert missing["field"] in {"node", "caller", "callee", "at"}
+    dotted = {
+        "type": "pbx.CallOffered",
+        "call_id": "a.b",  # dots cannot be a subject token
+        "node": "n1",
+        "caller": "2000",
+        "callee": "1001",
+        "at": "2026-11-23T09:00:00Z",
+    }
+    assert (await offer(json.dumps(dotted).encode()))["field"] == "call_id"
+    answered = {"type": "pbx.LegAnswered", "call_id": "x", "leg_id": "l", "at": dotted["at"]}
+    wrong_type = await offer(json.dumps(answered).encode())
+    assert "pbx.LegAnswered is not answered here; send pbx.CallOffered" in wrong_type["message"]
+    assert await dead_letters(database_url) == []  # refused at the door: nothing stored
+    await platform.provision("1001", None)
+    await platform.start_sim(Scenario())
+    call = await platform.call("1001")
+    await eventually(lambda: call.outcome)  # and calls go on

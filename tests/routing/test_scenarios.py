@@ -214,7 +214,8 @@ async def test_a_step_started_by_a_timer_survives_a_restart_too(platform: Platfo
     await eventually(lambda: call.outcome)
     kinds = ["RingTargets", "CancelLegs", "RingTargets", "CancelLegs", "SendToVoicemail"]
     assert call.kinds() == kinds
-    assert call.outcome is not None and call.outcome.startswith("voicemail:1001:")
+    assert call.outcome is not None
+    assert call.outcome.startswith("voicemail:1001:")
 
 
 async def test_what_if_answers_without_placing_a_call(platform: Platform) -> None:
