@@ -63,6 +63,19 @@ def rows(r: dict[str, Any]) -> list[Row]:
                 p99 is not None and p99 < 10,
             )
         )
+        published = r["routing"].get("offers_published")
+        if published:
+            out.append(
+                Row(
+                    f"routing: same, offers on JetStream (a PBX that cannot request), "
+                    f"p50 / p99 at {published['rate']:.0f}/s",
+                    "report only",
+                    f"{_ms(published['p50_ms'])} / {_ms(published['p99_ms'])}",
+                    f"{rtt_commit_50:.2f} ms (RTT+commit p50)",
+                    _ratio(published["p50_ms"], rtt_commit_50),
+                    None,
+                )
+            )
         best = r["routing"]["max_rate_p99_under_10ms"]
         out.append(
             Row(

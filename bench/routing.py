@@ -82,7 +82,12 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def run(
-    nats_url: str, database_url: str, rate: float, seconds: float, quick: bool
+    nats_url: str,
+    database_url: str,
+    rate: float,
+    seconds: float,
+    quick: bool,
+    publish_offers: bool = False,
 ) -> dict[str, object]:
     env = service_env(nats_url, database_url)
     profile = os.environ.get("BENCH_PROFILE")  # a path: run routing under cProfile
@@ -94,7 +99,10 @@ async def run(
         await wait_until_routing_knows(nc)
         behaviours = {f"{ext}-desk": Behaviour(action=Action.ANSWER) for ext in EXTENSIONS}
         sim = PbxSimulator(
-            nc, SystemClock(), Scenario(node="bench", behaviours=behaviours, talk_seconds=1.0)
+            nc,
+            SystemClock(),
+            Scenario(node="bench", behaviours=behaviours, talk_seconds=1.0),
+            offer_by_request=not publish_offers,
         )
         await sim.start()
         await run_load(sim, rate=min(rate, 50), seconds=2, callees=EXTENSIONS)  # warm up
@@ -159,6 +167,11 @@ def main() -> None:
         action="store_true",
         help="diagnostic: NATS and PostgreSQL without fsync per write (not how ./voco up runs)",
     )
+    parser.add_argument(
+        "--publish-offers",
+        action="store_true",
+        help="offer calls on JetStream instead of by request (a PBX that cannot request)",
+    )
     args = parser.parse_args()
     try:
         import uvloop
@@ -167,8 +180,12 @@ def main() -> None:
     except ImportError:  # pragma: no cover
         pass
     with servers_without_fsync() if args.no_fsync else servers() as s:
-        result = asyncio.run(run(s.nats_url, s.database_url, args.rate, args.seconds, args.quick))
+        work = run(
+            s.nats_url, s.database_url, args.rate, args.seconds, args.quick, args.publish_offers
+        )
+        result = asyncio.run(work)
     result["fsync"] = not args.no_fsync
+    result["offers"] = "published on JetStream" if args.publish_offers else "by request"
     print(json.dumps(result, indent=2))
 
 

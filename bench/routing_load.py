@@ -4,7 +4,8 @@
 
 Provisions ten extensions (as presence would, events on VOCO_PRESENCE), waits until the
 routing service knows them, warms up, prints "ready". Then, for each line "RATE SECONDS"
-on stdin, offers calls at that fixed rate and prints one JSON line of results.
+on stdin, offers calls at that fixed rate and prints one JSON line of results; "RATE
+SECONDS publish" offers them on JetStream instead of by request.
 
 Open loop: call n is due at start + n / rate whether or not earlier calls were answered,
 and its latency runs from that due time (not from when the publish happened), so a
@@ -80,8 +81,9 @@ async def main(url: str) -> None:
     print("ready", flush=True)
     loop = asyncio.get_running_loop()
     while line := await loop.run_in_executor(None, sys.stdin.readline):
-        rate, seconds = (float(x) for x in line.split())
-        print(json.dumps(await offer_at_rate(sim, rate, seconds)), flush=True)
+        rate, seconds, *how = line.split()
+        sim.offer_by_request = how != ["publish"]
+        print(json.dumps(await offer_at_rate(sim, float(rate), float(seconds))), flush=True)
     await sim.stop()
     await nc.close()
 
