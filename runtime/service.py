@@ -27,7 +27,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 
 from runtime.bus import CommandServer, connect, flush_all
 from runtime.clock import Clock, SystemClock
-from runtime.config import Connections, env_str
+from runtime.config import Connections, env_int, env_str
 from runtime.consumer import Apply, CheckpointedConsumer
 from runtime.eventstore import EventStore, create_pool
 from runtime.logs import setup_logging
@@ -57,14 +57,27 @@ def stream_config(
     """How every Voco stream is configured. MEMORY only for messages Postgres keeps anyway
     (no fsync). `atomic_batches` only where commits carry thousands of events (presence's
     bulk switches): measured, it made routing's call path (PBX streams) slower, p99 11 ->
-    190-750 ms, with no per-message publish latency to show for it."""
+    190-750 ms, with no per-message publish latency to show for it. Replicas from
+    VOCO_STREAM_REPLICAS: 1 on one server (durable by `sync_interval: always`), 3 on a
+    cluster, whose servers fsync lazily by default (DESIGN.md: fsync always or replicas)."""
     return StreamConfig(
         name=name,
         subjects=list(subjects),
         storage=storage,
         duplicate_window=120.0,
         allow_atomic=atomic_batches or None,
+        num_replicas=stream_replicas(),
     )
+
+
+def stream_replicas() -> int:
+    replicas = env_int("VOCO_STREAM_REPLICAS", 1)
+    if not 1 <= replicas <= 5:
+        raise SystemExit(
+            f"VOCO_STREAM_REPLICAS={replicas}: JetStream keeps 1 to 5 copies of a stream; "
+            "set 1 for one NATS server, 3 for a cluster of three or more"
+        )
+    return replicas
 
 
 async def ensure_stream(
@@ -260,6 +273,7 @@ def run_service(name: str, build: Callable[[Connections], Awaitable[ServiceRunti
     """The `main` of every service process."""
     setup_logging(name, env_str("VOCO_LOG_LEVEL", "info"))
     thresholds = gc_thresholds()  # bad configuration stops the service before it starts
+    stream_replicas()
     setup_tracing(name)
     try:
         import uvloop
