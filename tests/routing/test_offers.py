@@ -73,3 +73,18 @@ async def test_a_pbx_that_only_publishes_is_routed_too(platform: Platform) -> No
         await eventually(lambda: call.kinds() == ["RingTargets"])
     finally:
         await sim.stop()
+
+
+async def test_an_offer_not_answered_in_time_is_published_too(platform: Platform) -> None:
+    await platform.provision("1001", None, desk=DeviceState.IDLE)
+    await platform.stop_routing()
+    silent = await platform.nc.subscribe(pbx.OFFER_SUBJECT)  # hears offers, never answers
+    sim = PbxSimulator(platform.nc, platform.clock, Scenario(), offer_timeout=0.2)
+    await sim.start()
+    try:
+        call = await sim.offer("2000", "1001")
+        await silent.unsubscribe()
+        await platform.start_routing()
+        await eventually(lambda: call.kinds() == ["RingTargets"])
+    finally:
+        await sim.stop()
