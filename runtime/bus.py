@@ -129,6 +129,14 @@ class CommandServer:
             reply = await self._run(model, handler, decode, msg.data)
             if reply.error is not None:
                 span.set_status(Status(StatusCode.ERROR, reply.error.message))
+                log.info(
+                    "command refused",
+                    extra={
+                        "subject": msg.subject,
+                        "code": reply.error.code.value,
+                        "reason": reply.error.message,
+                    },
+                )
             if msg.reply:
                 await self.nc.publish(msg.reply, reply.model_dump_json().encode())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -115,8 +116,10 @@ async def test_queries_answer_bad_input_with_typed_errors(platform: Platform) ->
 
 
 async def test_a_bad_offer_by_request_is_answered_invalid_with_the_reason(
-    platform: Platform, database_url: str
+    platform: Platform, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="runtime.bus")
+
     async def offer(raw: bytes) -> dict[str, str]:
         msg = await platform.nc.request(pbx.OFFER_SUBJECT, raw, timeout=5)
         reply = json.loads(msg.data)
@@ -140,6 +143,10 @@ async def test_a_bad_offer_by_request_is_answered_invalid_with_the_reason(
     wrong_type = await offer(json.dumps(answered).encode())
     assert "pbx.LegAnswered is not answered here; send pbx.CallOffered" in wrong_type["message"]
     assert await dead_letters(database_url) == []  # refused at the door: nothing stored
+    refused = [r for r in caplog.records if r.getMessage() == "command refused"]
+    assert len(refused) == 4
+    assert all(r.subject == pbx.OFFER_SUBJECT for r in refused)  # type: ignore[attr-defined]
+    assert "pbx.LegAnswered is not answered here" in refused[-1].reason  # type: ignore[attr-defined]
     await platform.provision("1001", None)
     await platform.start_sim(Scenario())
     call = await platform.call("1001")
