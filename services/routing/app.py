@@ -17,7 +17,7 @@ from contracts.presence import PRESENCE_STREAM, PRESENCE_SUBJECTS
 from contracts.routing import ROUTING_STREAM, ROUTING_SUBJECTS, ExplainCall, Explanation, WhatIf
 from runtime.bus import explain_validation
 from runtime.clock import Clock
-from runtime.config import Connections, env_int
+from runtime.config import Connections, env_float, env_int
 from runtime.consumer import CheckpointedConsumer, Delivery, Rejected
 from runtime.decider import CommandRunner, Job, StateCache
 from runtime.eventstore import Checkpoint, Conn
@@ -62,7 +62,12 @@ class Routing:
             ),
             starts_stream=lambda command: isinstance(command, OfferCall),
         )
-        self.timers = TimerWheel(self.clock, self.fire_timer)
+        self.timers = TimerWheel(
+            self.clock,
+            self.fire_timer,
+            overdue=self.overdue_timers,
+            sweep_seconds=env_float("VOCO_ROUTING_TIMER_SWEEP_SECONDS", 5.0),
+        )
 
     async def handle(self, call_id: str, command: CallCommand) -> None:
         decided = await self.runner.handle(f"call:{call_id}", command, at=command.at)
@@ -74,6 +79,14 @@ class Routing:
         command subject). A repeated offer of a known call decides nothing."""
         await self.handle(offered.call_id, self.command_for(offered))
         return {"call_id": offered.call_id}
+
+    async def overdue_timers(self, before: datetime) -> list[tuple[str, str, datetime]]:
+        rows = await self.runtime.pool.fetch(
+            f"SELECT call_id, timer_id, due_at FROM {self.runtime.store.s}.call_timers "
+            "WHERE due_at < $1",
+            before,
+        )
+        return [(row["call_id"], row["timer_id"], row["due_at"]) for row in rows]
 
     async def fire_timer(self, call_id: str, timer_id: str, due: datetime) -> None:
         at = max(due, self.clock.now())

@@ -3,9 +3,11 @@
 A RingStepStarted event writes its call's timer row in the append transaction (an
 inline projection); any event that leaves the step deletes it. A call has at most one
 live timer (its current step's), so the row is keyed by the call. On start the service loads
-every row and re-arms it, so a restart loses no timer. Firing is a FireTimer command
-to the call's decider: a timer that fires twice, or after its step ended, decides
-nothing.
+every row and re-arms it, so a restart loses no timer. A replica arms the timers of the
+calls it decided (an offer may be answered by any replica); every `sweep_seconds` each
+replica also arms the stored timers overdue by more than that, so the timers of a
+replica that died still fire. Firing is a FireTimer command to the call's decider: a
+timer that fires twice, or after its step ended, decides nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import contextlib
 import heapq
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from contracts.envelope import Envelope
 from contracts.routing import (
@@ -65,6 +67,8 @@ LEAVES_STEP = {
 
 STARTS_STEP = RingStepStarted.type_name
 Fire = Callable[[str, str, datetime], Awaitable[None]]
+Overdue = Callable[[datetime], Awaitable[Sequence[tuple[str, str, datetime]]]]
+"""The stored timers (call id, timer id, due) due before a moment."""
 
 
 def call_id_of(stream: str) -> str:
@@ -103,11 +107,22 @@ TIMER_PROJECTION = SqlProjection(
 class TimerWheel:
     name = "routing-timers"
 
-    def __init__(self, clock: Clock, fire: Fire, *, retry_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        fire: Fire,
+        *,
+        retry_seconds: float = 1.0,
+        overdue: Overdue | None = None,
+        sweep_seconds: float = 5.0,
+    ) -> None:
         self.clock = clock
         self.fire = fire
         self.retry_seconds = retry_seconds
+        self.overdue = overdue
+        self.sweep_seconds = sweep_seconds
         self._due: list[tuple[datetime, str, str]] = []
+        self._armed: set[tuple[str, str]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
         self._firing: set[asyncio.Task[None]] = set()
@@ -116,9 +131,12 @@ class TimerWheel:
         return len(self._due)
 
     def arm(self, call_id: str, timer_id: str, due: datetime) -> None:
+        if (call_id, timer_id) in self._armed:
+            return
         if not self._due or due < self._due[0][0]:
             self._wake.set()  # only a new earliest timer changes how long the loop sleeps
         heapq.heappush(self._due, (due, call_id, timer_id))
+        self._armed.add((call_id, timer_id))
 
     def arm_from(self, envelopes: Sequence[Envelope]) -> None:
         for e in envelopes:
@@ -137,22 +155,41 @@ class TimerWheel:
         self._wake.set()
 
     async def run(self) -> None:
+        sweep_every = timedelta(seconds=self.sweep_seconds)
+        next_sweep = self.clock.now() + sweep_every
         while not self._stopping:
             self._wake.clear()
-            if not self._due:
+            now = self.clock.now()
+            if self.overdue is not None and now >= next_sweep:
+                await self._sweep(now - sweep_every)
+                next_sweep = now + sweep_every
+                continue
+            if self._due and self._due[0][0] <= now:
+                due, call_id, timer_id = heapq.heappop(self._due)
+                self._armed.discard((call_id, timer_id))
+                task = asyncio.create_task(self._fire(call_id, timer_id, due))
+                self._firing.add(task)
+                task.add_done_callback(self._firing.discard)
+                continue
+            wake_at = [self._due[0][0]] if self._due else []
+            if self.overdue is not None:
+                wake_at.append(next_sweep)
+            if not wake_at:
                 await self._wake.wait()
                 continue
-            due, call_id, timer_id = self._due[0]
-            delay = (due - self.clock.now()).total_seconds()
-            if delay > 0:
-                await self._sleep_or_wake(delay)
-                continue
-            heapq.heappop(self._due)
-            task = asyncio.create_task(self._fire(call_id, timer_id, due))
-            self._firing.add(task)
-            task.add_done_callback(self._firing.discard)
+            await self._sleep_or_wake((min(wake_at) - now).total_seconds())
         if self._firing:
             await asyncio.wait(self._firing, timeout=5)
+
+    async def _sweep(self, before: datetime) -> None:
+        assert self.overdue is not None
+        try:
+            rows = await self.overdue(before)
+        except Exception as error:  # Postgres away: the next sweep tries again
+            log.warning("timer sweep failed", extra={"error": repr(error)})
+            return
+        for call_id, timer_id, due in rows:
+            self.arm(call_id, timer_id, due)
 
     async def _sleep_or_wake(self, delay: float) -> None:
         sleeper = asyncio.ensure_future(self.clock.sleep(delay))

@@ -12,6 +12,7 @@ from contracts.routing import ExplainCall, WhatIf
 from runtime.bus import request
 from runtime.config import Connections
 from services.pbxsim.scenario import Action, Behaviour, Scenario
+from services.routing.app import build
 from tests.routing.platform import Platform, close_platform, eventually, open_platform
 
 pytestmark = pytest.mark.integration
@@ -231,3 +232,31 @@ async def test_what_if_answers_without_placing_a_call(platform: Platform) -> Non
     result = await request(platform.nc, "routing", WhatIf(callee="1001", profile=proposed))
     assert result["outcome"] == "voicemail 1001 (dnd greeting)"
     assert platform.directory.extension("1001").profile == DESK_THEN_MOBILE  # nothing changed
+
+
+async def test_a_timer_armed_on_a_replica_that_died_is_fired_by_another(
+    platform: Platform,
+) -> None:
+    await platform.provision("1001", DESK_THEN_MOBILE, desk=IDLE)
+    sim = await platform.start_sim(Scenario(behaviours={MOBILE: ANSWER}))
+    other = await build(platform.connections, platform.clock)  # started before the call:
+    await other.start()  # it did not load the call's timer from Postgres
+    try:
+        assert platform.routing is not None
+        offered = pbx.CallOffered(
+            call_id="c-replica",
+            node=sim.node,
+            caller="2000",
+            callee="1001",
+            at=platform.clock.now(),
+        )
+        await platform.routing.routing.offer(offered)  # type: ignore[attr-defined]
+        await eventually(lambda: "c-replica" in sim.calls)
+        call = sim.calls["c-replica"]
+        await platform.stop_routing()  # the replica holding the timer dies
+        await platform.clock.advance(16)  # the desk's 10 s, and the sweep's 5 s of grace
+        await eventually(lambda: call.outcome)
+        assert call.kinds() == ["RingTargets", "CancelLegs", "RingTargets"]
+        assert call.outcome == f"answered:{MOBILE}"
+    finally:
+        await other.stop()
