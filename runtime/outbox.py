@@ -14,7 +14,9 @@ asked (`wake`, for rows written with `enqueue`), when another replica has commit
 (it sends a Postgres NOTIFY on the schema's channel, which the leader LISTENs to),
 every `idle_poll_seconds` (a notification lost with a connection) and after any failed
 publish; until a scan finds the table drained,
-rows handed over in memory are left to it, so a row never overtakes an older one.
+rows handed over in memory are left to it, so a row never overtakes an older one (one
+of another replica's only once its notification has arrived: within that moment, about
+a millisecond, the leader's own next commit can still leave first).
 A row published by both ways is dropped by JetStream as a duplicate; a core NATS
 subscriber may see it twice (rarely: a scan must read a row in the moment between its
 commit and its hand-over), which the contracts allow (ids make every message idempotent).
@@ -158,6 +160,9 @@ class OutboxRelay:
         task.add_done_callback(self._tasks.discard)
 
     def _on_notification(self, *_: object) -> None:
+        # Another replica's rows are older than this one's next commits: until a scan has
+        # published them, this one's are left to the scan too, which keeps position order.
+        self._caught_up = False
         self._scan_wanted = True
         self._wake.set()
 
