@@ -71,6 +71,9 @@ class ShiftedClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
+    async def sleep_until(self, moment: datetime) -> None:
+        await asyncio.sleep(max(0.0, (moment - self.now()).total_seconds()))
+
 
 def spec_starting_at(boundary: datetime, zone: str) -> ScheduleSpec:
     local = boundary.astimezone(ZoneInfo(zone))

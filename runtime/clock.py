@@ -12,6 +12,11 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None: ...
 
+    async def sleep_until(self, moment: datetime) -> None:
+        """Until `moment`: unlike `sleep(moment - now)` computed beforehand, a sleeper that
+        starts late (time moved meanwhile) still wakes at `moment`, or at once if past."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
@@ -19,6 +24,9 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+    async def sleep_until(self, moment: datetime) -> None:
+        await asyncio.sleep(max(0.0, (moment - self.now()).total_seconds()))
 
 
 class FakeClock:
@@ -34,8 +42,14 @@ class FakeClock:
         return self._now
 
     async def sleep(self, seconds: float) -> None:
+        await self.sleep_until(self._now + timedelta(seconds=seconds))
+
+    async def sleep_until(self, moment: datetime) -> None:
+        if moment <= self._now:
+            await asyncio.sleep(0)
+            return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._sleepers.append((self._now + timedelta(seconds=seconds), future))
+        self._sleepers.append((moment, future))
         await future
 
     async def advance(self, seconds: float) -> None:

@@ -177,7 +177,7 @@ class TimerWheel:
             if not wake_at:
                 await self._wake.wait()
                 continue
-            await self._sleep_or_wake((min(wake_at) - now).total_seconds())
+            await self._sleep_or_wake(min(wake_at))
         if self._firing:
             await asyncio.wait(self._firing, timeout=5)
 
@@ -191,8 +191,8 @@ class TimerWheel:
         for call_id, timer_id, due in rows:
             self.arm(call_id, timer_id, due)
 
-    async def _sleep_or_wake(self, delay: float) -> None:
-        sleeper = asyncio.ensure_future(self.clock.sleep(delay))
+    async def _sleep_or_wake(self, until: datetime) -> None:
+        sleeper = asyncio.ensure_future(self.clock.sleep_until(until))
         waker = asyncio.ensure_future(self._wake.wait())
         await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
         for task in (sleeper, waker):
