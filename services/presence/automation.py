@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from contracts.errors import CommandError
 from contracts.presence import DetectIdle, ExpireNote
@@ -42,7 +43,8 @@ class Sweeper:
             except Exception:
                 # The database may be away for a moment; the next sweep catches up.
                 log.exception("presence sweep failed")
-            sleeper = asyncio.ensure_future(self.clock.sleep(self.interval))
+            next_sweep = self.clock.now() + timedelta(seconds=self.interval)
+            sleeper = asyncio.ensure_future(self.clock.sleep_until(next_sweep))
             stopper = asyncio.ensure_future(self._stopping.wait())
             await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
             for task in (sleeper, stopper):
