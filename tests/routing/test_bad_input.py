@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -14,18 +13,10 @@ from contracts import pbx
 from contracts.errors import CommandError, ErrorCode
 from contracts.routing import ExplainCall
 from runtime.bus import request
-from runtime.config import Connections
 from services.pbxsim.scenario import Scenario
-from tests.routing.platform import Platform, close_platform, eventually, open_platform
+from tests.routing.platform import Platform, eventually
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def platform(connections: Connections) -> AsyncIterator[Platform]:
-    platform = await open_platform(connections)
-    yield platform
-    await close_platform(platform)
 
 
 async def dead_letters(database_url: str) -> list[asyncpg.Record]:

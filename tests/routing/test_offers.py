@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -11,19 +10,11 @@ from contracts import pbx
 from contracts.presence import DeviceState
 from contracts.routing import ExplainCall
 from runtime.bus import request
-from runtime.config import Connections
 from services.pbxsim.scenario import Scenario
 from services.pbxsim.simulator import PbxSimulator
-from tests.routing.platform import Platform, close_platform, eventually, open_platform
+from tests.routing.platform import Platform, eventually
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def platform(connections: Connections) -> AsyncIterator[Platform]:
-    platform = await open_platform(connections)
-    yield platform
-    await close_platform(platform)
 
 
 async def steps_of(platform: Platform, call_id: str) -> list[str]:

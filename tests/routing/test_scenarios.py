@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from contracts import pbx
 from contracts.presence import DeviceState, Profile
 from contracts.routing import ExplainCall, WhatIf
 from runtime.bus import request
-from runtime.config import Connections
 from services.pbxsim.scenario import Action, Behaviour, Scenario
 from services.routing.app import build
-from tests.routing.platform import Platform, close_platform, eventually, open_platform
+from tests.routing.platform import Platform, eventually
 
 pytestmark = pytest.mark.integration
 IDLE, BUSY, GONE = DeviceState.IDLE, DeviceState.BUSY, DeviceState.UNREGISTERED
 MOBILE = "+491701234567"
 ANSWER = Behaviour(action=Action.ANSWER)
-
-
-@pytest.fixture
-async def platform(connections: Connections) -> AsyncIterator[Platform]:
-    platform = await open_platform(connections)
-    yield platform
-    await close_platform(platform)
 
 
 def profile(**fields: object) -> Profile:
