@@ -36,7 +36,7 @@ from services.routing.domain.call import (
 from services.routing.domain.state import CallState, Ended
 from services.routing.explain import explain, what_if
 from services.routing.outgoing import outgoing
-from services.routing.timers import TIMER_PROJECTION, TIMERS_SQL, TimerWheel
+from services.routing.timers import TIMER_PROJECTION, TIMERS_SQL, TimerWheel, stored_timers
 
 log = logging.getLogger(__name__)
 SCHEMA = "routing"
@@ -65,7 +65,7 @@ class Routing:
         self.timers = TimerWheel(
             self.clock,
             self.fire_timer,
-            overdue=self.overdue_timers,
+            overdue=lambda before: stored_timers(runtime.pool, runtime.store.s, before),
             sweep_seconds=env_float("VOCO_ROUTING_TIMER_SWEEP_SECONDS", 5.0),
         )
 
@@ -79,14 +79,6 @@ class Routing:
         command subject). A repeated offer of a known call decides nothing."""
         await self.handle(offered.call_id, self.command_for(offered))
         return {"call_id": offered.call_id}
-
-    async def overdue_timers(self, before: datetime) -> list[tuple[str, str, datetime]]:
-        rows = await self.runtime.pool.fetch(
-            f"SELECT call_id, timer_id, due_at FROM {self.runtime.store.s}.call_timers "
-            "WHERE due_at < $1",
-            before,
-        )
-        return [(row["call_id"], row["timer_id"], row["due_at"]) for row in rows]
 
     async def fire_timer(self, call_id: str, timer_id: str, due: datetime) -> None:
         at = max(due, self.clock.now())

@@ -19,6 +19,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
+import asyncpg
+
 from contracts.envelope import Envelope
 from contracts.routing import (
     CallAbandoned,
@@ -104,6 +106,16 @@ TIMER_PROJECTION = SqlProjection(
 """Part of the append statement; the calls it arms and disarms are disjoint."""
 
 
+async def stored_timers(
+    db: Conn | asyncpg.Pool, schema: str, before: datetime | None = None
+) -> list[tuple[str, str, datetime]]:
+    """The call timers kept in Postgres (call id, timer id, due): all, or those due before
+    a moment."""
+    sql = f"SELECT call_id, timer_id, due_at FROM {schema}.call_timers"
+    rows = await (db.fetch(sql) if before is None else db.fetch(sql + " WHERE due_at < $1", before))
+    return [(row["call_id"], row["timer_id"], row["due_at"]) for row in rows]
+
+
 class TimerWheel:
     name = "routing-timers"
 
@@ -145,9 +157,9 @@ class TimerWheel:
                 self.arm(call_id_of(e.stream), e.data["timer_id"], due)
 
     async def load(self, conn: Conn, schema: str) -> int:
-        rows = await conn.fetch(f"SELECT call_id, timer_id, due_at FROM {schema}.call_timers")
-        for row in rows:
-            self.arm(row["call_id"], row["timer_id"], row["due_at"])
+        rows = await stored_timers(conn, schema)
+        for call_id, timer_id, due in rows:
+            self.arm(call_id, timer_id, due)
         return len(rows)
 
     def stop(self) -> None:

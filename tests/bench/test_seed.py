@@ -4,6 +4,7 @@ routing fed the same commands, and services started on a seeded store answer fro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import asyncpg
 import nats
 import pytest
+from nats.aio.client import Client as NatsClient
 
 from bench import seed
 from contracts.presence import GetHistory, GetPresence, ListProfiles
@@ -64,6 +66,22 @@ async def tables(dsn: str, schema: str) -> dict[str, list[tuple[Any, ...]]]:
         await conn.close()
 
 
+@contextlib.asynccontextmanager
+async def presence_and_routing(connections: Connections) -> AsyncIterator[NatsClient]:
+    """Presence and routing running on `connections`, and a NATS client to ask them."""
+    presence = await build_presence(connections)
+    routing = await build_routing(connections)
+    await presence.start()
+    await routing.start()
+    nc = await nats.connect(connections.nats_url)
+    try:
+        yield nc
+    finally:
+        await nc.close()
+        await routing.stop()
+        await presence.stop()
+
+
 async def test_seeded_rows_are_those_the_services_write_for_the_same_commands(
     connections: Connections, seeded_url: str
 ) -> None:
@@ -71,12 +89,7 @@ async def test_seeded_rows_are_those_the_services_write_for_the_same_commands(
     await seed.presence(seeded_url, users, AT)
     await seed.routing(seeded_url, users, AT)
 
-    presence = await build_presence(connections)
-    routing = await build_routing(connections)
-    await presence.start()
-    await routing.start()
-    nc = await nats.connect(connections.nats_url)
-    try:
+    async with presence_and_routing(connections) as nc:
         for n, extension in enumerate(users):
             for command in seed.commands(extension, n % seed.VARIANTS, AT):
                 await request(nc, "presence", command)
@@ -85,10 +98,6 @@ async def test_seeded_rows_are_those_the_services_write_for_the_same_commands(
             if await tables(connections.database_url, "routing") == expected:
                 break
             await asyncio.sleep(0.02)
-    finally:
-        await nc.close()
-        await routing.stop()
-        await presence.stop()
 
     written = await tables(connections.database_url, "presence")
     seeded = await tables(seeded_url, "presence")
@@ -110,20 +119,11 @@ async def test_services_started_on_a_seeded_store_answer_from_it(connections: Co
     users = seed.extensions(50)
     await seed.presence(connections.database_url, users)
     await seed.routing(connections.database_url, users)
-    presence = await build_presence(connections)
-    routing = await build_routing(connections)
-    await presence.start()
-    await routing.start()
-    nc = await nats.connect(connections.nats_url)
-    try:
+    async with presence_and_routing(connections) as nc:
         view = await request(nc, "presence", GetPresence(extension="100042"))  # variant 2
         profiles = await request(nc, "presence", ListProfiles(extension="100042"))
         history = await request(nc, "presence", GetHistory(extension="100049"))
         plan = await request(nc, "routing", WhatIf(callee="100000"))
-    finally:
-        await nc.close()
-        await routing.stop()
-        await presence.stop()
 
     assert view == {
         "extension": "100042",
