@@ -20,7 +20,7 @@ from cli.endpoints import nats_url
 from cli.parser import build_parser
 from cli.times import parse_until
 from contracts.asyncapi import contract_models, load_all_contracts
-from contracts.base import Command, UnknownMessageType, registry
+from contracts.base import Acting, Command, Role, UnknownMessageType, registry
 from contracts.envelope import Envelope
 from contracts.errors import CommandError
 from contracts.presence import (
@@ -46,9 +46,21 @@ from contracts.presence import (
     Status,
 )
 from contracts.routing import ExplainCall
+from runtime.access import SERVICES, Rule
 from runtime.bus import explain_validation, request
 from runtime.telemetry import setup_tracing
+from services.presence.access import ACCESS as PRESENCE_ACCESS
+from services.routing.access import ACCESS as ROUTING_ACCESS
+from services.scheduler.access import ACCESS as SCHEDULER_ACCESS
+from services.visibility.access import ACCESS as VISIBILITY_ACCESS
 
+OPERATOR = "operator"
+ACCESS: dict[type[Acting], Rule] = {
+    **PRESENCE_ACCESS,
+    **ROUTING_ACCESS,
+    **SCHEDULER_ACCESS,
+    **VISIBILITY_ACCESS,
+}
 STATUS_ALIASES = {
     "dnd": Status.DO_NOT_DISTURB,
     "brb": Status.BE_RIGHT_BACK,
@@ -71,17 +83,23 @@ def parse_status(text: str) -> Status:
         raise UsageError(f"unknown status {text!r}; one of: {names}") from None
 
 
-def actor_of(args: argparse.Namespace) -> str:
-    """Who makes the change: --actor, else the user themself, else an administrator."""
-    if args.actor:
-        return str(args.actor)
-    if args.action in ("user-add", "ring-group", "ivr", "feature-codes"):
-        return "admin"
-    return str(getattr(args, "extension", None) or "cli")
+def principal(args: argparse.Namespace, command: type[Acting]) -> dict[str, Any]:
+    """The operator (an administrator, or a service where only services may), or --as."""
+    if args.as_user:
+        return {"actor": str(args.as_user), "role": Role.USER}
+    role = Role.SERVICE if ACCESS.get(command) == SERVICES else Role.ADMIN
+    return {"actor": OPERATOR, "role": role}
+
+
+def as_issued(args: argparse.Namespace, command: Command) -> Command:
+    """The command with the CLI's principal stamped on it (the only place it is set)."""
+    if not isinstance(command, Acting):
+        return command
+    return command.model_copy(update=principal(args, type(command)))
 
 
 def by(args: argparse.Namespace) -> dict[str, Any]:
-    return {"actor": actor_of(args), "channel": Channel(args.channel)}
+    return {"channel": Channel(args.channel)}
 
 
 def load_profile(args: argparse.Namespace) -> Profile:
@@ -174,6 +192,7 @@ def command_for(args: argparse.Namespace) -> Command:
 
 
 def any_command(type_name: str, body: str) -> Command:
+    """The command `send` sends; its actor and role come from the CLI, never the body."""
     load_all_contracts()
     try:
         model = registry.model(type_name)
@@ -182,6 +201,12 @@ def any_command(type_name: str, body: str) -> Command:
         raise UsageError(f"no command {type_name!r}; the commands are: {known}") from None
     if not issubclass(model, Command):
         raise UsageError(f"{type_name} is an event, not a command")
+    parsed = json.loads(body) if body.strip() else {}
+    if isinstance(parsed, dict) and {"actor", "role"} & parsed.keys():
+        raise UsageError(
+            "actor and role are set by the CLI, not the body: it sends as the operator, "
+            "or as a user with --as EXT"
+        )
     return model.model_validate_json(body)
 
 
@@ -201,9 +226,8 @@ async def place_call(nc: NatsClient, args: argparse.Namespace) -> dict[str, Any]
     if not offered.get("ok"):
         raise CommandError(str(offered.get("error", offered)))
     await asyncio.sleep(args.wait)
-    return await request(
-        nc, "routing", ExplainCall(call_id=offered["call_id"]), timeout=args.timeout
-    )
+    explain = as_issued(args, ExplainCall(call_id=offered["call_id"]))
+    return await request(nc, "routing", explain, timeout=args.timeout)
 
 
 def one_profile(result: dict[str, Any], profile_id: str) -> dict[str, Any]:
@@ -276,7 +300,7 @@ async def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     setup_tracing("voco-cli")
     try:
-        command = None if args.action in ("watch", "call") else command_for(args)
+        command = None if args.action in ("watch", "call") else as_issued(args, command_for(args))
         nc = await connect(nats_url())
         try:
             if args.action == "watch":

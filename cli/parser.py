@@ -18,7 +18,13 @@ EPILOG = """examples:
   ./voco watch 1001
   ./voco call 2000 1001                  (a call through the PBX simulator, explained)
   ./voco send WhatIf '{"caller": "2000", "callee": "1001"}'
-  ./voco send SetPolicy '{"owner": "1001", "policy": "ask", "actor": "1001"}'
+  ./voco send SetPolicy '{"owner": "1001", "policy": "ask"}'
+  ./voco --as 1002 history 1001          (refused: 1002 may read only their own)
+
+The CLI is the operator's tool: every command goes out with actor `operator` and
+role `admin` (role `service` for what only Voco's services may send, e.g. a device
+report), so it may act for anyone. `--as EXT` sends as that user instead (role
+`user`), to see what the user may do; a JSON body of `send` may not set actor or role.
 
 NATS is found from VOCO_NATS_URL, else from .voco-data/endpoints.env (written by
 ./voco up; VOCO_DATA_DIR moves it), else nats://127.0.0.1:4222."""
@@ -27,7 +33,12 @@ NATS is found from VOCO_NATS_URL, else from .voco-data/endpoints.env (written by
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print the raw JSON result")
-    common.add_argument("--actor", help="who makes the change (default: the extension)")
+    common.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="EXT",
+        help="act as this user (role user) instead of the operator (actor operator, role admin)",
+    )
     common.add_argument(
         "--channel",
         default=Channel.CLIENT.value,

@@ -8,6 +8,7 @@ the previous version, so old events in a store still load.
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -34,10 +35,33 @@ class Command(Message):
     """An imperative request that a service may accept or reject."""
 
 
-class Issued(Command):
-    """A command made by someone; who and when are recorded on the events it causes."""
+class Role(StrEnum):
+    """In which capacity the actor issues a command (see each service's access table)."""
 
-    actor: str = Field(default="system", min_length=1, max_length=128)
+    USER = "user"  # a person acting on their own data
+    ADMIN = "admin"  # an administrator, acting on anyone's
+    SERVICE = "service"  # a trusted internal caller: a service, the PBX path, the operator
+
+
+class Acting(Command):
+    """A command or query someone issues: who (`actor`) and in which `role`.
+
+    The edge stamps both from the session and the internal callers set their own; a
+    client never chooses them. No actor means nobody vouched for the command: it is
+    refused (`forbidden`) before anything is read. The role defaults to the least one.
+    """
+
+    actor: str | None = Field(
+        default=None,
+        max_length=128,
+        description="the extension, administrator or service acting; required",
+    )
+    role: Role = Field(default=Role.USER, description="user (default), admin or service")
+
+
+class Issued(Acting):
+    """A command that changes something; who and when are recorded on the events it causes."""
+
     at: AwareDatetime | None = Field(
         default=None, description="when it was issued; the service stamps it if absent"
     )

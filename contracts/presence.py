@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from contracts.base import Command, Event, Issued, event
+from contracts.base import Acting, Event, Issued, event
 from contracts.errors import ErrorBody
 
 PRESENCE_STREAM = "VOCO_PRESENCE"
@@ -341,13 +341,15 @@ MAX_SWITCHES = 1000
 
 
 @event
-class SwitchUsers(Command):
+class SwitchUsers(Acting):
     """Many users' switches in one command (the scheduler's boundaries).
 
     Each switch is decided on its own and answered on its own: a refused one (e.g. a
     profile deleted since) does not hold up the rest. Those accepted are stored in one
     transaction; a user's switches apply in the order given. The answer is
-    `SwitchResults`, one entry per switch, in order.
+    `SwitchResults`, one entry per switch, in order. The batch is for trusted services
+    (role `service`); each switch names its own actor and role and is authorized as if
+    sent alone.
     """
 
     type_name = "SwitchUsers"
@@ -423,7 +425,7 @@ class ConfigureFeatureCodes(ByActor):
 
 
 @event
-class DetectIdle(Command):
+class DetectIdle(Acting):
     """Issued by the service's own timer: apply the idle status if the user is still idle."""
 
     type_name = "DetectIdle"
@@ -432,7 +434,7 @@ class DetectIdle(Command):
 
 
 @event
-class ExpireNote(Command):
+class ExpireNote(Acting):
     """Issued by the service's own timer: clear the note if its expiry has passed."""
 
     type_name = "ExpireNote"
@@ -444,20 +446,20 @@ class ExpireNote(Command):
 
 
 @event
-class GetPresence(Command):
+class GetPresence(Acting):
     type_name = "GetPresence"
     extension: Extension
 
 
 @event
-class GetHistory(Command):
+class GetHistory(Acting):
     type_name = "GetHistory"
     extension: Extension
     limit: int = Field(default=50, ge=1, le=1000)
 
 
 @event
-class ListProfiles(Command):
+class ListProfiles(Acting):
     type_name = "ListProfiles"
     extension: Extension
 

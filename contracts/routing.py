@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.base import Command, Event, event
+from contracts.base import Acting, Event, event
 from contracts.pbx import CallId, CancelReason, ForwardKind, Leg, LegFailure, RejectReason
 from contracts.presence import DeviceState, Extension, Profile, RingStrategy
 
@@ -160,7 +160,7 @@ class CallFinished(RoutingEvent):
 
 
 @event
-class ExplainCall(Command):
+class ExplainCall(Acting):
     """The ordered steps of a call and why each was taken."""
 
     type_name = "ExplainCall"
@@ -168,7 +168,7 @@ class ExplainCall(Command):
 
 
 @event
-class WhatIf(Command):
+class WhatIf(Acting):
     """The steps a call from `caller` to `callee` at `at` would take; no call is placed.
 
     Against the callee's current profile, or `profile` as proposed. No leg is assumed

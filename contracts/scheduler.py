@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.base import Command, Event, Issued, event
+from contracts.base import Acting, Event, Issued, event
 from contracts.presence import Extension, Identifier, Status
 
 SCHEDULER_STREAM = "VOCO_SCHEDULER"
@@ -238,7 +238,7 @@ class CancelTimedStatus(Issued):
 
 
 @event
-class GetSchedule(Command):
+class GetSchedule(Acting):
     """What holds for a user at `at` (default now), since when, and the next boundary."""
 
     type_name = "GetSchedule"

@@ -24,9 +24,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.base import Command, Event, Message, event
+from contracts.base import Command, Event, Issued, Message, Role, event
 from contracts.presence import Extension, Status
 
 VISIBILITY_STREAM = "VOCO_VISIBILITY"
@@ -56,11 +56,6 @@ class Policy(StrEnum):
 
 
 DEFAULT_POLICY = Policy.EVERYONE
-
-
-class Role(StrEnum):
-    USER = "user"
-    ADMIN = "admin"
 
 
 class Standing(StrEnum):
@@ -153,14 +148,8 @@ class WatcherForgotten(ByPrincipal):
 # ---- commands (voco.cmd.visibility.<type_name>) -------------------------------------
 
 
-class Acting(Command):
-    """Every command names who acts. The gateway authenticates the caller and sets both."""
-
-    actor: str | None = Field(default=None, max_length=128)
-    role: Role = Role.USER
-    at: AwareDatetime | None = Field(
-        default=None, description="when it was issued; the service stamps it if absent"
-    )
+class Acting(Issued):
+    """Every visibility command and query names who acts (`actor`, `role`: contracts/base.py)."""
 
 
 class OwnerCommand(Acting):

@@ -16,10 +16,12 @@ from contracts.presence import (
     SaveRingGroup,
     SwitchUsers,
 )
+from runtime.access import GuardedRoutes
 from runtime.clock import Clock
 from runtime.config import Connections, env_float, env_int
 from runtime.decider import StateCache
 from runtime.service import ServiceRuntime, open_runtime
+from services.presence.access import ACCESS
 from services.presence.automation import Sweeper
 from services.presence.commands import PresenceCommands
 from services.presence.domain.user import USER_COMMANDS
@@ -70,14 +72,16 @@ async def build(
     assert service.sweeper is not None
     service.workers.append(service.sweeper)
 
+    # Every command and query is checked against ACCESS before its handler reads anything.
+    routes = GuardedRoutes(service.commands, ACCESS)
     for command in USER_COMMANDS:
-        service.commands.route(command, commands.user_view)
-    service.commands.route(SwitchUsers, commands.switch_users)
-    service.commands.route(SaveRingGroup, commands.save_ring_group)
-    service.commands.route(SaveIvr, commands.save_ivr)
-    service.commands.route(ConfigureFeatureCodes, commands.configure_feature_codes)
-    service.commands.route(GetPresence, queries.presence)
-    service.commands.route(GetHistory, queries.history)
-    service.commands.route(ListProfiles, queries.profiles)
+        routes.route(command, commands.user_view)
+    routes.route(SwitchUsers, commands.switch_users)
+    routes.route(SaveRingGroup, commands.save_ring_group)
+    routes.route(SaveIvr, commands.save_ivr)
+    routes.route(ConfigureFeatureCodes, commands.configure_feature_codes)
+    routes.route(GetPresence, queries.presence)
+    routes.route(GetHistory, queries.history)
+    routes.route(ListProfiles, queries.profiles)
     service.consume(CONSUMER, PBX_STREAM, SUBJECTS, PbxEvents(commands).apply)
     return service

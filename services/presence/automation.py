@@ -12,13 +12,16 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from contracts.base import Role
 from contracts.errors import CommandError
 from contracts.presence import DetectIdle, ExpireNote
 from runtime.clock import Clock
 from services.presence.commands import PresenceCommands
+from services.presence.domain.changes import AUTOMATION_ACTOR
 from services.presence.queries import Queries
 
 log = logging.getLogger(__name__)
+AUTOMATION = {"actor": AUTOMATION_ACTOR, "role": Role.SERVICE}
 
 
 class Sweeper:
@@ -55,9 +58,9 @@ class Sweeper:
         now = self.clock.now()
         issued = 0
         for extension in await self.queries.due_note_expiries(now):
-            issued += await self._issue(ExpireNote(extension=extension, at=now))
+            issued += await self._issue(ExpireNote(extension=extension, at=now, **AUTOMATION))
         for extension in await self.queries.due_idle(now):
-            issued += await self._issue(DetectIdle(extension=extension, at=now))
+            issued += await self._issue(DetectIdle(extension=extension, at=now, **AUTOMATION))
         return issued
 
     async def _issue(self, command: ExpireNote | DetectIdle) -> int:

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from contracts.base import Command
 from contracts.envelope import Envelope, Metadata
-from contracts.errors import CommandError, ErrorCode
+from contracts.errors import CommandError, ErrorBody, ErrorCode, Forbidden
 from contracts.presence import (
     ByActor,
     ConfigureFeatureCodes,
@@ -19,9 +19,11 @@ from contracts.presence import (
     SwitchUsers,
     event_subject,
 )
+from runtime.access import authorize
 from runtime.clock import Clock
 from runtime.decider import CommandRunner, Decider, Job, StateCache
 from runtime.eventstore import EventStore, Outgoing, VersionConflict
+from services.presence.access import ACCESS
 from services.presence.domain.directory import (
     FEATURE_CODES_STREAM,
     feature_codes_decider,
@@ -68,6 +70,18 @@ def view_of(user: User) -> PresenceView:
         active_profile=user.active_profile,
         devices=dict(user.devices),
         signed_in_sessions=len(user.sessions),
+    )
+
+
+def by(command: ByActor, **extra: str) -> Metadata:
+    """Who acted, in which role, through which channel: recorded on every event."""
+    return Metadata.model_validate(
+        {
+            "actor": command.actor,
+            "role": command.role.value,
+            "channel": command.channel.value,
+            **extra,
+        }
     )
 
 
@@ -122,9 +136,7 @@ class PresenceCommands:
         """Run a command on `user:<extension>`; returns the user's state after it."""
         if isinstance(command, ByActor):
             command = self.stamped(command)
-            meta = Metadata(
-                actor=command.actor, channel=command.channel.value, **(extra_meta or {})
-            )
+            meta = by(command, **(extra_meta or {}))
         else:
             meta = Metadata(actor="automation", channel="automation")
         directory = NO_DIRECTORY
@@ -146,11 +158,21 @@ class PresenceCommands:
         state, which costs a re-read of its users, so it is rare enough.
         """
         jobs: list[Job[Command]] = []
-        for switch in command.switches:
+        # Each switch is authorized as if sent alone; a forbidden one is refused by itself.
+        forbidden: dict[int, ErrorBody] = {}
+        for position, switch in enumerate(command.switches):
+            try:
+                authorize(switch, ACCESS[type(switch)])
+            except Forbidden as refusal:
+                forbidden[position] = refusal.body()
+                continue
             stamped = self.stamped(switch)
             assert stamped.at is not None
-            meta = Metadata(actor=stamped.actor, channel=stamped.channel.value)
-            jobs.append(Job(user_stream(stamped.extension), stamped, at=stamped.at, meta=meta))
+            jobs.append(
+                Job(user_stream(stamped.extension), stamped, at=stamped.at, meta=by(stamped))
+            )
+        if not jobs:
+            return SwitchResults(refused=[forbidden[p] for p in range(len(command.switches))])
         runner = self._runner(user_decider())
         for _ in range(attempts):
             try:
@@ -159,9 +181,15 @@ class PresenceCommands:
             except VersionConflict:
                 continue
             await batch.committed()
-            return SwitchResults(
-                refused=[d.refused.body() if d.refused else None for d in batch.decided]
-            )
+            decided = iter(batch.decided)
+            refused: list[ErrorBody | None] = []
+            for position in range(len(command.switches)):
+                if position in forbidden:
+                    refused.append(forbidden[position])
+                else:
+                    outcome = next(decided).refused
+                    refused.append(outcome.body() if outcome else None)
+            return SwitchResults(refused=refused)
         raise CommandError(
             f"users changed under the batch {attempts} times while deciding; try again",
             code=ErrorCode.CONFLICT,
@@ -174,7 +202,7 @@ class PresenceCommands:
             ring_group_stream(command.group_id),
             command,
             ring_group_decider(directory),
-            Metadata(actor=command.actor, channel=command.channel.value),
+            by(command),
         )
         return {"group_id": command.group_id}
 
@@ -184,7 +212,7 @@ class PresenceCommands:
             ivr_stream(command.ivr_id),
             command,
             ivr_decider,
-            Metadata(actor=command.actor, channel=command.channel.value),
+            by(command),
         )
         return {"ivr_id": command.ivr_id}
 
@@ -194,7 +222,7 @@ class PresenceCommands:
             FEATURE_CODES_STREAM,
             command,
             feature_codes_decider,
-            Metadata(actor=command.actor, channel=command.channel.value),
+            by(command),
         )
         return {"codes": dict(state.codes)}
 

@@ -13,7 +13,7 @@ import time
 
 from nats.aio.client import Client as NatsClient
 
-from contracts.base import Command
+from contracts.base import Command, Role
 from contracts.errors import CommandError, ErrorCode
 from contracts.presence import (
     MOBILE,
@@ -44,7 +44,10 @@ USERS = [
     ("1004", "Dev Dalton", None),
     ("1005", "Eve Ellis", "+4915110001005"),
 ]
-ACTOR = {"actor": "demo", "channel": Channel.ADMIN}
+# The demo loader is the operator's tool: it provisions as an administrator, and
+# reports the demo devices as the PBX path does (a service).
+ACTOR = {"actor": "demo", "role": Role.ADMIN, "channel": Channel.ADMIN}
+PBX = {"actor": "pbx", "role": Role.SERVICE, "channel": Channel.PBX}
 
 
 def demo_commands() -> list[Command]:
@@ -59,8 +62,7 @@ def demo_commands() -> list[Command]:
                     extension=extension,
                     device_id=f"{extension}-{device}",
                     state=DeviceState.REGISTERED,
-                    actor="pbx",
-                    channel=Channel.PBX,
+                    **PBX,
                 )
             )
     commands.append(

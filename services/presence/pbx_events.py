@@ -16,6 +16,7 @@ import logging
 from pydantic import ValidationError
 
 from contracts import pbx
+from contracts.base import Role
 from contracts.errors import CommandError, ErrorCode
 from contracts.presence import ActivateProfile, Channel, ReportDevice
 from runtime.consumer import Delivery
@@ -43,6 +44,7 @@ class PbxEvents:
                         device_id=message.device_id,
                         state=message.state,
                         actor="pbx",
+                        role=Role.SERVICE,
                         channel=Channel.PBX,
                         at=message.at,
                     )
@@ -70,7 +72,10 @@ class PbxEvents:
             ActivateProfile(
                 extension=message.extension,
                 profile_id=profile_id,
+                # The PBX vouches that the extension dialled it: the user acted, through
+                # the PBX path, which the bus lets only the adapters publish on.
                 actor=message.extension,
+                role=Role.SERVICE,
                 channel=Channel.FEATURE_CODE,
                 at=message.at,
             ),

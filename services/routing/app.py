@@ -15,6 +15,7 @@ from contracts.base import UnknownMessageType
 from contracts.errors import NotFound
 from contracts.presence import PRESENCE_STREAM, PRESENCE_SUBJECTS
 from contracts.routing import ROUTING_STREAM, ROUTING_SUBJECTS, ExplainCall, Explanation, WhatIf
+from runtime.access import GuardedRoutes, authorize_party, principal_of
 from runtime.bus import explain_validation
 from runtime.clock import Clock
 from runtime.config import Connections, env_float, env_int
@@ -22,6 +23,7 @@ from runtime.consumer import CheckpointedConsumer, Delivery, Rejected
 from runtime.decider import CommandRunner, Job, StateCache
 from runtime.eventstore import Checkpoint, Conn
 from runtime.service import ServiceRuntime, ensure_stream, open_runtime
+from services.routing.access import ACCESS
 from services.routing.directory_store import READ_MODEL_SQL, DirectoryStore
 from services.routing.domain.call import (
     CallCommand,
@@ -34,7 +36,7 @@ from services.routing.domain.call import (
     call_decider,
 )
 from services.routing.domain.state import CallState, Ended
-from services.routing.explain import explain, what_if
+from services.routing.explain import call_parties, explain, what_if
 from services.routing.outgoing import outgoing
 from services.routing.timers import TIMER_PROJECTION, TIMERS_SQL, TimerWheel, stored_timers
 
@@ -147,6 +149,9 @@ class Routing:
 
     async def explain_call(self, query: ExplainCall) -> Explanation:
         envelopes = await self.runtime.store.load(f"call:{query.call_id}")
+        # A user who took no part in the call is refused alike whether it exists or not.
+        parties = call_parties([e.payload() for e in envelopes])
+        authorize_party(principal_of(query), parties, f"call {query.call_id}")
         if not envelopes:
             raise NotFound(f"no call {query.call_id} is known to routing", field="call_id")
         return explain(query.call_id, envelopes)
@@ -204,8 +209,10 @@ async def build(
     runtime.commands.route(
         pbx.CallOffered, routing.offer, subject=pbx.OFFER_SUBJECT, decode=pbx.decode
     )
-    runtime.commands.route(ExplainCall, routing.explain_call)
-    runtime.commands.route(WhatIf, routing.what_if)
+    # Queries are checked against ACCESS before their handler reads anything.
+    routes = GuardedRoutes(runtime.commands, ACCESS)
+    routes.route(ExplainCall, routing.explain_call)
+    routes.route(WhatIf, routing.what_if)
     runtime.workers.append(routing.timers)
     runtime.routing = routing  # type: ignore[attr-defined]  # tests reach the shell
     return runtime

@@ -7,8 +7,17 @@ from datetime import datetime
 
 from contracts.base import Event
 from contracts.envelope import Envelope
+from contracts.pbx import ForwardKind
 from contracts.presence import Profile
-from contracts.routing import ExplainedStep, Explanation, RoutingEvent
+from contracts.routing import (
+    CallForwarded,
+    CallReceived,
+    ExplainedStep,
+    Explanation,
+    HopEntered,
+    HopKind,
+    RoutingEvent,
+)
 from services.routing.domain.call import FireTimer, OfferCall, call_decider
 from services.routing.domain.directory import Directory
 from services.routing.domain.state import CallState, Ringing, outcome_of
@@ -25,6 +34,22 @@ def explain(call_id: str, envelopes: Sequence[Envelope]) -> Explanation:
         for e, event in zip(envelopes, events, strict=True)
     ]
     return Explanation(call_id=call_id, outcome=outcome_of(state), steps=steps)
+
+
+def call_parties(events: Sequence[object]) -> frozenset[str]:
+    """Who takes part in a call: its caller, its callee and each extension it was
+    forwarded to (those whose profile it entered). They, besides administrators and
+    services, may have it explained; nobody takes part in a call that does not exist."""
+    parties: set[str] = set()
+    for event in events:
+        match event:
+            case CallReceived():
+                parties.update((event.caller, event.callee))
+            case HopEntered(kind=HopKind.EXTENSION):
+                parties.add(event.target)
+            case CallForwarded(kind=ForwardKind.EXTENSION):
+                parties.add(event.target)
+    return frozenset(parties)
 
 
 def what_if(

@@ -9,11 +9,13 @@ from contracts.scheduler import (
     GetSchedule,
     SaveCompanySchedule,
 )
+from runtime.access import GuardedRoutes
 from runtime.clock import Clock
 from runtime.config import Connections, env_float, env_int
 from runtime.consumer import CheckpointedConsumer
 from runtime.decider import CommandRunner
 from runtime.service import ServiceRuntime, open_runtime
+from services.scheduler.access import ACCESS
 from services.scheduler.domain.decider import company_decider, user_decider
 from services.scheduler.driver import Driver, DriverSettings
 from services.scheduler.handlers import USER_COMMANDS, Handlers
@@ -58,10 +60,12 @@ async def build(
         rt.store, company_decider, outgoing=outgoing, projections=project, on_commit=driver.wake
     )
     handlers = Handlers(rt.store, rt.clock, users, company)
+    # Every command and query is checked against ACCESS before its handler reads anything.
+    routes = GuardedRoutes(rt.commands, ACCESS)
     for command in USER_COMMANDS:
-        rt.commands.route(command, handlers.user_command)
-    rt.commands.route(SaveCompanySchedule, handlers.save_company)
-    rt.commands.route(GetSchedule, handlers.get_schedule)
+        routes.route(command, handlers.user_command)
+    routes.route(SaveCompanySchedule, handlers.save_company)
+    routes.route(GetSchedule, handlers.get_schedule)
     rt.consumers.append(
         CheckpointedConsumer(
             rt.store,

@@ -17,7 +17,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 from nats.aio.client import Client as NatsClient
 
-from contracts.base import Command
+from contracts.base import Command, Role
 from contracts.envelope import Envelope, Metadata
 from contracts.errors import CommandError, ErrorCode
 from contracts.presence import Channel, SwitchResults, SwitchUsers
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from services.scheduler.driver import DriverSettings
 
 log = logging.getLogger(__name__)
+SCHEDULER = {"actor": "scheduler", "role": Role.SERVICE}
 CHUNK = 250  # users per SwitchUsers command (presence takes up to MAX_SWITCHES switches)
 LATE = timedelta(seconds=60)  # only a timer this late can have had a second boundary pass
 RETRY_CODES = {ErrorCode.UNAVAILABLE, ErrorCode.CONFLICT, ErrorCode.INTERNAL}
@@ -148,7 +149,10 @@ async def send_all(
         async with window:
             try:
                 answer = await request(
-                    nc, "presence", SwitchUsers(switches=[c for _, c in chunk]), timeout=timeout
+                    nc,
+                    "presence",
+                    SwitchUsers(switches=[c for _, c in chunk], **SCHEDULER),
+                    timeout=timeout,
                 )
                 refusals = SwitchResults.model_validate(answer).refused
             except CommandError as error:

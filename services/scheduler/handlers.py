@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.base import Issued
 from contracts.envelope import Metadata
 from contracts.errors import CommandError
 from contracts.scheduler import (
@@ -31,6 +32,11 @@ from services.scheduler.domain.validation import check_profiles, check_spec, ref
 from services.scheduler.tables import known_profiles, read_company, read_user, stream_of
 
 
+def principal(command: Issued, **extra: str) -> Metadata:
+    """Who acted and in which role, recorded on the events (the access table allowed it)."""
+    return Metadata.model_validate({"actor": command.actor, "role": command.role.value, **extra})
+
+
 class Handlers:
     def __init__(
         self,
@@ -52,7 +58,7 @@ class Handlers:
             stream_of(stamped.extension),
             stamped,
             at=stamped.at,
-            meta=Metadata(actor=stamped.actor, channel="scheduler"),
+            meta=principal(stamped, channel="scheduler"),
         )
         return {"events": [e.type for e in decided.events], "version": decided.version}
 
@@ -60,7 +66,7 @@ class Handlers:
         stamped = command.model_copy(update={"at": command.at or self.clock.now()})
         assert stamped.at is not None
         decided = await self.company.handle(
-            stream_of(COMPANY), stamped, at=stamped.at, meta=Metadata(actor=stamped.actor)
+            stream_of(COMPANY), stamped, at=stamped.at, meta=principal(stamped)
         )
         return {"events": [e.type for e in decided.events], "version": decided.version}
 

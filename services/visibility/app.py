@@ -20,11 +20,13 @@ from contracts.visibility import (
     WhoWatchesMe,
     event_subject,
 )
+from runtime.access import GuardedRoutes
 from runtime.clock import Clock
 from runtime.config import Connections, env_int
 from runtime.decider import CommandRunner
 from runtime.eventstore import Outgoing
 from runtime.service import ServiceRuntime, open_runtime
+from services.visibility.access import ACCESS
 from services.visibility.domain.decide import visibility
 from services.visibility.fanout import FanoutLeader
 from services.visibility.handlers import Handlers
@@ -79,13 +81,15 @@ async def build(
         projections=[tables.project],
     )
     handlers = Handlers(service.store, runner, tables, service.clock)
+    # Every command and query is checked against ACCESS before its handler reads anything.
+    routes = GuardedRoutes(service.commands, ACCESS)
     for command in (*OWNER_COMMANDS, *WATCHER_COMMANDS):
-        service.commands.route(command, handlers.change)
-    service.commands.route(GetContacts, handlers.contacts)
-    service.commands.route(GetView, handlers.view)
-    service.commands.route(GetPendingRequests, handlers.pending)
-    service.commands.route(GetAllowed, handlers.allowed)
-    service.commands.route(GetBlocked, handlers.blocked)
-    service.commands.route(WhoCanSeeMe, handlers.who_can_see_me)
-    service.commands.route(WhoWatchesMe, handlers.who_watches_me)
+        routes.route(command, handlers.change)
+    routes.route(GetContacts, handlers.contacts)
+    routes.route(GetView, handlers.view)
+    routes.route(GetPendingRequests, handlers.pending)
+    routes.route(GetAllowed, handlers.allowed)
+    routes.route(GetBlocked, handlers.blocked)
+    routes.route(WhoCanSeeMe, handlers.who_can_see_me)
+    routes.route(WhoWatchesMe, handlers.who_watches_me)
     return service

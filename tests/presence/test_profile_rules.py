@@ -109,14 +109,18 @@ def test_activating_a_profile_shows_its_status_and_records_the_channel() -> None
 
 def test_activating_the_active_profile_again_changes_nothing() -> None:
     assert (
-        given(provisioned()).when(ActivateProfile(extension=EXT, profile_id="available", at=NOW))
+        given(provisioned()).when(
+            ActivateProfile(actor=EXT, extension=EXT, profile_id="available", at=NOW)
+        )
         == []
     )
 
 
 def test_activating_an_unknown_profile_is_refused_naming_the_existing_ones() -> None:
     with pytest.raises(CommandError, match=r"'holiday' does not exist.*available, away"):
-        given(provisioned()).when(ActivateProfile(extension=EXT, profile_id="holiday", at=NOW))
+        given(provisioned()).when(
+            ActivateProfile(actor=EXT, extension=EXT, profile_id="holiday", at=NOW)
+        )
 
 
 def test_a_user_can_save_any_number_of_own_profiles() -> None:
@@ -256,25 +260,33 @@ def test_every_problem_is_reported_at_once_and_nothing_is_decided() -> None:
 
 def test_deleting_a_profile() -> None:
     assert given(provisioned()).when(
-        DeleteProfile(extension=EXT, profile_id="meeting", at=NOW)
+        DeleteProfile(actor=EXT, extension=EXT, profile_id="meeting", at=NOW)
     ) == [ProfileDeleted(extension=EXT, profile_id="meeting")]
 
 
 def test_deleting_the_active_profile_is_refused() -> None:
     with pytest.raises(CommandError, match="'available' is active; activate another"):
-        given(provisioned()).when(DeleteProfile(extension=EXT, profile_id="available", at=NOW))
+        given(provisioned()).when(
+            DeleteProfile(actor=EXT, extension=EXT, profile_id="available", at=NOW)
+        )
 
 
 def test_deleting_an_unknown_profile_is_not_found() -> None:
     with pytest.raises(CommandError) as raised:
-        given(provisioned()).when(DeleteProfile(extension=EXT, profile_id="nope", at=NOW))
+        given(provisioned()).when(
+            DeleteProfile(actor=EXT, extension=EXT, profile_id="nope", at=NOW)
+        )
     assert raised.value.code is ErrorCode.NOT_FOUND
 
 
 def test_deleting_a_profile_that_presence_routing_uses_is_refused() -> None:
     routing = ConfigurePresenceRouting(
-        extension=EXT, enabled=True, profiles_by_status={Status.IN_MEETING: "meeting"}, at=NOW
+        actor=EXT,
+        extension=EXT,
+        enabled=True,
+        profiles_by_status={Status.IN_MEETING: "meeting"},
+        at=NOW,
     )
     events = provisioned() + given(provisioned()).when(routing)
     with pytest.raises(CommandError, match="mapped from status in_meeting"):
-        given(events).when(DeleteProfile(extension=EXT, profile_id="meeting", at=NOW))
+        given(events).when(DeleteProfile(actor=EXT, extension=EXT, profile_id="meeting", at=NOW))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from contracts.base import Role
 from contracts.errors import CommandError, ErrorCode, Forbidden
 from contracts.visibility import (
     AcceptRequest,
@@ -21,7 +22,6 @@ from contracts.visibility import (
     GetView,
     Policy,
     RemoveContact,
-    Role,
     SetPolicy,
     WhoCanSeeMe,
     WhoWatchesMe,

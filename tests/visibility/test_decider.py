@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from contracts.base import Event
+from contracts.base import Event, Role
 from contracts.errors import CommandError, ErrorCode
 from contracts.visibility import (
     AcceptRequest,
@@ -21,7 +21,6 @@ from contracts.visibility import (
     PolicyChanged,
     RemoveContact,
     RequestPending,
-    Role,
     SetPolicy,
     Standing,
     WatcherAllowed,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from contracts.base import Role
 from contracts.errors import ErrorCode
 from contracts.presence import Status
 from contracts.visibility import (
@@ -18,7 +19,6 @@ from contracts.visibility import (
     GetPendingRequests,
     Policy,
     RemoveContact,
-    Role,
     SetPolicy,
     WhoCanSeeMe,
     WhoWatchesMe,

@@ -19,6 +19,7 @@ from contracts.presence import (
     SignOut,
     Status,
 )
+from runtime.access import actor_of
 from services.presence.domain.changes import AUTOMATION_ACTOR, issued_at, status_change
 from services.presence.domain.state import User
 
@@ -44,7 +45,7 @@ def sign_in(command: SignIn, user: User) -> list[Event]:
             note=user.note,
             note_expires_at=user.note_expires_at,
             channel=command.channel,
-            actor=command.actor,
+            actor=actor_of(command),
             reason=ChangeReason.IDLE_ENDED,
         )
     return events

@@ -18,6 +18,7 @@ from contracts.presence import (
     ProfileSaved,
     SaveProfile,
 )
+from runtime.access import actor_of
 from services.presence.domain.profiles import Directory, problems_with
 from services.presence.domain.state import User
 
@@ -43,7 +44,7 @@ def activate(command: ActivateProfile, user: User) -> list[Event]:
                 profile_id=profile.id,
                 previous_profile_id=user.active_profile,
                 channel=command.channel,
-                actor=command.actor,
+                actor=actor_of(command),
             )
         )
     if user.status != profile.shows:
@@ -60,7 +61,7 @@ def shows_status_of(profile: Profile, user: User, command: ByActor) -> PresenceC
         note_expires_at=user.note_expires_at,
         previous_status=user.status,
         channel=command.channel,
-        actor=command.actor,
+        actor=actor_of(command),
         reason=ChangeReason.PROFILE,
     )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from contracts.base import Command, Event
+from contracts.base import Acting, Command, Event
 from contracts.errors import CommandError, ErrorCode
 from contracts.presence import (
     ActivateProfile,
@@ -30,6 +30,7 @@ from contracts.presence import (
     SignOut,
     UserProvisioned,
 )
+from runtime.access import actor_of
 from runtime.decider import Decider
 from services.presence.domain.changes import (
     AUTOMATION_ACTOR,
@@ -78,13 +79,13 @@ def provision(command: ProvisionUser, state: UserState) -> list[Event]:
         UserProvisioned(extension=ext, display_name=command.display_name),
         *(ProfileSaved(extension=ext, profile=p) for p in profiles),
         ProfileActivated(
-            extension=ext, profile_id=first.id, channel=command.channel, actor=command.actor
+            extension=ext, profile_id=first.id, channel=command.channel, actor=actor_of(command)
         ),
         PresenceChanged(
             extension=ext,
             status=first.shows,
             channel=command.channel,
-            actor=command.actor,
+            actor=actor_of(command),
             reason=ChangeReason.PROFILE,
         ),
     ]
@@ -108,7 +109,7 @@ def set_status(command: SetStatus, user: User) -> list[Event]:
         note=note,
         note_expires_at=command.note_expires_at,
         channel=command.channel,
-        actor=command.actor,
+        actor=actor_of(command),
         reason=None,
     )
 
@@ -129,7 +130,7 @@ def expire_note(command: ExpireNote, user: User) -> list[Event]:
     ]
 
 
-_RULES: dict[type[Command], Callable[[Any, User], list[Event]]] = {
+_RULES: dict[type[Acting], Callable[[Any, User], list[Event]]] = {
     SetStatus: set_status,
     ActivateProfile: activate,
     DeleteProfile: delete_profile,
@@ -152,7 +153,7 @@ def decide(command: Command, state: UserState, directory: Directory = NO_DIRECTO
         raise not_provisioned(extension)
     if isinstance(command, SaveProfile):
         return save_profile(command, state, directory)
-    rule = _RULES.get(type(command))
+    rule = _RULES.get(type(command)) if isinstance(command, Acting) else None
     if rule is None:
         raise CommandError(f"{command.type_name} is not a command about a user")
     return rule(command, state)
@@ -165,6 +166,6 @@ def user_decider(directory: Directory = NO_DIRECTORY) -> Decider[Command, UserSt
     return Decider(initial_state=NoUser(), decide=decide_with_directory, evolve=evolve)
 
 
-USER_COMMANDS: tuple[type[Command], ...] = (ProvisionUser, SaveProfile, *_RULES)
+USER_COMMANDS: tuple[type[Acting], ...] = (ProvisionUser, SaveProfile, *_RULES)
 
 __all__ = ["USER_COMMANDS", "decide", "not_provisioned", "user_decider", "user_stream"]

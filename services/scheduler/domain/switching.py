@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from contracts.base import Command
+from contracts.base import Command, Role
 from contracts.presence import ActivateProfile, Channel, SetStatus, Status
 from services.scheduler.domain.timeline import Effective, Target, last_boundary, target_at
 
@@ -60,6 +60,7 @@ def decide_switch(
         "extension": extension,
         "channel": Channel.SCHEDULER,
         "actor": actor,
+        "role": Role.SERVICE,  # presence trusts the scheduler to switch anyone
         "at": boundary,
     }
     commands: list[Command] = []

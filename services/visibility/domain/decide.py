@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import Field
 
-from contracts.base import Command, Event
-from contracts.errors import CommandError, Forbidden, NotFound
+from contracts.base import Command, Event, Role
+from contracts.errors import CommandError, NotFound
 from contracts.visibility import (
     AboutWatcher,
     AcceptRequest,
@@ -31,7 +31,6 @@ from contracts.visibility import (
     PolicyChanged,
     RemoveContact,
     RequestPending,
-    Role,
     SetPolicy,
     Standing,
     WatcherAllowed,
@@ -39,7 +38,9 @@ from contracts.visibility import (
     WatcherCommand,
     WatcherForgotten,
 )
+from runtime import access
 from runtime.decider import Decider
+from services.visibility.access import ACCESS
 from services.visibility.domain.state import INITIAL, OwnerVisibility, evolve
 
 
@@ -64,21 +65,9 @@ def subject_of(command: Acting) -> str:
 
 
 def authorize(command: Acting) -> str:
-    """The acting principal, or Forbidden. The same answer whether or not anyone exists."""
-    actor = (command.actor or "").strip()
-    if not actor:
-        raise Forbidden(
-            "anonymous commands are refused: sign in first (the gateway sets `actor`)",
-            field="actor",
-        )
-    subject = subject_of(command)
-    if actor != subject and command.role is not Role.ADMIN:
-        raise Forbidden(
-            f"{actor} may not act for {subject}: users change only their own visibility "
-            "and contacts (administrators can act for others)",
-            field="actor",
-        )
-    return actor
+    """The acting principal by the visibility table, or Forbidden, whether or not anyone
+    exists (runtime/access.py; the service checks it on arrival, the decider again)."""
+    return access.authorize(command, ACCESS[type(command)]).actor
 
 
 def require_known(checked: Checked, *extensions: str) -> None:

@@ -1,0 +1,56 @@
+"""Who may issue each presence command and query (the table in the README is this one)."""
+
+from __future__ import annotations
+
+from contracts.base import Acting
+from contracts.presence import (
+    ActivateProfile,
+    ConfigureAutomation,
+    ConfigureFeatureCodes,
+    ConfigurePresenceRouting,
+    DeleteProfile,
+    DetectIdle,
+    ExpireNote,
+    GetHistory,
+    GetPresence,
+    ListProfiles,
+    ProvisionUser,
+    ReportDevice,
+    SaveIvr,
+    SaveProfile,
+    SaveRingGroup,
+    SetStatus,
+    SignIn,
+    SignOut,
+    SwitchUsers,
+)
+from runtime.access import ADMINISTRATORS, SERVICES, Rule, own
+
+OWN_EXTENSION = own("extension")
+
+ACCESS: dict[type[Acting], Rule] = {
+    # A user's own presence, profiles and clients; administrators for anyone.
+    SetStatus: OWN_EXTENSION,
+    ActivateProfile: OWN_EXTENSION,
+    SaveProfile: OWN_EXTENSION,
+    DeleteProfile: OWN_EXTENSION,
+    SignIn: OWN_EXTENSION,
+    SignOut: OWN_EXTENSION,
+    ConfigureAutomation: OWN_EXTENSION,
+    ConfigurePresenceRouting: OWN_EXTENSION,
+    # Raw presence and history: the owner, an administrator or a service. Other people
+    # see a user only through visibility's filtered view (GetView, GetContacts).
+    GetPresence: OWN_EXTENSION,
+    GetHistory: OWN_EXTENSION,
+    ListProfiles: OWN_EXTENSION,
+    # The system's directory: administrators.
+    ProvisionUser: ADMINISTRATORS,
+    SaveRingGroup: ADMINISTRATORS,
+    SaveIvr: ADMINISTRATORS,
+    ConfigureFeatureCodes: ADMINISTRATORS,
+    # What only the PBX path, the service's own timers and the scheduler report.
+    ReportDevice: SERVICES,
+    DetectIdle: SERVICES,
+    ExpireNote: SERVICES,
+    SwitchUsers: SERVICES,
+}
