@@ -19,7 +19,7 @@ EPILOG = """examples:
   ./voco call 2000 1001                  (a call through the PBX simulator, explained)
   ./voco send WhatIf '{"caller": "2000", "callee": "1001"}'
   ./voco send SetPolicy '{"owner": "1001", "policy": "ask"}'
-  ./voco --as 1002 history 1001          (refused: 1002 may read only their own)
+  ./voco history 1001 --as 1002          (refused: 1002 may read only their own)
 
 The CLI is the operator's tool: every command goes out with actor `operator` and
 role `admin` (role `service` for what only Voco's services may send, e.g. a device

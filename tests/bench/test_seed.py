@@ -23,6 +23,7 @@ from runtime.config import Connections
 from services.presence.app import build as build_presence
 from services.routing.app import build as build_routing
 from tests.databases import fresh_database
+from tests.principals import ADMIN
 
 pytestmark = pytest.mark.integration
 
@@ -120,10 +121,10 @@ async def test_services_started_on_a_seeded_store_answer_from_it(connections: Co
     await seed.presence(connections.database_url, users)
     await seed.routing(connections.database_url, users)
     async with presence_and_routing(connections) as nc:
-        view = await request(nc, "presence", GetPresence(extension="100042"))  # variant 2
-        profiles = await request(nc, "presence", ListProfiles(extension="100042"))
-        history = await request(nc, "presence", GetHistory(extension="100049"))
-        plan = await request(nc, "routing", WhatIf(callee="100000"))
+        view = await request(nc, "presence", GetPresence(extension="100042", **ADMIN))  # variant 2
+        profiles = await request(nc, "presence", ListProfiles(extension="100042", **ADMIN))
+        history = await request(nc, "presence", GetHistory(extension="100049", **ADMIN))
+        plan = await request(nc, "routing", WhatIf(callee="100000", **ADMIN))
 
     assert view == {
         "extension": "100042",

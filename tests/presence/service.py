@@ -11,6 +11,7 @@ from nats.aio.client import Client as NatsClient
 from contracts.base import Command
 from contracts.presence import GetPresence, ProvisionUser
 from runtime.bus import request
+from tests.principals import ADMIN
 
 
 async def send(nc: NatsClient, command: Command) -> dict[str, Any]:
@@ -18,11 +19,11 @@ async def send(nc: NatsClient, command: Command) -> dict[str, Any]:
 
 
 async def provision(nc: NatsClient, extension: str = "1001", name: str = "Ann") -> None:
-    await send(nc, ProvisionUser(extension=extension, display_name=name, actor="admin"))
+    await send(nc, ProvisionUser(extension=extension, display_name=name, **ADMIN))
 
 
 async def presence(nc: NatsClient, extension: str = "1001") -> dict[str, Any]:
-    return await send(nc, GetPresence(extension=extension))
+    return await send(nc, GetPresence(extension=extension, **ADMIN))
 
 
 async def eventually(

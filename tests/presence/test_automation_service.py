@@ -23,6 +23,7 @@ from runtime.config import Connections
 from runtime.service import ServiceRuntime
 from services.presence.app import build
 from tests.presence.service import eventually, presence, provision, send
+from tests.principals import as_user
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -45,10 +46,10 @@ async def test_no_client_for_the_idle_time_shows_away_and_signing_in_restores(
     service: ServiceRuntime, nc: NatsClient, clock: FakeClock
 ) -> None:
     await provision(nc)
-    await send(nc, SetStatus(extension="1001", status=Status.BUSY))
-    await send(nc, SignIn(extension="1001", session_id="web"))
-    await send(nc, ConfigureAutomation(extension="1001", idle_after_seconds=60))
-    await send(nc, SignOut(extension="1001", session_id="web"))
+    await send(nc, SetStatus(extension="1001", status=Status.BUSY, **as_user("1001")))
+    await send(nc, SignIn(extension="1001", session_id="web", **as_user("1001")))
+    await send(nc, ConfigureAutomation(extension="1001", idle_after_seconds=60, **as_user("1001")))
+    await send(nc, SignOut(extension="1001", session_id="web", **as_user("1001")))
 
     await clock.advance(59)
     await asyncio.sleep(0.3)
@@ -58,11 +59,11 @@ async def test_no_client_for_the_idle_time_shows_away_and_signing_in_restores(
         return bool((await presence(nc))["status"] == "away")
 
     await eventually(away, step=lambda: clock.advance(1))
-    (idle,) = (await send(nc, GetHistory(extension="1001", limit=1)))["entries"]
+    (idle,) = (await send(nc, GetHistory(extension="1001", limit=1, **as_user("1001"))))["entries"]
     assert (idle["actor"], idle["channel"]) == ("automation", "automation")
     assert datetime.fromisoformat(idle["at"]) >= START + timedelta(seconds=60)
 
-    back = await send(nc, SignIn(extension="1001", session_id="web", actor="ann"))
+    back = await send(nc, SignIn(extension="1001", session_id="web", **as_user("1001")))
     assert back["status"] == "busy"
 
 
@@ -72,7 +73,14 @@ async def test_a_note_expires_when_its_time_comes(
     await provision(nc)
     expiry = START + timedelta(minutes=30)
     await send(
-        nc, SetStatus(extension="1001", status=Status.AWAY, note="lunch", note_expires_at=expiry)
+        nc,
+        SetStatus(
+            extension="1001",
+            status=Status.AWAY,
+            note="lunch",
+            note_expires_at=expiry,
+            **as_user("1001"),
+        ),
     )
 
     async def note_gone() -> bool:

@@ -28,6 +28,7 @@ from runtime.service import ServiceRuntime
 from services.presence.app import PresenceRuntime, build
 from services.presence.demo import load_demo
 from tests.presence.service import eventually, presence, provision, send
+from tests.principals import ADMIN, as_user
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,28 +56,28 @@ async def test_a_status_set_with_the_cli_arrives_as_presence_changed_with_trace_
             break
     assert msg.headers is not None
     assert msg.headers["traceparent"].startswith("00-")
-    assert (changed.status, changed.note, changed.actor) == (Status.AWAY, "lunch", "1001")
+    # The CLI is the operator's tool: it acts as the operator, an administrator.
+    assert (changed.status, changed.note, changed.actor) == (Status.AWAY, "lunch", "operator")
     assert changed.note_expires_at is not None
-    assert (envelope.meta.actor, envelope.meta.channel) == ("1001", "client")
+    assert (envelope.meta.actor, envelope.meta.channel) == ("operator", "client")
+    assert envelope.meta.model_extra == {"role": "admin"}
 
 
 async def test_history_shows_who_changed_what_through_which_channel(
     service: ServiceRuntime, nc: NatsClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     await provision(nc)
-    assert (
-        await cli(["status", "set", "1001", "dnd", "--actor", "ann", "--channel", "ip_phone"]) == 0
-    )
+    assert await cli(["status", "set", "1001", "dnd", "--as", "1001", "--channel", "ip_phone"]) == 0
     assert await cli(["history", "1001"]) == 0
     out = capsys.readouterr().out
-    assert "ann" in out
+    assert "1001" in out
     assert "ip_phone" in out
     assert "status available -> do_not_disturb" in out
-    history = await send(nc, GetHistory(extension="1001", limit=1))
+    history = await send(nc, GetHistory(extension="1001", limit=1, **as_user("1001")))
     (latest,) = history["entries"]
     assert (latest["type"], latest["actor"], latest["channel"]) == (
         "PresenceChanged",
-        "ann",
+        "1001",
         "ip_phone",
     )
 
@@ -157,7 +158,7 @@ async def test_a_dialled_feature_code_switches_the_profile(
         return (view["active_profile"], view["status"]) == ("dnd", "do_not_disturb")
 
     await eventually(in_dnd)
-    entries = (await send(nc, GetHistory(extension="1001", limit=2)))["entries"]
+    entries = (await send(nc, GetHistory(extension="1001", limit=2, **as_user("1001"))))["entries"]
     assert {(e["actor"], e["channel"]) for e in entries} == {("1001", "feature_code")}
 
 
@@ -194,11 +195,15 @@ async def test_cached_states_see_what_another_replica_appended(connections: Conn
     await first.start()
     await second.start()
     try:
-        await first.presence.user(ProvisionUser(extension="1001", display_name="Ann"))
-        await first.presence.user(SetStatus(extension="1001", status=Status.AWAY))
-        await second.presence.user(SetStatus(extension="1001", status=Status.BUSY, note="call"))
+        await first.presence.user(ProvisionUser(extension="1001", display_name="Ann", **ADMIN))
+        await first.presence.user(
+            SetStatus(extension="1001", status=Status.AWAY, **as_user("1001"))
+        )
+        await second.presence.user(
+            SetStatus(extension="1001", status=Status.BUSY, note="call", **as_user("1001"))
+        )
         after = await first.presence.user(
-            SetStatus(extension="1001", status=Status.BUSY, note="call")
+            SetStatus(extension="1001", status=Status.BUSY, note="call", **as_user("1001"))
         )
         assert (after.status, after.note) == (Status.BUSY, "call")
         versions = await first.pool.fetchval(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from contracts.base import Role
 from contracts.errors import CommandError
 from contracts.presence import (
     MAX_SWITCHES,
@@ -21,6 +22,7 @@ from contracts.presence import (
 )
 from runtime.service import ServiceRuntime
 from tests.presence.service import presence, provision, send
+from tests.principals import ADMIN, SERVICE
 
 pytestmark = pytest.mark.integration
 BOUNDARY = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
@@ -31,6 +33,7 @@ def by_schedule(extension: str) -> dict[str, object]:
         "extension": extension,
         "channel": Channel.SCHEDULER,
         "actor": f"schedule:{extension}",
+        "role": Role.SERVICE,
         "at": BOUNDARY,
     }
 
@@ -49,7 +52,8 @@ async def test_each_switch_is_applied_or_refused_on_its_own_in_the_order_given(
                 ActivateProfile(profile_id="no-such-profile", **by_schedule("1002")),
                 ActivateProfile(profile_id="away", **by_schedule("4040")),
                 SetStatus(status=Status.BE_RIGHT_BACK, **by_schedule("1002")),
-            ]
+            ],
+            **SERVICE,
         ),
     )
     refused = SwitchResults.model_validate(answer).refused
@@ -63,7 +67,7 @@ async def test_each_switch_is_applied_or_refused_on_its_own_in_the_order_given(
     assert (ann["active_profile"], ann["status"], ann["note"]) == ("away", "busy", "in a workshop")
     bob = await presence(nc, "1002")
     assert (bob["active_profile"], bob["status"]) == ("available", "be_right_back")
-    history = (await send(nc, GetHistory(extension="1001")))["entries"]
+    history = (await send(nc, GetHistory(extension="1001", **ADMIN)))["entries"]
     latest = [(e["type"], e["channel"], e["actor"]) for e in history[:3]]
     assert ("ProfileActivated", "scheduler", "schedule:1001") in latest
 

@@ -35,6 +35,7 @@ from runtime.service import ServiceRuntime
 from services.pbxsim.scenario import Scenario
 from services.pbxsim.simulator import PbxSimulator, SimCall
 from services.routing.app import build
+from tests.principals import ADMIN
 from tests.routing.given import T0
 
 _versions = itertools.count(1)
@@ -71,7 +72,7 @@ class Platform:
         as NoResponders); a client retries UNAVAILABLE, and so does this."""
         for _ in range(100):
             try:
-                await request(self.nc, "routing", WhatIf(callee="99"), timeout=1)
+                await request(self.nc, "routing", WhatIf(callee="99", **ADMIN), timeout=1)
                 return
             except CommandError as error:
                 if error.code is not ErrorCode.UNAVAILABLE:

@@ -14,6 +14,7 @@ from contracts.errors import CommandError, ErrorCode
 from contracts.routing import ExplainCall
 from runtime.bus import request
 from services.pbxsim.scenario import Scenario
+from tests.principals import ADMIN
 from tests.routing.platform import Platform, eventually
 
 pytestmark = pytest.mark.integration
@@ -97,7 +98,7 @@ async def test_an_unknown_extension_is_rejected_not_found(platform: Platform) ->
 
 async def test_queries_answer_bad_input_with_typed_errors(platform: Platform) -> None:
     with pytest.raises(CommandError) as unknown:
-        await request(platform.nc, "routing", ExplainCall(call_id="nope"))
+        await request(platform.nc, "routing", ExplainCall(call_id="nope", **ADMIN))
     assert unknown.value.code is ErrorCode.NOT_FOUND
     msg = await platform.nc.request("voco.cmd.routing.WhatIf", b'{"callee": "abc"}', timeout=5)
     reply = json.loads(msg.data)

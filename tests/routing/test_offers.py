@@ -12,13 +12,14 @@ from contracts.routing import ExplainCall
 from runtime.bus import request
 from services.pbxsim.scenario import Scenario
 from services.pbxsim.simulator import PbxSimulator
+from tests.principals import ADMIN
 from tests.routing.platform import Platform, eventually
 
 pytestmark = pytest.mark.integration
 
 
 async def steps_of(platform: Platform, call_id: str) -> list[str]:
-    explained = await request(platform.nc, "routing", ExplainCall(call_id=call_id))
+    explained = await request(platform.nc, "routing", ExplainCall(call_id=call_id, **ADMIN))
     return [step["event"] for step in explained["steps"]]
 
 

@@ -10,6 +10,7 @@ from contracts.routing import ExplainCall, WhatIf
 from runtime.bus import request
 from services.pbxsim.scenario import Action, Behaviour, Scenario
 from services.routing.app import build
+from tests.principals import ADMIN
 from tests.routing.platform import Platform, eventually
 
 pytestmark = pytest.mark.integration
@@ -169,7 +170,7 @@ async def test_a_forward_loop_ends_at_the_first_callees_voicemail_and_is_explain
     call = await platform.call("1001")
     await eventually(lambda: call.outcome)
     assert call.outcome == "voicemail:1001:default"
-    explanation = await request(platform.nc, "routing", ExplainCall(call_id=call.call_id))
+    explanation = await request(platform.nc, "routing", ExplainCall(call_id=call.call_id, **ADMIN))
     whys = " ".join(step["why"] for step in explanation["steps"])
     assert "a loop (1001 → 1002 → 1001)" in whys
     assert explanation["outcome"].startswith("voicemail 1001")
@@ -211,7 +212,7 @@ async def test_a_step_started_by_a_timer_survives_a_restart_too(platform: Platfo
 
 async def test_what_if_answers_without_placing_a_call(platform: Platform) -> None:
     await platform.provision("1001", DESK_THEN_MOBILE, desk=IDLE)
-    result = await request(platform.nc, "routing", WhatIf(callee="1001", caller="2000"))
+    result = await request(platform.nc, "routing", WhatIf(callee="1001", caller="2000", **ADMIN))
     assert [s["event"] for s in result["steps"] if s["event"] == "RingStepStarted"] == [
         "RingStepStarted"
     ] * 2
@@ -219,7 +220,7 @@ async def test_what_if_answers_without_placing_a_call(platform: Platform) -> Non
     proposed = profile(
         id="dnd", name="DND", direct_to_voicemail=True, voicemail={"greeting": "dnd"}
     )
-    result = await request(platform.nc, "routing", WhatIf(callee="1001", profile=proposed))
+    result = await request(platform.nc, "routing", WhatIf(callee="1001", profile=proposed, **ADMIN))
     assert result["outcome"] == "voicemail 1001 (dnd greeting)"
     assert platform.directory.extension("1001").profile == DESK_THEN_MOBILE  # nothing changed
 

@@ -10,6 +10,7 @@ from runtime.bus import request
 from runtime.config import Connections
 from services.pbxsim.scenario import Action, Behaviour, Scenario
 from services.presence.app import build as build_presence
+from tests.principals import ADMIN
 from tests.routing.platform import close_platform, eventually, open_platform
 
 pytestmark = pytest.mark.integration
@@ -23,7 +24,7 @@ async def test_presence_provisions_and_the_pbx_registers_then_a_call_routes(
     await presence.start()
     try:
         nc = platform.nc
-        await request(nc, "presence", ProvisionUser(extension="1001", display_name="Ada"))
+        await request(nc, "presence", ProvisionUser(extension="1001", display_name="Ada", **ADMIN))
         sim = await platform.start_sim(
             Scenario(
                 devices={"1001": ["1001-desk", "1001-softphone"]},
@@ -43,8 +44,10 @@ async def test_presence_provisions_and_the_pbx_registers_then_a_call_routes(
                 "devices": [{"device": "1001-desk"}, {"device": "1001-softphone"}],
             },
         )
-        await request(nc, "presence", SaveProfile(extension="1001", profile=office))
-        await request(nc, "presence", ActivateProfile(extension="1001", profile_id="office"))
+        await request(nc, "presence", SaveProfile(extension="1001", profile=office, **ADMIN))
+        await request(
+            nc, "presence", ActivateProfile(extension="1001", profile_id="office", **ADMIN)
+        )
 
         def ready() -> bool:
             view = platform.directory.extension("1001")

@@ -20,6 +20,7 @@ from runtime.service import ServiceRuntime
 from services.presence.app import build as build_presence
 from services.scheduler.app import build as build_scheduler
 from services.scheduler.driver import Driver, DriverSettings
+from tests.principals import ADMIN
 
 FAST = DriverSettings(poll_seconds=0.05, retry_seconds=1.0)
 
@@ -78,7 +79,8 @@ class Platform:
 
     async def provision(self, extension: str) -> None:
         await self.send(
-            "presence", ProvisionUser(extension=extension, display_name=f"User {extension}")
+            "presence",
+            ProvisionUser(extension=extension, display_name=f"User {extension}", **ADMIN),
         )
         assert self.scheduler is not None
         pool = self.scheduler.pool
@@ -93,7 +95,7 @@ class Platform:
 
     async def scheduler_switches(self, extension: str) -> list[tuple[str, str, datetime]]:
         """(type, summary, at) of the presence history entries the scheduler made, oldest first."""
-        history = await self.send("presence", GetHistory(extension=extension, limit=1000))
+        history = await self.send("presence", GetHistory(extension=extension, limit=1000, **ADMIN))
         return [
             (e["type"], e["summary"], datetime.fromisoformat(e["at"]))
             for e in reversed(history["entries"])
@@ -103,7 +105,7 @@ class Platform:
     async def active_profile(self, extension: str) -> str | None:
         from contracts.presence import GetPresence
 
-        view = await self.send("presence", GetPresence(extension=extension))
+        view = await self.send("presence", GetPresence(extension=extension, **ADMIN))
         return view.get("active_profile")  # type: ignore[return-value]
 
     async def advance_to(self, moment: datetime) -> None:

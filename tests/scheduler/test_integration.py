@@ -23,6 +23,7 @@ from contracts.scheduler import (
     WeeklyRule,
 )
 from runtime.config import Connections
+from tests.principals import ADMIN
 from tests.scheduler.fixtures import office_hours, utc
 from tests.scheduler.platform import Platform
 
@@ -42,7 +43,9 @@ async def platform(connections: Connections) -> AsyncIterator[Platform]:
 
 async def office_user(platform: Platform, extension: str = "1001") -> None:
     await platform.provision(extension)
-    await platform.send("scheduler", SaveSchedule(extension=extension, schedule=office_hours()))
+    await platform.send(
+        "scheduler", SaveSchedule(extension=extension, schedule=office_hours(), **ADMIN)
+    )
     await platform.settle()
 
 
@@ -96,13 +99,13 @@ async def test_holiday_outranks_the_weekday_rule(platform: Platform) -> None:
         default_profile="away",
         holidays=[{"date": date(2026, 11, 24), "name": "company day", "profile_id": "dnd"}],  # type: ignore[list-item]
     )
-    await platform.send("scheduler", SaveSchedule(extension="1001", schedule=spec))
+    await platform.send("scheduler", SaveSchedule(extension="1001", schedule=spec, **ADMIN))
     await platform.advance_to(FIVE_PM)
     await platform.advance_to(utc(2026, 11, 23, 23))  # Tuesday 00:00 Berlin: the holiday starts
     assert await platform.active_profile("1001") == "dnd"
     await platform.advance_to(utc(2026, 11, 24, 12))  # Tuesday 13:00: the weekday rule is outranked
     assert await platform.active_profile("1001") == "dnd"
-    view = await platform.send("scheduler", GetSchedule(extension="1001"))
+    view = await platform.send("scheduler", GetSchedule(extension="1001", **ADMIN))
     assert view["source"] == "holiday 2026-11-24 company day"
     await platform.advance_to(utc(2026, 11, 25, 0))  # the holiday is over: Away (default)
     assert await platform.active_profile("1001") == "away"
@@ -195,7 +198,7 @@ async def test_daylight_saving_boundary_fires_once(
             ],
             default_profile="available",
         )
-        await platform.send("scheduler", SaveSchedule(extension="1001", schedule=spec))
+        await platform.send("scheduler", SaveSchedule(extension="1001", schedule=spec, **ADMIN))
         await platform.settle()
         moment = day + timedelta(hours=8)
         while moment < day + timedelta(hours=22):  # step through the night in 20 minutes
@@ -218,7 +221,7 @@ async def test_bad_input_is_explained_and_nothing_is_stored(platform: Platform) 
     ]
     for spec, message in bad:
         with pytest.raises(CommandError, match=message):
-            await platform.send("scheduler", SaveSchedule(extension="1001", schedule=spec))
+            await platform.send("scheduler", SaveSchedule(extension="1001", schedule=spec, **ADMIN))
     pool = platform.scheduler.pool  # type: ignore[union-attr]
     assert await pool.fetchval("SELECT count(*) FROM scheduler.events") == 0
     assert await pool.fetchval("SELECT count(*) FROM scheduler.timers") == 0
@@ -232,7 +235,7 @@ async def test_override_applies_at_once_and_ends_at_its_time(platform: Platform)
         ends_at=MONDAY_4PM_BERLIN + timedelta(minutes=30),
         profile_id="meeting",
     )
-    await platform.send("scheduler", AddOverride(extension="1001", override=busy))
+    await platform.send("scheduler", AddOverride(extension="1001", override=busy, **ADMIN))
     await platform.settle()
     assert await platform.active_profile("1001") == "meeting"
     await platform.advance_to(MONDAY_4PM_BERLIN + timedelta(minutes=30))
@@ -246,7 +249,7 @@ async def test_override_applies_at_once_and_ends_at_its_time(platform: Platform)
 async def test_timed_status_shows_then_reverts(platform: Platform) -> None:
     await office_user(platform)
     # Signed in, so presence's idle automation does not set Away in the meantime.
-    await platform.send("presence", SignIn(extension="1001", session_id="desk"))
+    await platform.send("presence", SignIn(extension="1001", session_id="desk", **ADMIN))
     lunch = TimedStatus(
         timed_id="call",
         starts_at=MONDAY_4PM_BERLIN,
@@ -254,12 +257,12 @@ async def test_timed_status_shows_then_reverts(platform: Platform) -> None:
         status=Status.BUSY,
         note="customer call",
     )
-    await platform.send("scheduler", SetTimedStatus(extension="1001", timed_status=lunch))
+    await platform.send("scheduler", SetTimedStatus(extension="1001", timed_status=lunch, **ADMIN))
     await platform.settle()
-    view = await platform.send("presence", GetPresence(extension="1001"))
+    view = await platform.send("presence", GetPresence(extension="1001", **ADMIN))
     assert (view["status"], view["note"]) == ("busy", "customer call")
     await platform.advance_to(MONDAY_4PM_BERLIN + timedelta(minutes=20))
-    view = await platform.send("presence", GetPresence(extension="1001"))
+    view = await platform.send("presence", GetPresence(extension="1001", **ADMIN))
     assert view["status"] == "available"
 
 
@@ -268,7 +271,7 @@ async def test_reapplying_schedule_takes_back_a_manual_switch(platform: Platform
     spec = office_hours().model_copy(
         update={"manual_switch": ManualSwitch.REAPPLY, "reapply_after_minutes": 15}
     )
-    await platform.send("scheduler", SaveSchedule(extension="1001", schedule=spec))
+    await platform.send("scheduler", SaveSchedule(extension="1001", schedule=spec, **ADMIN))
     await platform.advance_to(FIVE_PM)
     await platform.advance_to(FIVE_PM + timedelta(minutes=30))
     await platform.send(
@@ -286,12 +289,12 @@ async def test_reapplying_schedule_takes_back_a_manual_switch(platform: Platform
 
 async def test_inheriting_user_follows_the_company_default(platform: Platform) -> None:
     await platform.provision("1001")
-    await platform.send("scheduler", SaveCompanySchedule(schedule=office_hours()))
+    await platform.send("scheduler", SaveCompanySchedule(schedule=office_hours(), **ADMIN))
     user = ScheduleSpec(time_zone="Europe/Berlin", inherit_company=True)
-    await platform.send("scheduler", SaveSchedule(extension="1001", schedule=user))
+    await platform.send("scheduler", SaveSchedule(extension="1001", schedule=user, **ADMIN))
     await platform.advance_to(FIVE_PM)
     assert await platform.active_profile("1001") == "away"
-    history = await platform.send("presence", GetHistory(extension="1001"))
+    history = await platform.send("presence", GetHistory(extension="1001", **ADMIN))
     assert history["entries"][0]["actor"] == "schedule:company"
 
 

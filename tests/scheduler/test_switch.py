@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contracts.base import Role
 from contracts.presence import ActivateProfile, Channel, SetStatus, Status
 from contracts.scheduler import TimedStatus
 from services.scheduler.domain.switching import TimerRow, decide_switch
@@ -39,6 +40,7 @@ def test_boundary_activates_the_scheduled_profile_as_the_scheduler() -> None:
             profile_id="away",
             channel=Channel.SCHEDULER,
             actor="schedule:1001",
+            role=Role.SERVICE,
             at=FIVE_PM,
         )
     ]
@@ -114,6 +116,7 @@ def test_timed_status_start_sets_status_and_note_until_its_end() -> None:
             note_expires_at=utc(2026, 11, 23, 12),
             channel=Channel.SCHEDULER,
             actor="schedule:1001",
+            role=Role.SERVICE,
             at=utc(2026, 11, 23, 11),
         )
     ]

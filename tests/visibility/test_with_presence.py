@@ -12,6 +12,7 @@ from runtime.bus import flush_all, request
 from runtime.clock import FakeClock
 from runtime.config import Connections
 from services.presence.app import build as build_presence
+from tests.principals import ADMIN
 from tests.visibility.harness import NOW, Watcher, call, running, wait_known, wait_presence
 
 pytestmark = pytest.mark.integration
@@ -29,7 +30,9 @@ async def test_status_set_on_the_presence_service_reaches_only_allowed_watchers(
         async with running(connections):
             for extension in (OWNER, ASKER, BLOCKED):
                 await request(
-                    nc, "presence", ProvisionUser(extension=extension, display_name=extension)
+                    nc,
+                    "presence",
+                    ProvisionUser(extension=extension, display_name=extension, **ADMIN),
                 )
             await wait_known(connections.database_url, OWNER, ASKER, BLOCKED)
             await wait_presence(connections.database_url, OWNER, Status.AVAILABLE)
