@@ -21,6 +21,7 @@ from nats.aio.msg import Msg
 
 from bench import floors
 from bench.harness import Latency, servers, service_env
+from bench.principals import ADMIN, as_user
 from contracts.envelope import Envelope
 from contracts.presence import ProvisionUser, SetStatus, Status
 from runtime.bus import flush_all, request
@@ -44,7 +45,9 @@ async def set_status_to_event(nats_url: str, count: int) -> dict[str, Any]:
     await flush_all(watcher)
     for _ in range(100):
         try:
-            await request(nc, "presence", ProvisionUser(extension="1001", display_name="Bench"))
+            await request(
+                nc, "presence", ProvisionUser(extension="1001", display_name="Bench", **ADMIN)
+            )
             break
         except Exception:
             await asyncio.sleep(0.1)
@@ -55,7 +58,9 @@ async def set_status_to_event(nats_url: str, count: int) -> dict[str, Any]:
         delivered = waiting[note] = asyncio.get_running_loop().create_future()
         start = time.perf_counter()
         await request(
-            nc, "presence", SetStatus(extension="1001", status=statuses[n % 2], note=note)
+            nc,
+            "presence",
+            SetStatus(extension="1001", status=statuses[n % 2], note=note, **as_user("1001")),
         )
         replied = time.perf_counter()
         await asyncio.wait_for(delivered, 5)

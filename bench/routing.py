@@ -30,6 +30,7 @@ from nats.aio.client import Client as NatsClient
 
 from bench.floors import nats_round_trip, pg_commit
 from bench.harness import Servers, servers, service_env
+from bench.principals import as_user
 from contracts.envelope import Envelope
 from contracts.presence import DeviceState, DeviceStateChanged, UserProvisioned, event_subject
 from contracts.routing import WhatIf
@@ -66,7 +67,9 @@ async def provision(nc: NatsClient) -> None:
 async def wait_until_routing_knows(nc: NatsClient) -> None:
     for _ in range(200):
         try:
-            plan = await request(nc, "routing", WhatIf(callee=EXTENSIONS[-1]), timeout=1)
+            plan = await request(
+                nc, "routing", WhatIf(callee=EXTENSIONS[-1], **as_user(EXTENSIONS[-1])), timeout=1
+            )
             if any(step["event"] == "RingStepStarted" for step in plan["steps"]):
                 return
         except Exception:

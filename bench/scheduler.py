@@ -37,6 +37,7 @@ from nats.js.api import DeliverPolicy
 
 from bench.floors import nats_round_trip, pg_commit
 from bench.harness import Latency, create_database, rss_mb, servers, service_env
+from bench.principals import ADMIN, as_user
 from contracts.errors import CommandError, ErrorCode, Reply
 from contracts.presence import GetPresence, ProvisionUser, SwitchResults, SwitchUsers
 from contracts.scheduler import GetSchedule, SaveSchedule, ScheduleSpec, Weekday, WeeklyRule
@@ -117,7 +118,11 @@ async def same_minute(
     setup_started = time.perf_counter()
     if mode == "real":
         await _bounded(
-            [request(nc, "presence", ProvisionUser(extension=x, display_name=x)) for x in names], 64
+            [
+                request(nc, "presence", ProvisionUser(extension=x, display_name=x, **ADMIN))
+                for x in names
+            ],
+            64,
         )
         await until(
             lambda: scheduler.pool.fetchval(
@@ -140,7 +145,9 @@ async def same_minute(
                     nc,
                     "scheduler",
                     SaveSchedule(
-                        extension=x, schedule=spec_starting_at(boundary, ZONES[n % len(ZONES)])
+                        extension=x,
+                        schedule=spec_starting_at(boundary, ZONES[n % len(ZONES)]),
+                        **as_user(x),
                     ),
                 )
             )
@@ -191,7 +198,7 @@ async def until_answering(nats_url: str) -> None:
     try:
         for _ in range(300):
             try:
-                await request(nc, "presence", GetPresence(extension="100"), timeout=1)
+                await request(nc, "presence", GetPresence(extension="100", **ADMIN), timeout=1)
             except CommandError as error:
                 if error.code != ErrorCode.UNAVAILABLE:
                     return  # answered (no such user)
@@ -276,7 +283,12 @@ async def start_up(nats_url: str, dsn: str) -> dict[str, Any]:
                 break
         loaded = time.perf_counter() - started
         nc = await nats.connect(nats_url)
-        await request(nc, "scheduler", GetSchedule(extension=extension(0)), timeout=30)
+        await request(
+            nc,
+            "scheduler",
+            GetSchedule(extension=extension(0), **as_user(extension(0))),
+            timeout=30,
+        )
         answering = time.perf_counter() - started
         await nc.close()
         return {

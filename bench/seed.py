@@ -40,7 +40,7 @@ from uuid import uuid4
 
 import asyncpg
 
-from contracts.base import Command
+from contracts.base import Command, Role
 from contracts.presence import (
     ActivateProfile,
     Channel,
@@ -80,8 +80,19 @@ def extensions(count: int) -> list[str]:
 def commands(ext: str, variant: int, at: datetime) -> list[Command]:
     """What user `ext` of `variant` (0-7) went through, in order, from `at` on."""
     mobile = f"+49151{ext}" if variant >= 4 else None
-    pbx: dict[str, Any] = {"actor": "pbx", "channel": Channel.PBX, "at": at + timedelta(minutes=1)}
-    me: dict[str, Any] = {"actor": ext, "channel": Channel.CLIENT, "at": at + timedelta(hours=1)}
+    later = at + timedelta(minutes=1)
+    pbx: dict[str, Any] = {
+        "actor": "pbx",
+        "role": Role.SERVICE,
+        "channel": Channel.PBX,
+        "at": later,
+    }
+    me: dict[str, Any] = {
+        "actor": ext,
+        "role": Role.USER,
+        "channel": Channel.CLIENT,
+        "at": at + timedelta(hours=1),
+    }
     change: Command = [
         SetStatus(extension=ext, status=Status.AVAILABLE, note="in the office", **me),
         SetStatus(extension=ext, status=Status.BUSY, **me),
@@ -94,6 +105,7 @@ def commands(ext: str, variant: int, at: datetime) -> list[Command]:
             display_name=f"User {ext}",
             mobile_number=mobile,
             actor="admin",
+            role=Role.ADMIN,
             channel=Channel.ADMIN,
             at=at,
         ),

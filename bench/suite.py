@@ -24,6 +24,7 @@ from bench import scheduler as scheduler_bench
 from bench import seed
 from bench import visibility as visibility_bench
 from bench.harness import Latency, Servers, create_database, delete_streams, rss_mb, service_env
+from bench.principals import ADMIN, as_user
 from bench.routing import cpu_seconds
 from contracts.base import Command
 from contracts.envelope import Envelope
@@ -168,7 +169,9 @@ async def presence(s: Servers, quick: bool) -> dict[str, Any]:
         await watcher.subscribe(f"voco.evt.presence.{OWNER}.PresenceChanged", cb=on_event)
         await watcher.subscribe(f"voco.view.{WATCHER}.{OWNER}", cb=on_view)
         await flush_all(watcher)
-        await answering(nc, "presence", ProvisionUser(extension=OWNER, display_name="Bench"))
+        await answering(
+            nc, "presence", ProvisionUser(extension=OWNER, display_name="Bench", **ADMIN)
+        )
         to_event, to_view = [], []
         statuses = [Status.AWAY, Status.AVAILABLE]
         for n in range(count + 50):
@@ -176,7 +179,9 @@ async def presence(s: Servers, quick: bool) -> dict[str, Any]:
             done[note] = asyncio.Event()
             start = time.perf_counter()
             await request(
-                nc, "presence", SetStatus(extension=OWNER, status=statuses[n % 2], note=note)
+                nc,
+                "presence",
+                SetStatus(extension=OWNER, status=statuses[n % 2], note=note, **as_user(OWNER)),
             )
             # The first views wait for visibility to load its index and join the stream.
             await asyncio.wait_for(done[note].wait(), 30 if n == 0 else 5)
@@ -231,10 +236,10 @@ async def scheduler(s: Servers, quick: bool) -> dict[str, Any]:
 
 
 PROBES: dict[str, Command] = {
-    "presence": GetPresence(extension=seed.extension(0)),
-    "routing": WhatIf(callee=seed.extension(0)),
-    "scheduler": GetSchedule(extension="100000"),
-    "visibility": GetContacts(actor="100000", watcher="100000"),
+    "presence": GetPresence(extension=seed.extension(0), **ADMIN),
+    "routing": WhatIf(callee=seed.extension(0), **ADMIN),
+    "scheduler": GetSchedule(extension="100000", **ADMIN),
+    "visibility": GetContacts(watcher="100000", **as_user("100000")),
 }
 
 
