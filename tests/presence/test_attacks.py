@@ -89,7 +89,10 @@ async def test_a_command_claiming_nobody_is_refused_before_anything_is_read(
 
 @pytest.mark.parametrize("query", [GetPresence, GetHistory, ListProfiles])
 async def test_another_users_raw_presence_is_refused_alike_for_existing_missing_and_blocked(
-    connections: Connections, nc: NatsClient, users: None, query: type[Acting]
+    connections: Connections,
+    nc: NatsClient,
+    users: None,
+    query: type[GetPresence | GetHistory | ListProfiles],
 ) -> None:
     async with running(connections):
         await wait_known(connections.database_url, "1001", "1002", "1003")
