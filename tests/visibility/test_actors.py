@@ -66,6 +66,7 @@ def actors(subject: str) -> dict[str, Principal]:
         "other user": (OTHER, Role.USER),
         "blocked user": (BLOCKED, Role.USER),
         "administrator": (ADMIN, Role.ADMIN),
+        "service": ("some-service", Role.SERVICE),
         "anonymous": (None, Role.USER),
     }
 
@@ -73,7 +74,7 @@ def actors(subject: str) -> dict[str, Principal]:
 CASES = [
     (name, actor)
     for name in COMMANDS
-    for actor in ("owner", "other user", "blocked user", "administrator", "anonymous")
+    for actor in ("owner", "other user", "blocked user", "administrator", "service", "anonymous")
 ]
 
 
@@ -82,7 +83,7 @@ def test_every_command_for_every_actor(command_name: str, actor: str) -> None:
     subject, make = COMMANDS[command_name]
     principal = actors(subject)[actor]
     result = when(given_owner(Policy.ASK), make(principal))
-    if actor in ("owner", "administrator"):
+    if actor in ("owner", "administrator", "service"):
         assert isinstance(result, list), result
         assert result, "an accepted command makes at least one event"
         # Who acted, and in which role, is recorded on every event.
@@ -128,12 +129,16 @@ QUERIES: dict[str, tuple[str, MakeCommand]] = {
 
 @pytest.mark.parametrize(
     ("query_name", "actor"),
-    [(q, a) for q in QUERIES for a in ("owner", "other user", "administrator", "anonymous")],
+    [
+        (q, a)
+        for q in QUERIES
+        for a in ("owner", "other user", "administrator", "service", "anonymous")
+    ],
 )
 def test_every_query_for_every_actor(query_name: str, actor: str) -> None:
     subject, make = QUERIES[query_name]
     principal = actors(subject)[actor]
-    if actor in ("owner", "administrator"):
+    if actor in ("owner", "administrator", "service"):
         assert authorize(make(principal)) == principal[0]
     else:
         with pytest.raises(Forbidden):
