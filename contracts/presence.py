@@ -468,6 +468,7 @@ class HistoryEntry(BaseModel):
     at: datetime
     type: str
     actor: str | None
+    role: str | None = Field(default=None, description="user, admin or service; older: none")
     channel: str | None
     summary: str
 

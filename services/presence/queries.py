@@ -71,6 +71,7 @@ class Queries:
                 at=row["at"],
                 type=row["type"],
                 actor=row["meta"].get("actor"),
+                role=row["meta"].get("role"),
                 channel=row["meta"].get("channel"),
                 summary=summary(registry.load(row["type"], row["schema_version"], row["data"])),
             ).model_dump(mode="json")
