@@ -53,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
         prog="./voco",
-        description="Voco's command-line client: presence, profiles, history, calls, and any "
-        "command of any service.",
+        description="Voco's command-line client, the operator's tool: presence, profiles, "
+        "history, calls, and any command of any service, sent as the operator (actor "
+        "operator, role admin) unless --as EXT.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
