@@ -184,7 +184,6 @@ class Tables:
         )
         return [_presence(r["owner"], r if r["status"] is not None else None) for r in rows]
 
-
     async def favourites(self, conn: Conn, watcher: str) -> list[str]:
         rows = await conn.fetch(
             f"SELECT owner FROM {self.s}.edges WHERE watcher = $1 AND contact AND favourite "

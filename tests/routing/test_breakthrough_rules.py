@@ -80,9 +80,7 @@ def test_an_external_number_breaks_through_exactly_or_by_prefix() -> None:
     assert isinstance(other.state, Voicemail)
 
 
-def test_a_favourite_contact_breaks_through_only_when_the_profile_lets_favourites_through() -> (
-    None
-):
+def test_a_favourite_contact_breaks_through_only_when_the_profile_lets_favourites_through() -> None:
     favourites = {"1001": frozenset({"1004"})}
     with_favourites = Directory({"1001": callee(dnd(favourites=True))}, favourites=favourites)
     through = of(Call(with_favourites, caller="1004").all, CallBrokeThrough)

@@ -27,7 +27,8 @@ def test_only_a_contact_can_be_a_favourite_and_unknown_users_answer_the_same() -
         MarkFavourite(watcher=OTHER, contact=OWNER, actor=OTHER),
         known=frozenset({OTHER}),
     )
-    assert isinstance(not_a_contact, CommandError) and isinstance(unknown, CommandError)
+    assert isinstance(not_a_contact, CommandError)
+    assert isinstance(unknown, CommandError)
     assert not_a_contact.code is unknown.code is ErrorCode.NOT_FOUND
     assert not_a_contact.message == unknown.message
     assert not_a_contact.field == "contact"
@@ -36,9 +37,11 @@ def test_only_a_contact_can_be_a_favourite_and_unknown_users_answer_the_same() -
 def test_marking_twice_or_unmarking_a_non_favourite_is_refused() -> None:
     marked = [*given_owner(), ContactFavourited(**on(OWNER, WATCHER, WATCHER))]
     again = when(marked, MarkFavourite(watcher=WATCHER, contact=OWNER, actor=WATCHER))
-    assert isinstance(again, CommandError) and "already" in again.message
+    assert isinstance(again, CommandError)
+    assert "already" in again.message
     never = when(given_owner(), UnmarkFavourite(watcher=WATCHER, contact=OWNER, actor=WATCHER))
-    assert isinstance(never, CommandError) and never.code is ErrorCode.NOT_FOUND
+    assert isinstance(never, CommandError)
+    assert never.code is ErrorCode.NOT_FOUND
 
 
 def test_unmarking_a_favourite() -> None:
@@ -59,7 +62,8 @@ def test_removing_a_favourite_contact_unmarks_it_first() -> None:
 
 def test_only_the_watcher_or_an_admin_marks_their_favourites() -> None:
     stranger = when(given_owner(), MarkFavourite(watcher=WATCHER, contact=OWNER, actor=OTHER))
-    assert isinstance(stranger, CommandError) and stranger.code is ErrorCode.FORBIDDEN
+    assert isinstance(stranger, CommandError)
+    assert stranger.code is ErrorCode.FORBIDDEN
     admin = when(
         given_owner(),
         MarkFavourite(watcher=WATCHER, contact=OWNER, actor="admin-7", role=Role.ADMIN),
