@@ -9,13 +9,24 @@ import pytest
 
 from contracts import pbx
 from contracts.errors import CommandError, ErrorCode
-from contracts.presence import DeviceState, Profile, ProfileActivated, ProfileSaved
+from contracts.presence import (
+    ActivateProfile,
+    DeviceState,
+    ListProfiles,
+    Profile,
+    ProfileActivated,
+    ProfileSaved,
+    ProvisionUser,
+    ReportDevice,
+    SaveProfile,
+)
 from contracts.routing import ExplainCall, WhatIf
 from contracts.visibility import AddContact, MarkFavourite, UnmarkFavourite
 from runtime.bus import request
 from runtime.service import ServiceRuntime
 from services.pbxsim.scenario import Scenario
 from services.pbxsim.simulator import SimCall
+from services.presence.app import build as build_presence
 from services.visibility.app import build as build_visibility
 from tests.routing.platform import Platform, eventually
 
@@ -190,3 +201,36 @@ async def test_a_favourite_contact_rings_through_until_unmarked(
     again = await settled(platform, "1004")
     await eventually(lambda: again.outcome)
     assert again.outcome == "voicemail:1001:dnd"
+
+
+async def test_through_the_presence_service_the_profile_before_dnd_routes_the_vip(
+    platform: Platform,
+) -> None:
+    presence = await build_presence(platform.connections, platform.clock)
+    await presence.start()
+    try:
+        nc = platform.nc
+        for extension in ("1001", "1002"):
+            await request(nc, "presence", ProvisionUser(extension=extension, display_name="U"))
+        await request(nc, "presence", ReportDevice(extension="1001", device_id="desk", state=IDLE))
+        listed = await request(nc, "presence", ListProfiles(extension="1001"))
+        body = next(p for p in listed["profiles"] if p["id"] == "dnd")
+        listed_dnd = Profile.model_validate({**body, "breakthrough": {"extensions": ["1002"]}})
+        await request(nc, "presence", SaveProfile(extension="1001", profile=listed_dnd))
+        await request(nc, "presence", ActivateProfile(extension="1001", profile_id="dnd"))
+
+        def ready() -> bool:
+            view = platform.directory.extension("1001")
+            return bool(view and view.profile.id == "dnd" and view.breakthrough_to and view.devices)
+
+        await eventually(ready)
+        await platform.start_sim(Scenario())
+        vip = await settled(platform, "1002")
+        assert rang(vip)
+        why = await whys(platform, vip)
+        assert "routed by profile 'Available' (available): the profile active before it" in why
+        other = await settled(platform, "1003")
+        await eventually(lambda: other.outcome)
+        assert other.outcome == "voicemail:1001:default"
+    finally:
+        await presence.stop()
