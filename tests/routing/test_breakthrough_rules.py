@@ -63,6 +63,7 @@ def test_a_caller_not_listed_is_held_back_and_the_quiet_profile_applies() -> Non
     call = Call(directory(callee(dnd(extensions=["1002"]))), caller="1003")
     held = of(call.all, CallHeldBack)
     assert held.rule is HoldRule.NOT_LISTED
+    assert not held.remembered  # the profile has no urgent-repeat rule: nothing to count
     assert "1003 is not on 1001's breakthrough list of profile 'Do Not Disturb'" in held.why
     assert isinstance(call.state, Voicemail)
     assert "directly to voicemail" in of(call.all, CallSentToVoicemail).why

@@ -53,15 +53,18 @@ def screen(
     at: datetime,
     directory: Directory,
     last_held_back: datetime | None,
-    remember: bool,
+    dialled: bool,
 ) -> CallBrokeThrough | CallHeldBack:
     """Whether `caller` breaks through `view`'s quiet active profile.
 
     `last_held_back`: when this caller's last call to this extension was held back, as
-    routing remembers it (only for the dialled extension); `remember`: whether this call,
-    if held back, counts for an urgent repeat (the dialled extension, a caller id).
+    routing remembers it; `dialled`: the extension is the one dialled (hop 0), where a
+    held-back call counts for an urgent repeat (forwarded calls neither count nor use it).
     """
     quiet = view.profile
+    if not dialled:
+        last_held_back = None
+    remember = dialled and quiet.breakthrough.urgent_repeat is not None
     whose = f"{view.extension}'s breakthrough list of profile '{quiet.name}'"
     held = {"extension": view.extension, "caller": caller, "quiet_profile": quiet.id}
     if is_anonymous(caller):
@@ -145,7 +148,7 @@ def _repeat_note(
         return ""
     note = ""
     if last_held_back is not None:
-        ago = _duration((at - last_held_back).total_seconds())
+        ago = _duration(max(0.0, (at - last_held_back).total_seconds()))
         note = f"; its last held-back call, {ago} ago, is outside the {repeat.minutes}-minute "
         note += "urgent-repeat window"
     if remember:

@@ -25,7 +25,7 @@ from contracts.routing import (
     PlannedStep,
     RingStepStarted,
 )
-from services.routing.domain.breakthrough import is_anonymous, screen
+from services.routing.domain.breakthrough import screen
 from services.routing.domain.directory import Directory, ExtensionView
 from services.routing.domain.state import CallFacts, CallState, evolve, facts_of
 
@@ -77,14 +77,13 @@ def route_extension(d: Decision, view: ExtensionView, because: str) -> None:
         )
     )
     if not p.rings() and p.breakthrough.in_use():
-        caller = d.facts.caller
         screened = screen(
             view,
-            caller=caller,
+            caller=d.facts.caller,
             at=d.at,
             directory=d.directory,
-            last_held_back=d.last_held_back if hop == 0 else None,
-            remember=hop == 0 and not is_anonymous(caller),
+            last_held_back=d.last_held_back,
+            dialled=hop == 0,
         )
         d.add(screened)
         if isinstance(screened, CallBrokeThrough):
