@@ -21,7 +21,7 @@ from contracts.presence import (
     SaveProfile,
 )
 from contracts.routing import ExplainCall, WhatIf
-from contracts.visibility import AddContact, MarkFavourite, UnmarkFavourite
+from contracts.visibility import AddContact, GetContacts, MarkFavourite, UnmarkFavourite
 from runtime.bus import request
 from runtime.service import ServiceRuntime
 from services.pbxsim.scenario import Scenario
@@ -192,6 +192,8 @@ async def test_a_favourite_contact_rings_through_until_unmarked(
             await asyncio.sleep(0.05)
     await request(nc, "visibility", MarkFavourite(watcher="1001", contact="1004", actor="1001"))
     await eventually(lambda: platform.directory.is_favourite("1001", "1004"))
+    contacts = await request(nc, "visibility", GetContacts(watcher="1001", actor="1001"))
+    assert contacts["favourites"] == ["1004"]
     favourite = await settled(platform, "1004")
     assert rang(favourite)
     assert "1004 is one of 1001's favourite contacts" in await whys(platform, favourite)
