@@ -67,12 +67,18 @@ def extension_view(row: Any, active: Profile | None = None) -> ExtensionView:
     """An extensions row as the decider sees it; `active` overrides the active profile (a
     what-if with a proposed profile)."""
     profiles = row["profiles"]
+    previous = row["previous_profile"]
     if active is None:
         stored = profiles.get(row["active_profile"] or "")
         active = Profile.model_validate(stored) if stored else DEFAULT_PROFILE
+    else:
+        # As if it were activated now: the active one would become the one before it.
+        profiles = {**profiles, active.id: active.model_dump(mode="json")}
+        if active.id != row["active_profile"]:
+            previous = row["active_profile"]
     devices = {device: DeviceState(state) for device, state in row["devices"].items()}
     view = ExtensionView(row["extension"], active, devices)
-    return with_breakthrough(view, profiles, row["previous_profile"])
+    return with_breakthrough(view, profiles, previous)
 
 
 def with_breakthrough(

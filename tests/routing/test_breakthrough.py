@@ -123,6 +123,26 @@ async def test_what_if_1002_calls_me_now(platform: Platform) -> None:
     assert any(s["event"] == "CallHeldBack" for s in held["steps"])
 
 
+async def test_what_if_of_a_proposed_quiet_profile_routes_by_the_active_one(
+    platform: Platform,
+) -> None:
+    await quiet(platform, dnd(extensions=["1002"]))
+    meeting = Profile(id="meeting", name="Meeting")
+    await platform.publish("1001", ProfileSaved(extension="1001", profile=meeting))
+    await platform.publish(
+        "1001",
+        ProfileActivated(extension="1001", profile_id="meeting", channel="client", actor="1001"),
+    )
+    await eventually(lambda: platform.directory.extension("1001").profile == meeting)
+    proposed = dnd(extensions=["1002"]).model_copy(update={"id": "focus", "name": "Focus"})
+    answer = await request(
+        platform.nc, "routing", WhatIf(caller="1002", callee="1001", profile=proposed)
+    )
+    why = " | ".join(step["why"] for step in answer["steps"])
+    assert "1002 is on 1001's breakthrough list of profile 'Focus'" in why
+    assert "routed by profile 'Meeting' (meeting): the profile active before it" in why
+
+
 async def test_anonymous_callers_never_break_through(platform: Platform) -> None:
     await quiet(platform, dnd(extensions=["1002"], urgent_repeat={"minutes": 3}))
     for _ in range(2):
