@@ -35,6 +35,7 @@ from services.routing.domain.call import (
     ReportLeg,
     call_decider,
 )
+from services.routing.domain.directory import Directory
 from services.routing.domain.state import CallState, Ended
 from services.routing.explain import explain, what_if
 from services.routing.favourites import FAVOURITE_SUBJECTS, FAVOURITES_SQL, FavouritesStore
@@ -91,12 +92,14 @@ class Routing:
         await self.handle(offered.call_id, self.command_for(offered, held))
         return {"call_id": offered.call_id}
 
-    async def recall(self, db: Conn | asyncpg.Pool, callee: str, caller: str) -> datetime | None:
+    async def recall(
+        self, db: Conn | asyncpg.Pool, callee: str, caller: str, directory: Directory | None = None
+    ) -> datetime | None:
         """When routing last held back a call from `caller` to `callee`, if the callee's
         profile has the urgent-repeat rule (else no look-up: most calls need none). Read
         from Postgres, so a call another replica held back, or one before a restart,
         counts."""
-        view = self.directory.directory.extension(callee)
+        view = (directory or self.directory.directory).extension(callee)
         if view is None or not may_repeat(view.profile, caller):
             return None
         return await last_held_back(db, self.runtime.store.s, callee, caller)
@@ -190,12 +193,7 @@ class Routing:
                 directory = directory.with_view(extension_view(row, active=query.profile))
             else:
                 directory = directory.with_profile(query.callee, query.profile)
-        held = None
-        view = directory.extension(query.callee)
-        if view is not None and may_repeat(view.profile, query.caller):
-            held = await last_held_back(
-                self.runtime.pool, self.runtime.store.s, query.callee, query.caller
-            )
+        held = await self.recall(self.runtime.pool, query.callee, query.caller, directory)
         return what_if(
             directory,
             caller=query.caller,
