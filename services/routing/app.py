@@ -50,6 +50,8 @@ from services.routing.timers import TIMER_PROJECTION, TIMERS_SQL, TimerWheel, st
 
 log = logging.getLogger(__name__)
 SCHEMA = "routing"
+TABLES_SQL = READ_MODEL_SQL + TIMERS_SQL + HELD_CALLS_SQL + FAVOURITES_SQL
+"""Every table of routing's schema beside the event store's (the bench seeds them too)."""
 MEMORY = StorageType.MEMORY
 
 
@@ -212,7 +214,7 @@ async def build(
         schema,
         connections,
         clock=clock,
-        extra_sql=READ_MODEL_SQL + TIMERS_SQL + HELD_CALLS_SQL + FAVOURITES_SQL,
+        extra_sql=TABLES_SQL,
         consumed_streams={
             pbx.PBX_STREAM: pbx.PBX_SUBJECTS,
             PRESENCE_STREAM: PRESENCE_SUBJECTS,
