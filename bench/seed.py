@@ -58,8 +58,8 @@ from services.presence.commands import PresenceCommands
 from services.presence.read_model import TABLES_SQL as PRESENCE_SQL
 from services.presence.read_model import ReadModel
 from services.routing.app import SCHEMA as ROUTING_SCHEMA
-from services.routing.directory_store import READ_MODEL_SQL, DirectoryStore
-from services.routing.timers import TIMERS_SQL
+from services.routing.app import TABLES_SQL as ROUTING_TABLES_SQL
+from services.routing.directory_store import DirectoryStore
 
 TEMPLATE = "9876543210"
 """The template user's extension: it appears nowhere else in its rows."""
@@ -180,7 +180,7 @@ async def templates(dsn: str, at: datetime) -> Templates:
                 for command in commands(TEMPLATE, variant, at):
                     await shell.user(command)
                 routing_store = EventStore(pool, scratch_r)
-                await routing_store.setup(READ_MODEL_SQL + TIMERS_SQL)
+                await routing_store.setup(ROUTING_TABLES_SQL)
                 directory = DirectoryStore(routing_store.s)
                 async with pool.acquire() as conn:
                     async with conn.transaction():
@@ -263,6 +263,6 @@ async def routing(dsn: str, users: Sequence[str], at: datetime | None = None) ->
     """Seed routing's directory with `users` (fresh database); returns the seconds taken."""
     started = time.perf_counter()
     made = await templates(dsn, at or default_start())
-    await _setup(dsn, ROUTING_SCHEMA, READ_MODEL_SQL + TIMERS_SQL)
+    await _setup(dsn, ROUTING_SCHEMA, ROUTING_TABLES_SQL)
     await _copy(dsn, ROUTING_SCHEMA, made.routing, users)
     return time.perf_counter() - started

@@ -15,7 +15,7 @@ import nats
 from nats.aio.client import Client as NatsClient
 from pydantic import ValidationError
 
-from cli import render
+from cli import breakthrough, render
 from cli.endpoints import nats_url
 from cli.parser import build_parser
 from cli.times import parse_until
@@ -46,6 +46,7 @@ from contracts.presence import (
     Status,
 )
 from contracts.routing import ExplainCall
+from contracts.visibility import GetContacts, MarkFavourite, UnmarkFavourite
 from runtime.access import SERVICES, Rule
 from runtime.bus import explain_validation, request
 from runtime.telemetry import setup_tracing
@@ -186,6 +187,12 @@ def command_for(args: argparse.Namespace) -> Command:
             return SaveIvr(ivr_id=args.ivr, name=args.name, **by(args))
         case "feature-codes":
             return ConfigureFeatureCodes(codes=key_values(args.codes, "code"), **by(args))
+        case "favourite-add":
+            return MarkFavourite(watcher=args.extension, contact=args.contact)
+        case "favourite-remove":
+            return UnmarkFavourite(watcher=args.extension, contact=args.contact)
+        case "favourite-list":
+            return GetContacts(watcher=args.extension)
         case "send":
             return any_command(args.type, args.body)
     raise UsageError(f"unknown subcommand {args.action!r}")
@@ -245,8 +252,13 @@ def show(args: argparse.Namespace, result: dict[str, Any]) -> str:
         return render.history(result)
     if args.action == "profile-list":
         return render.profiles(result)
-    if args.action == "profile-show":
-        return json.dumps(one_profile(result, args.profile), indent=2)
+    if args.action == "profile-show" or args.action.startswith("breakthrough-"):
+        shown = (
+            result if args.action.startswith("breakthrough-") else one_profile(result, args.profile)
+        )
+        return json.dumps(shown, indent=2)
+    if args.action == "favourite-list":
+        return "\n".join(result["favourites"]) or "no favourites"
     if "status" in result and "extension" in result:
         return render.presence(result)
     return json.dumps(result, sort_keys=True, default=str)
@@ -300,12 +312,17 @@ async def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     setup_tracing("voco-cli")
     try:
-        command = None if args.action in ("watch", "call") else as_issued(args, command_for(args))
+        special = args.action in ("watch", "call") or args.action.startswith("breakthrough-")
+        command = None if special else as_issued(args, command_for(args))
         nc = await connect(nats_url())
         try:
             if args.action == "watch":
                 return await watch(nc, args)
-            if command is None:
+            if args.action.startswith("breakthrough-"):
+                result = await breakthrough.edit(
+                    nc, args, lambda command: as_issued(args, command), args.timeout
+                )
+            elif command is None:
                 result = await place_call(nc, args)
             else:
                 result = await request(nc, service_of(command), command, timeout=args.timeout)

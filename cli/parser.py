@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from cli import breakthrough
 from contracts.presence import Channel, DeviceState, IdleStatus, RingStrategy
 
 EPILOG = """examples:
@@ -14,6 +15,9 @@ EPILOG = """examples:
   ./voco profile activate 1001 dnd
   ./voco profile show 1001 meeting > meeting.json   (edit it, then:)
   ./voco profile save 1001 --file meeting.json
+  ./voco profile breakthrough add 1001 dnd 1002 +4930123*   (1002 and +4930123... ring through)
+  ./voco profile breakthrough set 1001 dnd --repeat 3 --favourites on
+  ./voco favourite add 1001 1004          (1004, a contact of 1001, becomes a favourite)
   ./voco user add 1010 "Dana Scully" --mobile +4915112345678
   ./voco watch 1001
   ./voco call 2000 1001                  (a call through the PBX simulator, explained)
@@ -106,6 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
         command = leaf(profile, name, f"profile-{name}", help_)
         command.add_argument("extension")
         command.add_argument("profile", help="profile id, e.g. dnd")
+    breakthrough.add_parsers(profile, leaf)
+
+    favourite = sub.add_parser("favourite", help="favourite contacts").add_subparsers(required=True)
+    for name, help_ in (
+        ("add", "mark a contact as a favourite"),
+        ("remove", "unmark a favourite contact"),
+    ):
+        command = leaf(favourite, name, f"favourite-{name}", help_)
+        command.add_argument("extension", help="whose favourite")
+        command.add_argument("contact", help="one of their contacts")
+    leaf(favourite, "list", "favourite-list", "list favourite contacts").add_argument("extension")
 
     device = leaf(sub, "device", "device", "report a device state (as a PBX would)")
     device.add_argument("extension")

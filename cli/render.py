@@ -64,7 +64,19 @@ def profile_line(body: dict[str, Any], active: str | None) -> str:
     parts.append(
         "voicemail " + (profile.voicemail.greeting if profile.voicemail.enabled else "off")
     )
+    if profile.breakthrough.in_use():
+        parts.append("breakthrough: " + breakthrough_summary(profile))
     return f"{marker} {profile.id:<15} {profile.name:<17} " + ", ".join(parts)
+
+
+def breakthrough_summary(profile: Profile) -> str:
+    section = profile.breakthrough
+    who = [*section.extensions, *section.numbers, *(f"{p}*" for p in section.prefixes)]
+    if section.favourites:
+        who.append("favourites")
+    if section.urgent_repeat is not None:
+        who.append(f"repeat within {section.urgent_repeat.minutes} min")
+    return " ".join(who) + f" (routed by {section.profile or 'the previous profile'})"
 
 
 def profiles(result: dict[str, Any]) -> str:

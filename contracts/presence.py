@@ -121,6 +121,63 @@ class VoicemailSettings(Part):
     greeting: str = "default"
 
 
+NumberPrefix = Annotated[
+    str,
+    Field(
+        pattern=r"^\+?[0-9]{2,20}$",
+        description="the start of a phone number, e.g. +4930123 for a customer's lines",
+    ),
+]
+MAX_BREAKTHROUGH_ENTRIES = 100
+"""Per list of a breakthrough section: enough for a VIP list, small enough to scan per call."""
+
+
+class UrgentRepeat(Part):
+    """A caller whose call this profile held back, calling again within `minutes`, rings
+    through once (the second call; a third needs another held-back call first)."""
+
+    minutes: int = Field(default=3, ge=1, le=30)
+
+
+class Breakthrough(Part):
+    """Who rings through a profile that would not ring (accept calls off, directly to
+    voicemail, forward always), and how such a caller is routed.
+
+    `profile`: the user's profile a breakthrough caller is routed by; unset, the profile
+    active before this one (if it rings), else 'available', else ring every device.
+    Anonymous callers (no caller id) never break through.
+    """
+
+    extensions: list[Extension] = Field(
+        default_factory=list, max_length=MAX_BREAKTHROUGH_ENTRIES, description="exact extensions"
+    )
+    numbers: list[PhoneNumber] = Field(
+        default_factory=list,
+        max_length=MAX_BREAKTHROUGH_ENTRIES,
+        description="external numbers, exactly as the PBX presents them",
+    )
+    prefixes: list[NumberPrefix] = Field(
+        default_factory=list,
+        max_length=MAX_BREAKTHROUGH_ENTRIES,
+        description="external numbers starting with one of these",
+    )
+    favourites: bool = Field(
+        default=False, description="contacts the user marked as favourites (visibility)"
+    )
+    profile: Identifier | None = None
+    urgent_repeat: UrgentRepeat | None = None
+
+    def in_use(self) -> bool:
+        """Whether anyone could break through (else the section changes nothing)."""
+        return bool(
+            self.extensions
+            or self.numbers
+            or self.prefixes
+            or self.favourites
+            or self.urgent_repeat is not None
+        )
+
+
 class Profile(Part):
     id: Identifier
     name: str = Field(min_length=1, max_length=64)
@@ -131,6 +188,12 @@ class Profile(Part):
     ringing: Ringing = Ringing()
     mobile_number: PhoneNumber | None = None
     voicemail: VoicemailSettings = VoicemailSettings()
+    breakthrough: Breakthrough = Breakthrough()
+
+    def rings(self) -> bool:
+        """Whether a call is offered to the user's devices at all: not when calls are not
+        accepted, go directly to voicemail or are forwarded always (a quiet profile)."""
+        return self.accept_calls and not self.direct_to_voicemail and self.forwarding.always is None
 
 
 class DeviceState(StrEnum):

@@ -74,6 +74,50 @@ class HopEntered(RoutingEvent):
     devices: dict[str, DeviceState] = Field(default_factory=dict)
 
 
+class BreakthroughRule(StrEnum):
+    """Why a caller rang through a quiet profile."""
+
+    EXTENSION = "extension"  # on the profile's list of extensions
+    NUMBER = "number"  # on its list of external numbers
+    PREFIX = "prefix"  # the number starts with one of its prefixes
+    FAVOURITE = "favourite"  # a contact the callee marked as favourite
+    URGENT_REPEAT = "urgent_repeat"  # called again within the window after a held-back call
+
+
+class HoldRule(StrEnum):
+    """Why a quiet profile held a call back although it has a breakthrough list."""
+
+    ANONYMOUS = "anonymous"  # no caller id: never breaks through
+    NOT_LISTED = "not_listed"  # no entry matches and no urgent repeat applies
+
+
+@event
+class CallBrokeThrough(RoutingEvent):
+    """The callee's active profile would not ring, but this caller breaks through: the hop
+    is routed by `profile` (copied, as HopEntered copies the active one)."""
+
+    type_name = "CallBrokeThrough"
+    extension: str
+    caller: str
+    quiet_profile: str = Field(description="the active profile that would not ring")
+    rule: BreakthroughRule
+    matched: str = Field(description="the entry that matched: extension, number, prefix")
+    profile: Profile
+
+
+@event
+class CallHeldBack(RoutingEvent):
+    """The callee's active profile would not ring and this caller does not break through;
+    the profile's own rules follow. `remembered`: the call counts for an urgent repeat."""
+
+    type_name = "CallHeldBack"
+    extension: str
+    caller: str
+    quiet_profile: str
+    rule: HoldRule
+    remembered: bool = False
+
+
 @event
 class RingStepStarted(RoutingEvent):
     type_name = "RingStepStarted"

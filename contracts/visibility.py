@@ -114,6 +114,23 @@ class ContactRemoved(ByPrincipal):
 
 
 @event
+class ContactFavourited(ByPrincipal):
+    """`watcher` marked `owner`, one of their contacts, as a favourite: under a profile
+    whose breakthrough section lets favourites through, the owner's calls ring the watcher."""
+
+    type_name = "visibility.ContactFavourited"
+    watcher: Extension
+
+
+@event
+class ContactUnfavourited(ByPrincipal):
+    """`watcher` no longer has `owner` as a favourite (unmarked, or removed as a contact)."""
+
+    type_name = "visibility.ContactUnfavourited"
+    watcher: Extension
+
+
+@event
 class RequestPending(ByPrincipal):
     """The owner is asked whether `watcher` may see them."""
 
@@ -211,6 +228,18 @@ class RemoveContact(WatcherCommand):
     type_name = "RemoveContact"
 
 
+@event
+class MarkFavourite(WatcherCommand):
+    """Mark a contact as a favourite (e.g. to let their calls through Do Not Disturb)."""
+
+    type_name = "MarkFavourite"
+
+
+@event
+class UnmarkFavourite(WatcherCommand):
+    type_name = "UnmarkFavourite"
+
+
 # ---- queries (request/reply, no events) ---------------------------------------------
 
 
@@ -268,4 +297,9 @@ OWNER_COMMANDS: tuple[type[OwnerCommand], ...] = (
     AllowWatcher,
     BlockWatcher,
 )
-WATCHER_COMMANDS: tuple[type[WatcherCommand], ...] = (AddContact, RemoveContact)
+WATCHER_COMMANDS: tuple[type[WatcherCommand], ...] = (
+    AddContact,
+    RemoveContact,
+    MarkFavourite,
+    UnmarkFavourite,
+)

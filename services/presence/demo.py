@@ -1,4 +1,5 @@
-"""Demo data: extensions 1001-1005 with devices, ring group `sales` and IVR `main`.
+"""Demo data: extensions 1001-1005 with devices, ring group `sales` and IVR `main`;
+1001's Do Not Disturb lets 1002, +4930123... and urgent repeats through.
 
 Loaded through the service's own commands, so it is validated like any input.
 Idempotent: loading it again changes nothing (each command is a no-op when the
@@ -17,6 +18,7 @@ from contracts.base import Command, Role
 from contracts.errors import CommandError, ErrorCode
 from contracts.presence import (
     MOBILE,
+    Breakthrough,
     Channel,
     Destination,
     DestinationKind,
@@ -32,6 +34,7 @@ from contracts.presence import (
     SaveProfile,
     SaveRingGroup,
     Status,
+    UrgentRepeat,
     VoicemailSettings,
 )
 from runtime.bus import connect, request
@@ -91,9 +94,24 @@ def demo_commands() -> list[Command]:
         ),
         forwarding=Forwarding(no_answer=Destination(kind=DestinationKind.VOICEMAIL)),
     )
+    # Ann's Do Not Disturb still rings for Ben, the +4930123 customer lines and anyone
+    # calling twice within 3 minutes, routed by the profile she had active before it.
+    dnd_with_breakthrough = Profile(
+        id="dnd",
+        name="Do Not Disturb",
+        shows=Status.DO_NOT_DISTURB,
+        direct_to_voicemail=True,
+        breakthrough=Breakthrough(
+            extensions=["1002"],
+            prefixes=["+4930123"],
+            favourites=True,
+            urgent_repeat=UrgentRepeat(minutes=3),
+        ),
+    )
     commands += [
         SaveProfile(extension="1001", profile=busy_to_sales, **ACTOR),
         SaveProfile(extension="1001", profile=desk_then_mobile, **ACTOR),
+        SaveProfile(extension="1001", profile=dnd_with_breakthrough, **ACTOR),
     ]
     return commands
 

@@ -7,6 +7,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
+import asyncpg
 from nats.js.api import StorageType
 from pydantic import ValidationError
 
@@ -15,6 +16,7 @@ from contracts.base import UnknownMessageType
 from contracts.errors import NotFound
 from contracts.presence import PRESENCE_STREAM, PRESENCE_SUBJECTS
 from contracts.routing import ROUTING_STREAM, ROUTING_SUBJECTS, ExplainCall, Explanation, WhatIf
+from contracts.visibility import VISIBILITY_STREAM, VISIBILITY_SUBJECTS
 from runtime.access import GuardedRoutes, authorize_party, principal_of
 from runtime.bus import explain_validation
 from runtime.clock import Clock
@@ -24,7 +26,7 @@ from runtime.decider import CommandRunner, Job, StateCache
 from runtime.eventstore import Checkpoint, Conn
 from runtime.service import ServiceRuntime, ensure_stream, open_runtime
 from services.routing.access import ACCESS
-from services.routing.directory_store import READ_MODEL_SQL, DirectoryStore
+from services.routing.directory_store import READ_MODEL_SQL, DirectoryStore, extension_view
 from services.routing.domain.call import (
     CallCommand,
     EndCall,
@@ -35,13 +37,23 @@ from services.routing.domain.call import (
     ReportLeg,
     call_decider,
 )
+from services.routing.domain.directory import Directory
 from services.routing.domain.state import CallState, Ended
 from services.routing.explain import call_parties, explain, what_if
+from services.routing.favourites import FAVOURITE_SUBJECTS, FAVOURITES_SQL, FavouritesStore
 from services.routing.outgoing import outgoing
+from services.routing.repeats import (
+    HELD_CALLS_PROJECTION,
+    HELD_CALLS_SQL,
+    last_held_back,
+    may_repeat,
+)
 from services.routing.timers import TIMER_PROJECTION, TIMERS_SQL, TimerWheel, stored_timers
 
 log = logging.getLogger(__name__)
 SCHEMA = "routing"
+TABLES_SQL = READ_MODEL_SQL + TIMERS_SQL + HELD_CALLS_SQL + FAVOURITES_SQL
+"""Every table of routing's schema beside the event store's (the bench seeds them too)."""
 MEMORY = StorageType.MEMORY
 
 
@@ -52,11 +64,12 @@ class Routing:
         self.runtime = runtime
         self.clock = runtime.clock
         self.directory = DirectoryStore(runtime.store.s)
+        self.favourites = FavouritesStore(runtime.store.s, self.directory.directory)
         self.runner = CommandRunner[CallCommand, CallState](
             runtime.store,
             call_decider,
             outgoing=outgoing,
-            projections=[TIMER_PROJECTION],
+            projections=[TIMER_PROJECTION, HELD_CALLS_PROJECTION],
             # Live calls only: an ended call sees no more commands (a stray one reads it).
             cache=StateCache(
                 env_int("VOCO_ROUTING_CACHE_SIZE", 20_000),
@@ -79,8 +92,21 @@ class Routing:
         """A call offered by request: decided and stored before the answer, so the answer
         tells the PBX the call is in routing's hands (its commands follow on the node's
         command subject). A repeated offer of a known call decides nothing."""
-        await self.handle(offered.call_id, self.command_for(offered))
+        held = await self.recall(self.runtime.pool, offered.callee, offered.caller)
+        await self.handle(offered.call_id, self.command_for(offered, held))
         return {"call_id": offered.call_id}
+
+    async def recall(
+        self, db: Conn | asyncpg.Pool, callee: str, caller: str, directory: Directory | None = None
+    ) -> datetime | None:
+        """When routing last held back a call from `caller` to `callee`, if the callee's
+        profile has the urgent-repeat rule (else no look-up: most calls need none). Read
+        from Postgres, so a call another replica held back, or one before a restart,
+        counts."""
+        view = (directory or self.directory.directory).extension(callee)
+        if view is None or not may_repeat(view.profile, caller):
+            return None
+        return await last_held_back(db, self.runtime.store.s, callee, caller)
 
     async def fire_timer(self, call_id: str, timer_id: str, due: datetime) -> None:
         at = max(due, self.clock.now())
@@ -99,7 +125,10 @@ class Routing:
             event = self.call_event(delivery)
             if isinstance(event, pbx.LegRinging):
                 continue  # for observers; routing's decisions do not depend on it
-            command = self.command_for(event)
+            held = None
+            if isinstance(event, pbx.CallOffered):
+                held = await self.recall(conn, event.callee, event.caller)
+            command = self.command_for(event, held)
             jobs.append(
                 Job(f"call:{event.call_id}", command, at=command.at, trace=delivery.headers)
             )
@@ -123,7 +152,9 @@ class Routing:
             raise Rejected(f"{message.type_name} is not a call event; send it on its own subject")
         return message
 
-    def command_for(self, event: pbx.CallEvent) -> CallCommand:
+    def command_for(
+        self, event: pbx.CallEvent, last_held_back: datetime | None = None
+    ) -> CallCommand:
         # Decisions are timed by routing's clock, not the PBX's: timers stay consistent.
         common = {"at": self.clock.now(), "directory": self.directory.directory}
         match event:
@@ -136,6 +167,7 @@ class Routing:
                     caller=event.caller,
                     callee=event.callee,
                     seed=seed,
+                    last_held_back=last_held_back,
                 )
             case pbx.LegAnswered():
                 return ReportLeg(**common, leg_id=event.leg_id, report=LegReport.ANSWERED)
@@ -157,13 +189,25 @@ class Routing:
         return explain(query.call_id, envelopes)
 
     async def what_if(self, query: WhatIf) -> Explanation:
+        directory = self.directory.directory
+        if query.profile is not None:
+            # The proposed profile, with the user's other profiles for its breakthrough.
+            row = await self.runtime.pool.fetchrow(
+                f"SELECT * FROM {self.runtime.store.s}.extensions WHERE extension = $1",
+                query.callee,
+            )
+            if row is not None:
+                directory = directory.with_view(extension_view(row, active=query.profile))
+            else:
+                directory = directory.with_profile(query.callee, query.profile)
+        held = await self.recall(self.runtime.pool, query.callee, query.caller, directory)
         return what_if(
-            self.directory.directory,
+            directory,
             caller=query.caller,
             callee=query.callee,
             at=query.at or self.clock.now(),
-            profile=query.profile,
             seed=query.seed,
+            last_held_back=held,
         )
 
 
@@ -175,8 +219,12 @@ async def build(
         schema,
         connections,
         clock=clock,
-        extra_sql=READ_MODEL_SQL + TIMERS_SQL,
-        consumed_streams={pbx.PBX_STREAM: pbx.PBX_SUBJECTS, PRESENCE_STREAM: PRESENCE_SUBJECTS},
+        extra_sql=TABLES_SQL,
+        consumed_streams={
+            pbx.PBX_STREAM: pbx.PBX_SUBJECTS,
+            PRESENCE_STREAM: PRESENCE_SUBJECTS,
+            VISIBILITY_STREAM: VISIBILITY_SUBJECTS,
+        },
         pool_size=env_int("VOCO_ROUTING_POOL_SIZE", 10),
     )
     # Commands and call events are kept in Postgres (the outbox republishes them); their
@@ -186,6 +234,7 @@ async def build(
     routing = Routing(runtime, schema)
     async with runtime.pool.acquire() as conn:
         await routing.directory.load(conn)
+        await routing.favourites.load(conn)
         armed = await routing.timers.load(conn, runtime.store.s)
     log.info("routing directory and timers loaded", extra={"timers": armed})
     runtime.consumers.append(
@@ -197,6 +246,17 @@ async def build(
             subjects=PRESENCE_SUBJECTS,
             apply=routing.directory.apply,
             after_commit=routing.directory.publish_pending,
+        )
+    )
+    runtime.consumers.append(
+        CheckpointedConsumer(
+            runtime.store,
+            runtime.js,
+            name="routing-favourites",
+            stream=VISIBILITY_STREAM,
+            subjects=FAVOURITE_SUBJECTS,
+            apply=routing.favourites.apply,
+            after_commit=routing.favourites.publish_pending,
         )
     )
     runtime.consume(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,6 +31,7 @@ from contracts.presence import (
 from contracts.routing import GroupView
 from runtime.consumer import Delivery, Rejected
 from runtime.eventstore import Conn
+from services.routing.domain.breakthrough import routed_by
 from services.routing.domain.directory import DEFAULT_PROFILE, Directory, ExtensionView
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ CREATE TABLE IF NOT EXISTS {s}.extensions (
     profiles jsonb NOT NULL DEFAULT '{{}}',
     devices jsonb NOT NULL DEFAULT '{{}}'
 );
+ALTER TABLE {s}.extensions ADD COLUMN IF NOT EXISTS previous_profile text;
 CREATE TABLE IF NOT EXISTS {s}.ring_groups (group_id text PRIMARY KEY, data jsonb NOT NULL);
 CREATE TABLE IF NOT EXISTS {s}.ivrs (ivr_id text PRIMARY KEY, name text NOT NULL);
 """
@@ -60,12 +63,34 @@ HANDLED = {
 }
 
 
-def extension_view(row: Any) -> ExtensionView:
+def extension_view(row: Any, active: Profile | None = None) -> ExtensionView:
+    """An extensions row as the decider sees it; `active` overrides the active profile (a
+    what-if with a proposed profile)."""
     profiles = row["profiles"]
-    active = profiles.get(row["active_profile"] or "")
-    profile = Profile.model_validate(active) if active else DEFAULT_PROFILE
+    previous = row["previous_profile"]
+    if active is None:
+        stored = profiles.get(row["active_profile"] or "")
+        active = Profile.model_validate(stored) if stored else DEFAULT_PROFILE
+    else:
+        # As if it were activated now: the active one would become the one before it.
+        profiles = {**profiles, active.id: active.model_dump(mode="json")}
+        if active.id != row["active_profile"]:
+            previous = row["active_profile"]
     devices = {device: DeviceState(state) for device, state in row["devices"].items()}
-    return ExtensionView(row["extension"], profile, devices)
+    view = ExtensionView(row["extension"], active, devices)
+    return with_breakthrough(view, profiles, previous)
+
+
+def with_breakthrough(
+    view: ExtensionView, profiles: dict[str, Any], previous: str | None
+) -> ExtensionView:
+    """Resolve the profile a breakthrough caller is routed by now, while every profile of
+    the user is at hand: the call path then needs only the view."""
+    if view.profile.rings() or not view.profile.breakthrough.in_use():
+        return view
+    known = {pid: Profile.model_validate(body) for pid, body in profiles.items()}
+    target, via = routed_by(view.profile, known, previous)
+    return replace(view, breakthrough_to=target, breakthrough_via=via)
 
 
 class DirectoryStore:
@@ -85,6 +110,7 @@ class DirectoryStore:
         """
         profiles: dict[str, Profile] = {}
         extensions = self.directory.extensions
+        quiet: list[str] = []
         async with conn.transaction():  # a cursor lives in a transaction
             async for row in conn.cursor(
                 "SELECT extension, (profiles -> active_profile)::text AS active, devices::text "
@@ -99,6 +125,13 @@ class DirectoryStore:
                     )
                 devices = {d: DeviceState(s) for d, s in json.loads(row["devices"]).items()}
                 extensions[row["extension"]] = ExtensionView(row["extension"], profile, devices)
+                if not profile.rings() and profile.breakthrough.in_use():
+                    quiet.append(row["extension"])
+        # The few whose quiet profile lets someone through need their other profiles once.
+        for row in await conn.fetch(
+            f"SELECT * FROM {self.s}.extensions WHERE extension = ANY($1::text[])", quiet
+        ):
+            extensions[row["extension"]] = extension_view(row)
         for row in await conn.fetch(f"SELECT * FROM {self.s}.ring_groups"):
             self.directory.groups[row["group_id"]] = GroupView.model_validate(row["data"])
         for row in await conn.fetch(f"SELECT * FROM {self.s}.ivrs"):
@@ -145,7 +178,11 @@ class DirectoryStore:
                 )
             case ProfileActivated():
                 await self._extension(
-                    conn, event.extension, "active_profile = $2", event.profile_id
+                    conn,
+                    event.extension,
+                    "active_profile = $2, previous_profile = $3",
+                    event.profile_id,
+                    event.previous_profile_id,
                 )
             case DeviceStateChanged():
                 await self._extension(

@@ -58,10 +58,14 @@ def what_if(
     caller: str,
     callee: str,
     at: datetime,
-    profile: Profile | None,
     seed: int,
+    profile: Profile | None = None,
+    last_held_back: datetime | None = None,
 ) -> Explanation:
-    """Play the call with nobody answering, timers firing at their deadlines; nothing stored."""
+    """Play the call with nobody answering, timers firing at their deadlines; nothing stored.
+
+    `last_held_back`: routing's memory of the caller's last held-back call to the callee,
+    so "what if 1002 calls me now" answers an urgent repeat as the real call would."""
     if profile is not None:
         directory = directory.with_profile(callee, profile)
     state: CallState = call_decider.initial_state
@@ -82,6 +86,7 @@ def what_if(
         caller=caller,
         callee=callee,
         seed=seed,
+        last_held_back=last_held_back,
     )
     take(call_decider.decide(offer, state), at)
     for _ in range(WHAT_IF_STEPS):

@@ -37,6 +37,8 @@ from contracts.visibility import (
     VISIBILITY_STREAM,
     VISIBILITY_SUBJECTS,
     ContactAdded,
+    ContactFavourited,
+    ContactUnfavourited,
     WatchedPresence,
 )
 from runtime.consumer import CheckpointedConsumer, Delivery, Rejected, to_delivery
@@ -213,6 +215,8 @@ class FanoutLeader:
 
     async def apply_change(self, conn: Conn, delivery: Delivery) -> None:
         event = decode(delivery)
+        if isinstance(event, ContactFavourited | ContactUnfavourited):
+            return  # who sees whom is unchanged; routing reads these
         watcher = getattr(event, "watcher", None)
         owner = getattr(event, "owner", None)
         if not isinstance(watcher, str) or not isinstance(owner, str):

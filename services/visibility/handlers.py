@@ -79,7 +79,8 @@ class Handlers:
     async def contacts(self, query: GetContacts) -> dict[str, Any]:
         async with self.store.pool.acquire() as conn:
             contacts = await self.tables.contacts_with_presence(conn, query.watcher)
-        return {"contacts": [c.model_dump(mode="json") for c in contacts]}
+            favourites = await self.tables.favourites(conn, query.watcher)
+        return {"contacts": [c.model_dump(mode="json") for c in contacts], "favourites": favourites}
 
     async def view(self, query: GetView) -> dict[str, Any]:
         async with self.store.pool.acquire() as conn:

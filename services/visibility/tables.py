@@ -3,7 +3,8 @@
 - users:    the directory, from the presence service's UserProvisioned events.
 - presence: each user's latest presence as PresenceChanged reported it, with its
             envelope version (the user's stream version: a replay never moves it back).
-- edges:    one row per (owner, watcher) pair that is a contact or on a list: the
+- edges:    one row per (owner, watcher) pair that is a contact or on a list (and
+            whether the watcher marked the owner as a favourite): the
             fan-out index is rebuilt from it at start, and contact queries read it.
             Kept by an inline projection, so it commits with the events.
 """
@@ -19,7 +20,9 @@ from contracts.envelope import Envelope
 from contracts.presence import Status
 from contracts.visibility import (
     ContactAdded,
+    ContactFavourited,
     ContactRemoved,
+    ContactUnfavourited,
     RequestPending,
     Standing,
     WatchedPresence,
@@ -51,6 +54,7 @@ CREATE TABLE IF NOT EXISTS {s}.edges (
     explicit boolean NOT NULL DEFAULT false,
     PRIMARY KEY (owner, watcher)
 );
+ALTER TABLE {s}.edges ADD COLUMN IF NOT EXISTS favourite boolean NOT NULL DEFAULT false;
 CREATE INDEX IF NOT EXISTS edges_by_watcher ON {s}.edges (watcher) WHERE contact;
 """
 
@@ -67,7 +71,11 @@ class Tables:
                 case ContactAdded(owner=owner, watcher=watcher):
                     await self._upsert(conn, owner, watcher, "contact = true", contact=True)
                 case ContactRemoved(owner=owner, watcher=watcher):
-                    await self._upsert(conn, owner, watcher, "contact = false")
+                    await self._upsert(conn, owner, watcher, "contact = false, favourite = false")
+                case ContactFavourited(owner=owner, watcher=watcher):
+                    await self._upsert(conn, owner, watcher, "favourite = true")
+                case ContactUnfavourited(owner=owner, watcher=watcher):
+                    await self._upsert(conn, owner, watcher, "favourite = false")
                 case RequestPending(owner=owner, watcher=watcher):
                     await self._place(conn, owner, watcher, Standing.PENDING, explicit=False)
                 case WatcherAllowed(owner=owner, watcher=watcher, explicit=explicit):
@@ -175,6 +183,14 @@ class Tables:
             watcher,
         )
         return [_presence(r["owner"], r if r["status"] is not None else None) for r in rows]
+
+    async def favourites(self, conn: Conn, watcher: str) -> list[str]:
+        rows = await conn.fetch(
+            f"SELECT owner FROM {self.s}.edges WHERE watcher = $1 AND contact AND favourite "
+            "ORDER BY owner",
+            watcher,
+        )
+        return [r["owner"] for r in rows]
 
 
 def _presence(extension: str, row: Record | None) -> WatchedPresence:

@@ -44,21 +44,31 @@ def directory(
 class Call:
     """A call under test: commands go in, the events of each step are kept."""
 
-    def __init__(self, dir_: Directory, callee: str = "1001", caller: str = "2000", seed: int = 7):
+    def __init__(
+        self,
+        dir_: Directory,
+        callee: str = "1001",
+        caller: str = "2000",
+        seed: int = 7,
+        *,
+        at: datetime = T0,
+        last_held_back: datetime | None = None,
+    ):
         self.dir = dir_
         self.state: CallState = call_decider.initial_state
-        self.at = T0
+        self.at = at
         self.last: list[Event] = []
         self.all: list[Event] = []
         self.run(
             OfferCall(
-                at=T0,
+                at=at,
                 directory=dir_,
                 call_id="c1",
                 node="n1",
                 caller=caller,
                 callee=callee,
                 seed=seed,
+                last_held_back=last_held_back,
             )
         )
 

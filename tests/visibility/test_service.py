@@ -81,7 +81,10 @@ async def test_ask_flow_waits_counts_and_accepting_lets_the_watcher_see(
         allowed = await call(nc, GetAllowed(owner=OWNER, actor=OWNER))
         assert allowed == {"count": 1, "users": [WATCHER]}
         contacts = await call(nc, GetContacts(watcher=WATCHER, actor=WATCHER))
-        assert contacts == {"contacts": [shown(OWNER, Status.IN_MEETING, "weekly")]}
+        assert contacts == {
+            "contacts": [shown(OWNER, Status.IN_MEETING, "weekly")],
+            "favourites": [],
+        }
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,10 @@ from contracts.presence import (
     SaveProfile,
 )
 from runtime.access import actor_of
+from services.presence.domain.breakthrough_rules import (
+    breakthrough_problems,
+    breakthrough_users_of,
+)
 from services.presence.domain.profiles import Directory, problems_with
 from services.presence.domain.state import User
 
@@ -70,6 +74,8 @@ def save_profile(command: SaveProfile, user: User, directory: Directory) -> list
     profile = command.profile
     problems = problems_with(
         profile, extension=user.extension, devices=set(user.devices), directory=directory
+    ) + breakthrough_problems(
+        profile, extension=user.extension, profiles=user.profiles, directory=directory
     )
     if problems:
         raise CommandError("; ".join(p.message for p in problems), field=problems[0].field)
@@ -88,6 +94,13 @@ def delete_profile(command: DeleteProfile, user: User) -> list[Event]:
     if user.active_profile == profile_id:
         raise CommandError(
             f"profile {profile_id!r} is active; activate another profile before deleting it",
+            field="profile_id",
+        )
+    named_by = breakthrough_users_of(profile_id, user.profiles)
+    if named_by:
+        raise CommandError(
+            f"profile {profile_id!r} is the breakthrough profile of {', '.join(named_by)}; "
+            "change their breakthrough.profile before deleting it",
             field="profile_id",
         )
     mapped_from = [s.value for s, p in user.routing.profiles_by_status.items() if p == profile_id]

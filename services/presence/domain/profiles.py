@@ -123,7 +123,7 @@ def referenced_names(profile: Profile) -> set[str]:
         d.target
         for d in (rules.always, rules.busy, rules.no_answer, rules.unavailable)
         if d is not None and d.target is not None
-    }
+    } | set(profile.breakthrough.extensions)
 
 
 def problems_with(

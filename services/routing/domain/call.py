@@ -45,6 +45,9 @@ class OfferCall(CallCommand):
     caller: str
     callee: str
     seed: int
+    last_held_back: AwareDatetime | None = None
+    """When routing last held back a call from this caller to this callee (its memory for
+    the urgent-repeat rule, looked up by the shell); None when it remembers none."""
 
 
 class LegReport(StrEnum):
@@ -76,6 +79,8 @@ class EndCall(CallCommand):
 
 def decide(command: CallCommand, state: CallState) -> Sequence[Event]:
     d = Decision(state, command.directory, command.at)
+    if isinstance(command, OfferCall):
+        d.last_held_back = command.last_held_back
     match command:
         case OfferCall() if isinstance(state, NoCall):
             offer(d, command)

@@ -24,6 +24,11 @@ class ExtensionView:
     extension: str
     profile: Profile = DEFAULT_PROFILE
     devices: Mapping[str, DeviceState] = field(default_factory=dict)
+    breakthrough_to: Profile | None = None
+    """The profile a breakthrough caller is routed by (resolved when the read model is
+    built, see breakthrough.routed_by); None when the active profile lets nobody through."""
+    breakthrough_via: str = ""
+    """Why that profile, for the explanation."""
 
     def registered(self) -> list[str]:
         """Registered device ids in a stable order (the id order when no priority is set)."""
@@ -41,10 +46,13 @@ class Directory:
         extensions: Mapping[str, ExtensionView] | None = None,
         groups: Mapping[str, GroupView] | None = None,
         ivrs: Mapping[str, str] | None = None,
+        favourites: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self.extensions: dict[str, ExtensionView] = dict(extensions or {})
         self.groups: dict[str, GroupView] = dict(groups or {})
         self.ivrs: dict[str, str] = dict(ivrs or {})
+        self.favourites: dict[str, frozenset[str]] = dict(favourites or {})
+        """Per extension, the contacts its user marked as favourites (from visibility)."""
 
     def extension(self, number: str) -> ExtensionView | None:
         return self.extensions.get(number)
@@ -55,9 +63,16 @@ class Directory:
     def has_ivr(self, ivr_id: str) -> bool:
         return ivr_id in self.ivrs
 
+    def is_favourite(self, extension: str, caller: str) -> bool:
+        return caller in self.favourites.get(extension, frozenset())
+
+    def with_view(self, view: ExtensionView) -> Directory:
+        """A copy where the view's extension is as given (for what-if), the rest shared."""
+        overlay = Directory(self.extensions, self.groups, self.ivrs, self.favourites)
+        overlay.extensions[view.extension] = view
+        return overlay
+
     def with_profile(self, extension: str, profile: Profile) -> Directory:
         """A copy where `extension` uses `profile` (for what-if), the rest shared."""
         current = self.extensions.get(extension) or ExtensionView(extension)
-        overlay = Directory(self.extensions, self.groups, self.ivrs)
-        overlay.extensions[extension] = ExtensionView(extension, profile, current.devices)
-        return overlay
+        return self.with_view(ExtensionView(extension, profile, current.devices))

@@ -8,13 +8,14 @@ directory, the time and the seed come in.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from contracts.base import Event
 from contracts.pbx import ForwardKind, Leg, LegFailure, RejectReason
 from contracts.presence import MOBILE, Destination, DestinationKind, RingStep, RingStrategy
 from contracts.routing import (
+    CallBrokeThrough,
     CallForwarded,
     CallRejected,
     CallSentToVoicemail,
@@ -24,6 +25,7 @@ from contracts.routing import (
     PlannedStep,
     RingStepStarted,
 )
+from services.routing.domain.breakthrough import screen
 from services.routing.domain.directory import Directory, ExtensionView
 from services.routing.domain.state import CallFacts, CallState, evolve, facts_of
 
@@ -46,6 +48,8 @@ class Decision:
     directory: Directory
     at: datetime
     events: list[Event] = field(default_factory=list)
+    last_held_back: datetime | None = None
+    """When the caller's last call to the dialled extension was held back (routing's memory)."""
 
     def add(self, event: Event) -> None:
         self.events.append(event)
@@ -61,9 +65,10 @@ class Decision:
 
 def route_extension(d: Decision, view: ExtensionView, because: str) -> None:
     p = view.profile
+    hop = len(d.facts.hops)
     d.add(
         HopEntered(
-            hop=len(d.facts.hops),
+            hop=hop,
             kind=HopKind.EXTENSION,
             target=view.extension,
             profile=p,
@@ -71,6 +76,19 @@ def route_extension(d: Decision, view: ExtensionView, because: str) -> None:
             why=f"{because}; {view.extension}'s active profile is '{p.name}' ({p.id})",
         )
     )
+    if not p.rings() and p.breakthrough.in_use():
+        screened = screen(
+            view,
+            caller=d.facts.caller,
+            at=d.at,
+            directory=d.directory,
+            last_held_back=d.last_held_back,
+            dialled=hop == 0,
+        )
+        d.add(screened)
+        if isinstance(screened, CallBrokeThrough):
+            view = replace(view, profile=screened.profile)
+            p = view.profile
     who = f"{view.extension}'s profile '{p.name}'"
     if not p.accept_calls:
         return apply_rule(d, "busy", f"{who} does not accept incoming calls")

@@ -11,6 +11,7 @@ from contracts.presence import Profile
 from contracts.routing import (
     CallAbandoned,
     CallAnswered,
+    CallBrokeThrough,
     CallFinished,
     CallForwarded,
     CallReceived,
@@ -141,6 +142,11 @@ def evolve(state: CallState, event: Event) -> CallState:
             facts = facts_of(state)
             hop = Hop(event.hop, event.kind, event.target, event.profile, event.group)
             return Offered(replace(facts, hops=(*facts.hops, hop), hop_failures=()))
+        case CallBrokeThrough():
+            # From here the hop follows the breakthrough profile (its rules and fallbacks).
+            facts = facts_of(state)
+            routed = replace(facts.hop, profile=event.profile)
+            return Offered(replace(facts, hops=(*facts.hops[:-1], routed)))
         case RingStepStarted():
             facts = replace(facts_of(state), steps=event.step)
             return Ringing(

@@ -23,9 +23,12 @@ from contracts.visibility import (
     BlockRequest,
     BlockWatcher,
     ContactAdded,
+    ContactFavourited,
     ContactRemoved,
+    ContactUnfavourited,
     GetContacts,
     GetView,
+    MarkFavourite,
     OwnerCommand,
     Policy,
     PolicyChanged,
@@ -33,6 +36,7 @@ from contracts.visibility import (
     RequestPending,
     SetPolicy,
     Standing,
+    UnmarkFavourite,
     WatcherAllowed,
     WatcherBlocked,
     WatcherCommand,
@@ -105,6 +109,12 @@ class By:
     def contact_removed(self, watcher: str) -> ContactRemoved:
         return ContactRemoved(**self._who(watcher))
 
+    def favourited(self, watcher: str) -> ContactFavourited:
+        return ContactFavourited(**self._who(watcher))
+
+    def unfavourited(self, watcher: str) -> ContactUnfavourited:
+        return ContactUnfavourited(**self._who(watcher))
+
     def _who(self, watcher: str) -> dict[str, Any]:
         return {"owner": self.owner, "watcher": watcher, "actor": self.actor, "role": self.role}
 
@@ -119,7 +129,7 @@ def decide(checked: Checked, state: OwnerVisibility) -> Sequence[Event]:
         case AboutWatcher():
             require_known(checked, command.owner, command.watcher)
             return decide_for_owner(command, state, By(command.owner, actor, command.role))
-        case RemoveContact():
+        case RemoveContact() | MarkFavourite() | UnmarkFavourite():
             # "Not in your contacts" answers for an unknown user too: no existence probe.
             require_known(checked, command.watcher)
             return decide_for_watcher(command, state, By(command.contact, actor, command.role))
@@ -206,12 +216,33 @@ def decide_for_watcher(command: WatcherCommand, state: OwnerVisibility, by: By) 
         case RemoveContact():
             if watcher not in state.contacts_of:
                 raise NotFound(f"{owner} is not in your contacts", field="contact")
-            removed: list[Event] = [by.contact_removed(watcher)]
+            removed: list[Event] = []
+            if watcher in state.favourite_of:  # a favourite is one of your contacts
+                removed.append(by.unfavourited(watcher))
+            removed.append(by.contact_removed(watcher))
             entry = state.entries.get(watcher)
             if entry is not None and not entry.explicit:
                 removed.append(by.forgotten(watcher))
             return removed
+        case MarkFavourite() | UnmarkFavourite():
+            return decide_favourite(command, state, by)
     raise CommandError(f"{command.type_name} is not handled by the visibility service")
+
+
+def decide_favourite(command: WatcherCommand, state: OwnerVisibility, by: By) -> list[Event]:
+    """A favourite is a contact of yours marked as such; only your contacts can be one."""
+    owner, watcher = command.contact, command.watcher
+    if watcher not in state.contacts_of:
+        raise NotFound(
+            f"{owner} is not in your contacts; add them first (AddContact)", field="contact"
+        )
+    if isinstance(command, MarkFavourite):
+        if watcher in state.favourite_of:
+            raise CommandError(f"{owner} is already one of your favourites", field="contact")
+        return [by.favourited(watcher)]
+    if watcher not in state.favourite_of:
+        raise NotFound(f"{owner} is not one of your favourites", field="contact")
+    return [by.unfavourited(watcher)]
 
 
 visibility = Decider[Checked, OwnerVisibility](initial_state=INITIAL, decide=decide, evolve=evolve)

@@ -10,7 +10,9 @@ from contracts.base import Event
 from contracts.visibility import (
     DEFAULT_POLICY,
     ContactAdded,
+    ContactFavourited,
     ContactRemoved,
+    ContactUnfavourited,
     Policy,
     PolicyChanged,
     RequestPending,
@@ -43,6 +45,8 @@ class OwnerVisibility:
     policy: Policy = DEFAULT_POLICY
     entries: Mapping[str, Entry] = field(default_factory=lambda: _NO_ENTRIES)
     contacts_of: frozenset[str] = frozenset()
+    favourite_of: frozenset[str] = frozenset()
+    """Watchers who marked the owner as a favourite contact (a subset of `contacts_of`)."""
 
     def standing_of(self, watcher: str) -> Standing | None:
         entry = self.entries.get(watcher)
@@ -75,6 +79,10 @@ def evolve(state: OwnerVisibility, event: Event) -> OwnerVisibility:
             return replace(state, contacts_of=state.contacts_of | {watcher})
         case ContactRemoved(watcher=watcher):
             return replace(state, contacts_of=state.contacts_of - {watcher})
+        case ContactFavourited(watcher=watcher):
+            return replace(state, favourite_of=state.favourite_of | {watcher})
+        case ContactUnfavourited(watcher=watcher):
+            return replace(state, favourite_of=state.favourite_of - {watcher})
         case RequestPending(watcher=watcher):
             return _set_entry(state, watcher, Entry(Standing.PENDING, explicit=False))
         case WatcherAllowed(watcher=watcher, explicit=explicit):
