@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 PROJECT = """[project]
 name = "voco-install-test"
@@ -64,7 +64,8 @@ def test_a_failed_install_stops_with_pips_message_and_the_next_run_repairs(
 
     assert failed.returncode == 1, failed.stderr
     assert str(missing) in failed.stderr  # pip's own message
-    assert "installing into" in failed.stderr and "failed" in failed.stderr
+    assert "installing into" in failed.stderr
+    assert "failed" in failed.stderr
     assert not list(venv.glob(".installed-*"))
     assert (venv / ".incomplete").exists()
 
