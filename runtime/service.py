@@ -33,7 +33,7 @@ from runtime.eventstore import EventStore, create_pool
 from runtime.heartbeat import beat
 from runtime.logs import setup_logging
 from runtime.outbox import OutboxRelay
-from runtime.telemetry import setup_tracing, shutdown_tracing
+from runtime.telemetry import setup_metrics, setup_tracing, shutdown_tracing
 
 log = logging.getLogger(__name__)
 
@@ -269,6 +269,7 @@ def run_service(name: str, build: Callable[[Connections], Awaitable[ServiceRunti
     thresholds = gc_thresholds()  # bad configuration stops the service before it starts
     stream_replicas()
     setup_tracing(name)
+    setup_metrics(name)
     try:
         import uvloop
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -35,6 +36,7 @@ from services.routing.domain.call import (
 )
 from services.routing.domain.state import CallState, Ended
 from services.routing.explain import explain, what_if
+from services.routing.metrics import count_outcomes, decision_duration, timed_decision
 from services.routing.outgoing import outgoing
 from services.routing.timers import TIMER_PROJECTION, TIMERS_SQL, TimerWheel, stored_timers
 
@@ -72,12 +74,14 @@ class Routing:
     async def handle(self, call_id: str, command: CallCommand) -> None:
         decided = await self.runner.handle(f"call:{call_id}", command, at=command.at)
         self.timers.arm_from(decided.events)
+        count_outcomes(decided.events)
 
     async def offer(self, offered: pbx.CallOffered) -> dict[str, str]:
         """A call offered by request: decided and stored before the answer, so the answer
         tells the PBX the call is in routing's hands (its commands follow on the node's
         command subject). A repeated offer of a known call decides nothing."""
-        await self.handle(offered.call_id, self.command_for(offered))
+        with timed_decision("offer"):
+            await self.handle(offered.call_id, self.command_for(offered))
         return {"call_id": offered.call_id}
 
     async def fire_timer(self, call_id: str, timer_id: str, due: datetime) -> None:
@@ -92,6 +96,7 @@ class Routing:
         """A batch of call events: every call decided, and all their events, outbox rows,
         timers and the consumer's checkpoint written in one statement; PBX commands leave
         and timers arm once it has committed."""
+        started = time.perf_counter()
         jobs = []
         for delivery in deliveries:
             event = self.call_event(delivery)
@@ -106,6 +111,8 @@ class Routing:
         async def committed() -> None:
             await batch.committed()
             self.timers.arm_from(batch.events)
+            decision_duration.record(time.perf_counter() - started, {"path": "events"})
+            count_outcomes(batch.events)
 
         return committed
 
