@@ -27,10 +27,12 @@ def points(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
 
 
 def counted(reader: InMemoryMetricReader, name: str, **attributes: str) -> float:
-    return sum(
-        p.value
-        for p in points(reader).get(name, [])
-        if all(p.attributes.get(k) == v for k, v in attributes.items())
+    return float(
+        sum(
+            p.value
+            for p in points(reader).get(name, [])
+            if all(p.attributes.get(k) == v for k, v in attributes.items())
+        )
     )
 
 
