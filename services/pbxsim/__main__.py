@@ -30,6 +30,7 @@ from runtime.config import env_float, env_str
 from runtime.heartbeat import beat
 from runtime.logs import setup_logging
 from runtime.service import quiet_collector
+from runtime.telemetry import setup_tracing, shutdown_tracing
 from services.pbxsim.load import run_load
 from services.pbxsim.scenario import DEMO_EXTENSIONS, Behaviour, PlannedCall, Scenario, demo
 from services.pbxsim.simulator import PbxSimulator, SimCall
@@ -173,6 +174,14 @@ def parse() -> argparse.Namespace:
     return parser.parse_args()
 
 
-if __name__ == "__main__":
+def run() -> int:
     setup_logging("pbxsim", env_str("VOCO_LOG_LEVEL", "info"))
-    raise SystemExit(asyncio.run(main(parse())))
+    setup_tracing("pbxsim")
+    try:
+        return asyncio.run(main(parse()))
+    finally:
+        shutdown_tracing()
+
+
+if __name__ == "__main__":
+    raise SystemExit(run())
