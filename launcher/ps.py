@@ -101,6 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError:
         print(f"./voco up is not running here (no {state_file})", file=sys.stderr)
         return 1
+    except PermissionError:
+        print(
+            f"{state_file} is readable only by the user running ./voco up (mode 0600): "
+            "run ./voco ps as that user",
+            file=sys.stderr,
+        )
+        return 1
     if not process_alive(int(state["supervisor_pid"])):
         print(
             f"./voco up (pid {state['supervisor_pid']}) is not running; {state_file} is "

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-from launcher.ps import health, table
+import pytest
+
+from launcher.ps import health, main, table
 from launcher.supervisor import RestartPolicy, describe_exit
 
 POLICY = RestartPolicy(first_delay=0.5, max_delay=8.0, stable_after=60.0, give_up_after=5)
@@ -80,3 +84,22 @@ def test_the_table_has_a_line_per_service() -> None:
     lines = table(state, 1125.0, alive, lambda _: 1.0)
     assert lines[1].split()[:4] == ["presence", "42", "2m05s", "0"]
     assert lines[2].split()[:4] == ["routing", "-", "-", "3"]
+
+
+def test_ps_without_a_running_up_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VOCO_DATA_DIR", str(tmp_path))
+    assert main([]) == 1
+    assert "not running here" in capsys.readouterr().err
+
+
+def test_ps_tells_a_stale_state_file_from_a_running_supervisor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VOCO_DATA_DIR", str(tmp_path))
+    (tmp_path / "supervisor.json").write_text(
+        json.dumps({"supervisor_pid": 2**22 + 1, "services": []})  # above pid_max
+    )
+    assert main([]) == 1
+    assert "did not stop cleanly" in capsys.readouterr().err
