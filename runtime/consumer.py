@@ -39,6 +39,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry.trace import SpanKind
 
 from runtime.eventstore import Checkpoint, Conn, EventStore, VersionConflict
+from runtime.metrics import consumer_lag
 from runtime.pull import PullStream
 from runtime.telemetry import span_from_headers, tracer
 
@@ -189,6 +190,8 @@ class CheckpointedConsumer:
         await self.apply_batch([to_delivery(m) for m in msgs])
         for m in msgs:
             await m.ack()
+        if msgs:
+            consumer_lag.set(msgs[-1].metadata.num_pending, {"consumer": self.name})
         if self.after_commit is not None:
             self.after_commit()
 

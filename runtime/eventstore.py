@@ -13,6 +13,7 @@ reader here ever advances by "the highest position seen" (see outbox.py).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from contracts.base import Message
 from contracts.envelope import Envelope, Metadata
+from runtime.metrics import events_stored
 from runtime.telemetry import inject_headers
 
 Conn = asyncpg.Connection | PoolConnectionProxy
@@ -339,6 +341,8 @@ class EventStore:
         for project in projections:
             if not isinstance(project, SqlProjection):
                 await project(conn, envelopes)
+        for type_name, count in Counter(e.type for e in envelopes).items():
+            events_stored.add(count, {"type": type_name})
         position_of = {row["msg_id"]: row["position"] for row in rows}
         return [Queued(position_of[m.msg_id], m) for m in sent]
 

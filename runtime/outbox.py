@@ -49,9 +49,11 @@ from nats.js import JetStreamContext
 from nats.js.api import Header, PubAck
 
 from runtime.eventstore import Conn, EventStore, Outgoing, Queued
+from runtime.metrics import outbox_backlog
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 1000  # JetStream's limit on an atomic batch
+BACKLOG_COUNT_SECONDS = 5.0
 MIN_BATCH = 100  # fewer rows go one by one: a batch pays off on a bulk command's commit
 ATOMIC_DISABLED = 10174  # JetStream's error code: the stream does not allow atomic batches
 
@@ -194,6 +196,7 @@ class OutboxRelay:
         await lock_conn.add_listener(self.channel, self._on_notification)
         self._leading, self._caught_up, self._scan_wanted = True, False, True
         confirmer = asyncio.create_task(self._confirm())
+        counter = asyncio.create_task(self._count_backlog())
         try:
             while True:
                 self._wake.clear()
@@ -209,6 +212,8 @@ class OutboxRelay:
                 elif not await self._sleep():
                     self._scan_wanted = True  # the poll: in case a notification was lost
         finally:
+            counter.cancel()
+            await asyncio.wait([counter])  # unlike `await counter`, keeps our own cancel
             self._leading = False
             self._fresh.clear()
             self._confirm_wake.set()
@@ -216,6 +221,22 @@ class OutboxRelay:
             self._sent.clear()
             await lock_conn.remove_listener(self.channel, self._on_notification)
             await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+
+    async def _count_backlog(self) -> None:
+        """The rows still in the outbox, every few seconds while leading (the dashboard's
+        outbox backlog); counted up to a cap so a huge backlog costs a bounded scan."""
+        s = self.store.s
+        while True:
+            try:
+                waiting = await self.store.pool.fetchval(
+                    f"SELECT count(*) FROM (SELECT 1 FROM {s}.outbox LIMIT 100000) AS waiting"
+                )
+                outbox_backlog.set(int(waiting), {"schema": self.store.schema})
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the relay's own loop reports a lost database
+                log.debug("could not count the outbox", extra={"error": repr(error)})
+            await asyncio.sleep(BACKLOG_COUNT_SECONDS)
 
     async def _sleep(self) -> bool:
         """Wait for a wake-up or the poll interval; True if woken."""

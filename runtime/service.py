@@ -30,9 +30,10 @@ from runtime.clock import Clock, SystemClock
 from runtime.config import Connections, env_int, env_str
 from runtime.consumer import Apply, CheckpointedConsumer
 from runtime.eventstore import EventStore, create_pool
+from runtime.heartbeat import beat
 from runtime.logs import setup_logging
 from runtime.outbox import OutboxRelay
-from runtime.telemetry import setup_tracing, shutdown_tracing
+from runtime.telemetry import setup_metrics, setup_tracing, shutdown_tracing
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         heartbeat = env_str("VOCO_HEARTBEAT_FILE", "")
         if heartbeat:
-            self.spawn(self._beat(Path(heartbeat)), "heartbeat")
+            self.spawn(beat(Path(heartbeat), self.nc), "heartbeat")
         self.spawn(self.relay.run(), "outbox-relay")
         for consumer in self.consumers:
             self.spawn(consumer.run(), f"consumer-{consumer.name}")
@@ -171,13 +172,6 @@ class ServiceRuntime:
             "service started",
             extra={"nats": self.nc.connected_url.netloc if self.nc.connected_url else None},
         )
-
-    async def _beat(self, path: Path) -> None:
-        """Touch a file while the event loop runs and NATS is connected (liveness probe)."""
-        while True:
-            if self.nc.is_connected:
-                path.touch()  # noqa: ASYNC240 - a microsecond, every 5 s
-            await asyncio.sleep(5)
 
     async def stop(self) -> None:
         log.info("service stopping: draining")
@@ -275,6 +269,7 @@ def run_service(name: str, build: Callable[[Connections], Awaitable[ServiceRunti
     thresholds = gc_thresholds()  # bad configuration stops the service before it starts
     stream_replicas()
     setup_tracing(name)
+    setup_metrics(name)
     try:
         import uvloop
 

@@ -1,9 +1,11 @@
-"""OpenTelemetry set-up and W3C trace context carried in NATS headers.
+"""OpenTelemetry set-up, W3C trace context carried in NATS headers, and the metrics.
 
-Exporters follow the standard variables: OTEL_TRACES_EXPORTER (otlp, console
-or none, the default), OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_SAMPLER and
-friends. With no exporter, spans are still made so context propagates, but no
-processor runs: the hot path pays only for creating the span.
+Exporters follow the standard variables: OTEL_TRACES_EXPORTER and
+OTEL_METRICS_EXPORTER (otlp, console or none, the default),
+OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_SAMPLER, OTEL_METRIC_EXPORT_INTERVAL and
+friends. With no trace exporter, spans are still made so context propagates, but no
+processor runs: the hot path pays only for creating the span. With no metrics
+exporter no MeterProvider is installed and every instrument is the API's no-op.
 """
 
 from __future__ import annotations
@@ -13,13 +15,20 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    MetricReader,
+    PeriodicExportingMetricReader,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 from opentelemetry.trace import SpanKind
 
 _provider: TracerProvider | None = None
+_meter_provider: MeterProvider | None = None
 
 
 def setup_tracing(service: str, *extra_processors: SpanProcessor) -> TracerProvider:
@@ -43,9 +52,37 @@ def setup_tracing(service: str, *extra_processors: SpanProcessor) -> TracerProvi
     return _provider
 
 
+def setup_metrics(service: str, *readers: MetricReader) -> MeterProvider | None:
+    """Install the process's meter provider once, from OTEL_METRICS_EXPORTER plus `readers`
+    (tests pass an in-memory one); None when there is nothing to export to."""
+    global _meter_provider
+    if _meter_provider is not None:
+        return _meter_provider
+    all_readers = list(readers)
+    for name in os.environ.get("OTEL_METRICS_EXPORTER", "none").split(","):
+        name = name.strip()
+        if name == "otlp":
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+                OTLPMetricExporter,
+            )
+
+            all_readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+        elif name == "console":
+            all_readers.append(PeriodicExportingMetricReader(ConsoleMetricExporter()))
+    if not all_readers:
+        return None
+    _meter_provider = MeterProvider(
+        metric_readers=all_readers, resource=Resource.create({"service.name": service})
+    )
+    metrics.set_meter_provider(_meter_provider)
+    return _meter_provider
+
+
 def shutdown_tracing() -> None:
     if _provider is not None:
         _provider.force_flush()
+    if _meter_provider is not None:
+        _meter_provider.force_flush()
 
 
 def tracer(name: str) -> trace.Tracer:

@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from launcher.processes import NatsServer, PostgresServer
 from runtime.config import Connections
+from runtime.telemetry import setup_metrics
 from tests.databases import fresh_database
 
 
@@ -59,3 +61,13 @@ async def nats_url(nats_server: NatsServer) -> AsyncIterator[str]:
 @pytest.fixture
 def connections(nats_url: str, database_url: str) -> Connections:
     return Connections(nats_url=nats_url, database_url=database_url)
+
+
+@pytest.fixture(scope="session")
+def metric_reader() -> InMemoryMetricReader:
+    """The test process's one meter provider (OpenTelemetry allows one per process), read
+    in memory; counters are cumulative, so a test compares before and after."""
+    reader = InMemoryMetricReader()
+    provider = setup_metrics("tests", reader)
+    assert provider is not None, "a meter provider was installed before this fixture"
+    return reader

@@ -27,8 +27,10 @@ from nats.aio.msg import Msg
 
 from runtime.clock import SystemClock
 from runtime.config import env_float, env_str
+from runtime.heartbeat import beat
 from runtime.logs import setup_logging
 from runtime.service import quiet_collector
+from runtime.telemetry import setup_tracing, shutdown_tracing
 from services.pbxsim.load import run_load
 from services.pbxsim.scenario import DEMO_EXTENSIONS, Behaviour, PlannedCall, Scenario, demo
 from services.pbxsim.simulator import PbxSimulator, SimCall
@@ -105,6 +107,8 @@ async def main(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    heartbeat = env_str("VOCO_HEARTBEAT_FILE", "")
+    beating = [asyncio.create_task(beat(Path(heartbeat), nc))] if heartbeat else []
     planned_calls = [asyncio.create_task(offer_later(sim, p)) for p in scenario.calls]
     interval = env_float("VOCO_PBXSIM_DEMO_INTERVAL", 20.0)
     demo_calls = not args.scenario and env_str("VOCO_DEMO", "1") != "0" and interval > 0
@@ -126,7 +130,7 @@ async def main(args: argparse.Namespace) -> int:
             call = await sim.offer("2000", next(callees))
             log.info("demo call offered", extra={"call_id": call.call_id, "callee": call.callee})
             outcomes.add(asyncio.create_task(log_outcome(call)))
-    for task in [*planned_calls, *outcomes]:
+    for task in [*beating, *planned_calls, *outcomes]:
         task.cancel()
     await sim.stop()
     await nc.drain()
@@ -170,6 +174,14 @@ def parse() -> argparse.Namespace:
     return parser.parse_args()
 
 
-if __name__ == "__main__":
+def run() -> int:
     setup_logging("pbxsim", env_str("VOCO_LOG_LEVEL", "info"))
-    raise SystemExit(asyncio.run(main(parse())))
+    setup_tracing("pbxsim")
+    try:
+        return asyncio.run(main(parse()))
+    finally:
+        shutdown_tracing()
+
+
+if __name__ == "__main__":
+    raise SystemExit(run())

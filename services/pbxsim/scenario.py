@@ -51,6 +51,10 @@ class Scenario(BaseModel):
     behaviours: dict[str, Behaviour] = Field(default_factory=dict)
     calls: list[PlannedCall] = Field(default_factory=list)
     talk_seconds: float = Field(default=5.0, ge=0, description="an answered call lasts this long")
+    busy_while_talking: bool = Field(
+        default=False,
+        description="an answered device reports busy until its call ends, as a PBX's do",
+    )
 
     @classmethod
     def from_file(cls, path: Path) -> Scenario:

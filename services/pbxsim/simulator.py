@@ -23,6 +23,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+from opentelemetry.trace import SpanKind
 
 from contracts import pbx
 from contracts.base import Message
@@ -30,9 +31,11 @@ from contracts.errors import Reply
 from contracts.presence import DeviceState
 from runtime.clock import Clock
 from runtime.service import ensure_stream
+from runtime.telemetry import inject_headers, span_from_headers, tracer
 from services.pbxsim.scenario import Action, Behaviour, Scenario
 
 log = logging.getLogger(__name__)
+_tracer = tracer(__name__)
 
 FAILURES = {
     Action.BUSY: pbx.LegFailure.BUSY,
@@ -129,16 +132,24 @@ class PbxSimulator:
         offered = pbx.CallOffered(
             call_id=call_id, node=self.node, caller=caller, callee=callee, at=self.clock.now()
         )
-        if self.offer_by_request:
-            await self._request_offer(call, offered)
-        else:
-            await self._publish_offer(offered)
+        # The call's trace starts here, as it would at a PBX that traces: every command
+        # routing sends back and every event this PBX reports for the call continues it.
+        with _tracer.start_as_current_span(
+            "offer call", kind=SpanKind.PRODUCER, attributes={"voco.call_id": call_id}
+        ):
+            if self.offer_by_request:
+                await self._request_offer(call, offered)
+            else:
+                await self._publish_offer(offered)
         return call
 
     async def _request_offer(self, call: SimCall, offered: pbx.CallOffered) -> None:
         try:
             msg = await self.nc.request(
-                pbx.OFFER_SUBJECT, pbx.encode(offered), timeout=self.offer_timeout
+                pbx.OFFER_SUBJECT,
+                pbx.encode(offered),
+                timeout=self.offer_timeout,
+                headers=inject_headers(),
             )
         except (NoRespondersError, NatsTimeout):
             # Routing is not running (or did not answer in time): the offer waits on
@@ -163,7 +174,8 @@ class PbxSimulator:
         await self._call_event(pbx.CallerHungUp(call_id=call_id, at=self.clock.now()), "hungup")
 
     async def _publish(self, subject: str, message: Message, msg_id: str) -> None:
-        await self.js.publish(subject, pbx.encode(message), headers={"Nats-Msg-Id": msg_id})
+        headers = inject_headers({"Nats-Msg-Id": msg_id})
+        await self.js.publish(subject, pbx.encode(message), headers=headers)
 
     async def _call_event(self, event: pbx.CallEvent, key: str) -> None:
         await self._publish(pbx.call_subject(event.call_id), event, f"{event.call_id}:{key}")
@@ -186,7 +198,14 @@ class PbxSimulator:
         if call.first_command is None:
             call.first_command = arrived
         call.commands.append(command)
-        self._spawn(self._carry_out(call, command))
+        # The work it starts (ringing, answering) runs in tasks that inherit this span.
+        with span_from_headers(
+            _tracer,
+            f"carry out {command.type_name}",
+            msg.headers,
+            attributes={"voco.call_id": command.call_id},
+        ):
+            self._spawn(self._carry_out(call, command))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -237,7 +256,12 @@ class PbxSimulator:
                 pbx.LegAnswered(call_id=call.call_id, leg_id=leg.leg_id, at=self.clock.now()),
                 f"{leg.leg_id}:answered",
             )
+            busy = self.scenario.busy_while_talking and leg.device_id and leg.extension
+            if busy:
+                await self.report_device(str(leg.extension), str(leg.device_id), DeviceState.BUSY)
             await self._settle(call, f"answered:{target}", self.scenario.talk_seconds)
+            if busy:
+                await self.report_device(str(leg.extension), str(leg.device_id), DeviceState.IDLE)
         else:
             failed = pbx.LegFailed(
                 call_id=call.call_id,

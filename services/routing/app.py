@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -41,6 +42,7 @@ from services.routing.domain.directory import Directory
 from services.routing.domain.state import CallState, Ended
 from services.routing.explain import call_parties, explain, what_if
 from services.routing.favourites import FAVOURITE_SUBJECTS, FAVOURITES_SQL, FavouritesStore
+from services.routing.metrics import count_outcomes, decision_duration, timed_decision
 from services.routing.outgoing import outgoing
 from services.routing.repeats import (
     HELD_CALLS_PROJECTION,
@@ -87,13 +89,15 @@ class Routing:
     async def handle(self, call_id: str, command: CallCommand) -> None:
         decided = await self.runner.handle(f"call:{call_id}", command, at=command.at)
         self.timers.arm_from(decided.events)
+        count_outcomes(decided.events)
 
     async def offer(self, offered: pbx.CallOffered) -> dict[str, str]:
         """A call offered by request: decided and stored before the answer, so the answer
         tells the PBX the call is in routing's hands (its commands follow on the node's
         command subject). A repeated offer of a known call decides nothing."""
-        held = await self.recall(self.runtime.pool, offered.callee, offered.caller)
-        await self.handle(offered.call_id, self.command_for(offered, held))
+        with timed_decision("offer"):
+            held = await self.recall(self.runtime.pool, offered.callee, offered.caller)
+            await self.handle(offered.call_id, self.command_for(offered, held))
         return {"call_id": offered.call_id}
 
     async def recall(
@@ -120,6 +124,7 @@ class Routing:
         """A batch of call events: every call decided, and all their events, outbox rows,
         timers and the consumer's checkpoint written in one statement; PBX commands leave
         and timers arm once it has committed."""
+        started = time.perf_counter()
         jobs = []
         for delivery in deliveries:
             event = self.call_event(delivery)
@@ -137,6 +142,8 @@ class Routing:
         async def committed() -> None:
             await batch.committed()
             self.timers.arm_from(batch.events)
+            decision_duration.record(time.perf_counter() - started, {"path": "events"})
+            count_outcomes(batch.events)
 
         return committed
 

@@ -12,7 +12,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 from uuid import NAMESPACE_URL, uuid5
 
 from nats.aio.client import Client as NatsClient
@@ -30,10 +29,8 @@ from services.scheduler.domain.timeline import (
     effective,
     next_boundary,
 )
+from services.scheduler.settings import DriverSettings
 from services.scheduler.tables import load_company, load_user, outgoing
-
-if TYPE_CHECKING:
-    from services.scheduler.driver import DriverSettings
 
 log = logging.getLogger(__name__)
 SCHEDULER = {"actor": "scheduler", "role": Role.SERVICE}

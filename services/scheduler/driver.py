@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import heapq
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,18 +22,11 @@ from runtime.clock import Clock
 from runtime.eventstore import EventStore
 from runtime.outbox import OutboxRelay
 from services.scheduler.applying import Due, Prepared, apply_batch, prepare
+from services.scheduler.settings import DriverSettings
+
+__all__ = ["Driver", "DriverSettings"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DriverSettings:
-    batch: int = 20_000
-    concurrency: int = 500
-    poll_seconds: float = 1.0
-    presence_timeout: float = 5.0
-    retry_seconds: float = 10.0
-    prepare_seconds: float = 10.0  # decide switches this long before their boundary
 
 
 class Driver:
