@@ -30,6 +30,7 @@ from contracts.presence import ProvisionUser
 from contracts.routing import WhatIf
 from runtime.bus import request
 from runtime.config import Connections
+from tests.principals import ADMIN
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[1]
@@ -232,7 +233,7 @@ async def test_a_call_is_one_trace_across_the_simulator_routing_and_presence(
         start("services.routing")
         await until(
             lambda: request(
-                nc, "presence", ProvisionUser(extension="1001", display_name="Ann", actor="admin")
+                nc, "presence", ProvisionUser(extension="1001", display_name="Ann", **ADMIN)
             ),
             30,
             "presence answering",
@@ -240,7 +241,7 @@ async def test_a_call_is_one_trace_across_the_simulator_routing_and_presence(
         start("services.pbxsim", "--scenario", str(scenario))
 
         async def routing_knows_the_desk() -> bool:
-            explained = await request(nc, "routing", WhatIf(callee="1001"), timeout=2)
+            explained = await request(nc, "routing", WhatIf(callee="1001", **ADMIN), timeout=2)
             return "1001-desk" in json.dumps(explained)
 
         await until(routing_knows_the_desk, 30, "routing knowing 1001's desk")
