@@ -11,7 +11,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from launcher.processes import NatsServer, PostgresServer
+from launcher.postgres import PostgresServer
+from launcher.processes import NatsServer
 
 
 @dataclass(frozen=True)

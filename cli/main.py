@@ -46,7 +46,9 @@ from contracts.presence import (
     Status,
 )
 from contracts.routing import ExplainCall
-from runtime.bus import explain_validation, request
+from runtime.access import inbox_prefix
+from runtime.bus import explain_validation, refused_credentials, request
+from runtime.config import redact_url, url_user
 from runtime.telemetry import setup_tracing
 
 STATUS_ALIASES = {
@@ -256,6 +258,7 @@ async def connect(url: str) -> NatsClient:
         return await nats.connect(
             url,
             name="voco-cli",
+            inbox_prefix=inbox_prefix(url_user(url) or "operator"),
             connect_timeout=2,
             allow_reconnect=False,
             # nats-py retries the first connect up to this many times per server; 0 would
@@ -264,9 +267,11 @@ async def connect(url: str) -> NatsClient:
             reconnect_time_wait=0.1,
             error_cb=_no_errors,
         )
-    except Exception:
+    except Exception as error:
+        if "authorization violation" in str(error).lower():
+            raise CommandError(refused_credentials(url)) from None
         raise CommandError(
-            f"cannot reach NATS at {url}: start the platform with ./voco up, "
+            f"cannot reach NATS at {redact_url(url)}: start the platform with ./voco up, "
             "or point VOCO_NATS_URL at a running one"
         ) from None
 

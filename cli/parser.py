@@ -20,8 +20,10 @@ EPILOG = """examples:
   ./voco send WhatIf '{"caller": "2000", "callee": "1001"}'
   ./voco send SetPolicy '{"owner": "1001", "policy": "ask", "actor": "1001"}'
 
-NATS is found from VOCO_NATS_URL, else from .voco-data/endpoints.env (written by
-./voco up; VOCO_DATA_DIR moves it), else nats://127.0.0.1:4222."""
+It connects as the operator: with the operator's credentials (NATS user `operator` and
+its password) that ./voco up keeps in the data dir and writes, inside the URL, to
+.voco-data/endpoints.env (0600; VOCO_DATA_DIR moves it). VOCO_NATS_URL, when set, is
+used instead (nats://operator:<password>@host:port); else nats://127.0.0.1:4222."""
 
 
 def _common() -> argparse.ArgumentParser:

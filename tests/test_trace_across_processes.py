@@ -19,6 +19,7 @@ import pytest
 from nats.aio.msg import Msg
 
 from runtime.config import Connections
+from tests.conftest import ConnectionsFor
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,12 +41,13 @@ def spans_in(output: str) -> list[dict[str, Any]]:
 
 
 async def test_the_cli_and_the_presence_service_share_one_trace(
-    connections: Connections, tmp_path: Path
+    connections: Connections, connections_for: ConnectionsFor, tmp_path: Path
 ) -> None:
+    presence = connections_for("presence")
     env = {
         **os.environ,
-        "VOCO_NATS_URL": connections.nats_url,
-        "VOCO_DATABASE_URL": connections.database_url,
+        "VOCO_NATS_URL": presence.nats_url,
+        "VOCO_DATABASE_URL": presence.database_url,
         "PYTHONPATH": str(ROOT),
         "OTEL_TRACES_EXPORTER": "console",
         "VOCO_LOG_LEVEL": "warning",
@@ -72,7 +74,7 @@ async def test_the_cli_and_the_presence_service_share_one_trace(
             return await asyncio.to_thread(
                 subprocess.run,
                 [sys.executable, "-m", "cli", *args],
-                env=env,
+                env={**env, "VOCO_NATS_URL": connections_for("operator").nats_url},
                 capture_output=True,
                 text=True,
                 timeout=60,
