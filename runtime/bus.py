@@ -57,8 +57,9 @@ async def connect(url: str, name: str, **options: Any) -> NatsClient:
     """Connect as the principal the URL names (its user); replies come back on that
     principal's own inbox prefix, the only one nats-server lets it read."""
     user = url_user(url)
+    nc = NatsClient()
     try:
-        return await nats.connect(
+        await nc.connect(
             url,
             name=name,
             inbox_prefix=inbox_prefix(user) if user else "_INBOX",
@@ -70,9 +71,11 @@ async def connect(url: str, name: str, **options: Any) -> NatsClient:
             },
         )
     except nats.errors.Error as error:
+        await nc.close()  # a refused connect leaves its socket open otherwise
         if "authorization violation" in str(error).lower():
             raise SystemExit(refused_credentials(url)) from None
         raise
+    return nc
 
 
 def refused_credentials(url: str) -> str:

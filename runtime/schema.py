@@ -58,6 +58,13 @@ async def migrate(owner_dsn: str, schema: str, extra_sql: str, role: str) -> Non
 
 async def _missing(conn: Conn, schema: str, tables: list[str]) -> list[str]:
     """Tables of `schema` this role cannot read and write (absent, or not granted)."""
+    usable = await conn.fetchval(
+        "SELECT CASE WHEN to_regnamespace($1) IS NULL THEN false "
+        "ELSE has_schema_privilege($1, 'USAGE') END",
+        schema,
+    )
+    if not usable:
+        return tables
     rows = await conn.fetch(
         "SELECT t, to_regclass(format('%I.%I', $1::text, t)) IS NOT NULL AS present "
         "FROM unnest($2::text[]) AS t",
