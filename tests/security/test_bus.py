@@ -125,7 +125,9 @@ async def settle(nc: NatsClient) -> None:
     await asyncio.sleep(0.05)
 
 
-async def received_on(bench: NatsClient, subjects: Iterable[str]) -> tuple[set[str], list[Subscription]]:
+async def received_on(
+    bench: NatsClient, subjects: Iterable[str]
+) -> tuple[set[str], list[Subscription]]:
     got: set[str] = set()
     subscriptions = []
     for subject in subjects:
