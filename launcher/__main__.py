@@ -77,6 +77,7 @@ def main() -> int:
     started: list[NatsServer | PostgresServer] = []
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     root = data_dir()
+    os.umask(0o077)  # everything made from here on (children included) is the user's only
     for notice in private_data_dir(root):
         say(notice)
     try:

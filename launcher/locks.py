@@ -17,7 +17,6 @@ from runtime.access import OWNER_ROLE, SCHEMAS
 
 def private_data_dir(root: Path) -> list[str]:
     """Create `root` private, or close what is open in it; returns what to tell the user."""
-    os.umask(0o077)  # everything made from here on (children included) is private
     root.mkdir(parents=True, exist_ok=True)
     opened = private_tree(root)
     if not opened:
