@@ -145,6 +145,8 @@ class PostgresServer:
         nobody = pwd.getpwnam("nobody")
         self._run_as = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
         if self.cluster_dir is None:
+            os.chown(self.data_dir, 0, 0)  # an earlier version gave it to nobody
+            self.data_dir.chmod(0o700)
             home = root_cluster_home(self.data_dir)
             for folder in (home.parent, home):
                 folder.mkdir(exist_ok=True)

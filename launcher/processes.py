@@ -100,8 +100,14 @@ class NatsServer:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise LaunchError(f"nats-server did not start; see {self.data_dir / 'nats.log'}")
             time.sleep(0.01)
-        time.sleep(0.01)  # the file is written in one go, but give the write a moment
-        ports = json.loads(ports_file.read_text())
+        while True:  # the file can be seen before its content (seen under load)
+            try:
+                ports = json.loads(ports_file.read_text())
+                break
+            except ValueError:
+                if time.monotonic() > deadline:
+                    raise LaunchError(f"{ports_file} never held the server's ports") from None
+                time.sleep(0.01)
         self.url = ports["nats"][0]
         self.monitor_url = ports["monitoring"][0]
         while True:

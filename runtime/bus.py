@@ -58,11 +58,25 @@ async def connect(url: str, name: str, **options: Any) -> NatsClient:
     principal's own inbox prefix, the only one nats-server lets it read."""
     user = url_user(url)
     nc = NatsClient()
-    try:
-        await nc.connect(
+    refused = asyncio.Event()
+    their_error_cb = options.pop("error_cb", None)
+
+    async def on_error(error: Exception) -> None:
+        # A refused user or password is retried forever like an unreachable server
+        # (max_reconnect_attempts=-1): notice it, and stop with what to fix instead.
+        if "authorization violation" in str(error).lower():
+            refused.set()
+        if their_error_cb is not None:
+            await their_error_cb(error)
+        else:  # e.g. a permissions violation: the server refused what this process sent
+            log.warning("nats error", extra={"error": str(error)})
+
+    connecting = asyncio.ensure_future(
+        nc.connect(
             url,
             name=name,
             inbox_prefix=inbox_prefix(user) if user else "_INBOX",
+            error_cb=on_error,
             **{
                 "max_reconnect_attempts": -1,
                 "reconnect_time_wait": 0.5,
@@ -70,10 +84,22 @@ async def connect(url: str, name: str, **options: Any) -> NatsClient:
                 **options,
             },
         )
-    except nats.errors.Error as error:
+    )
+    told = asyncio.ensure_future(refused.wait())
+    await asyncio.wait({connecting, told}, return_when=asyncio.FIRST_COMPLETED)
+    told.cancel()
+    try:
+        if not connecting.done():
+            connecting.cancel()
+            raise SystemExit(refused_credentials(url))
+        try:
+            connecting.result()
+        except nats.errors.Error as error:
+            if "authorization violation" in str(error).lower():
+                raise SystemExit(refused_credentials(url)) from None
+            raise
+    except BaseException:
         await nc.close()  # a refused connect leaves its socket open otherwise
-        if "authorization violation" in str(error).lower():
-            raise SystemExit(refused_credentials(url)) from None
         raise
     return nc
 

@@ -11,6 +11,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,9 +71,9 @@ def run_as_postgres_owner() -> dict[str, object]:
     return {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
 
 
-async def make_pre_change_cluster(data_dir: Path) -> None:
+def start_pre_change_cluster(data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
     """What `./voco up` made before passwords: trust for every connection, one `voco`
-    superuser owning every schema, and an event in presence's log."""
+    superuser; started on a free port."""
     cluster = data_dir / "postgres" / "cluster"
     cluster.parent.mkdir(parents=True)
     cluster.mkdir(mode=0o700)
@@ -95,12 +96,19 @@ async def make_pre_change_cluster(data_dir: Path) -> None:
         stderr=subprocess.DEVNULL,
         **run_as,  # type: ignore[call-overload]
     )  # fmt: skip
+    for _ in range(200):
+        ready = subprocess.run([str(bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1",
+                                "-p", str(port)], check=False)  # fmt: skip
+        if ready.returncode == 0:
+            break
+        time.sleep(0.05)
+    return server, port
+
+
+async def make_pre_change_cluster(data_dir: Path) -> None:
+    """A pre-change cluster with an event in presence's log, owned by `voco`."""
+    server, port = start_pre_change_cluster(data_dir)
     try:
-        for _ in range(200):
-            ready = subprocess.run([str(bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1",
-                                    "-p", str(port)], check=False)  # fmt: skip
-            if ready.returncode == 0:
-                break
         admin = await asyncpg.connect(f"postgresql://voco@127.0.0.1:{port}/postgres")
         await admin.execute("CREATE DATABASE voco")
         await admin.close()
@@ -172,7 +180,7 @@ async def test_roots_cluster_lives_where_postgres_reaches_it_from_a_private_chec
         try:
             assert server.cluster_dir is not None
             assert home in server.cluster_dir.parents
-            assert private.stat().st_mode & 0o777 == 0o700  # nothing was opened up
+            assert os.stat(private).st_mode & 0o777 == 0o700  # nothing was opened up
             conn = await asyncpg.connect(server.dsn("voco"))
             await conn.close()
         finally:
