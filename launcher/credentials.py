@@ -16,9 +16,10 @@ manifests made from fresh passwords (nothing is written to disk):
 - `voco-<principal>-credentials` for every principal: `VOCO_NATS_URL`, and for those
   with a schema `VOCO_DATABASE_URL` and, for the migration init step only,
   `VOCO_DATABASE_OWNER_URL` (`python -m launcher.migrate <service>`);
-- `voco-postgres-init`, keys `POSTGRES_PASSWORD` (the superuser's) and `roles.sql`:
-  the roles with their passwords and the schemas, to run once as the superuser
-  (e.g. from `/docker-entrypoint-initdb.d`).
+- `voco-postgres-init`, keys `POSTGRES_PASSWORD` (for the server's superuser, e.g. the
+  postgres image's POSTGRES_USER) and `roles.sql`: the owner and service roles with
+  their passwords and the schemas, to run as the superuser connected to the `voco`
+  database (e.g. from `/docker-entrypoint-initdb.d` with POSTGRES_DB=voco); idempotent.
 Keep the output out of git: `... k8s > secrets.yaml && kubectl apply -f secrets.yaml`.
 """
 
@@ -166,10 +167,14 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def roles_sql(passwords: Mapping[str, str], database: str = "voco") -> str:
+def roles_sql(
+    passwords: Mapping[str, str], database: str = "voco", *, superuser: bool = True
+) -> str:
     """Create or update every role with its password, and each schema owned by the owner
     role (taking over what an earlier version's single role created). Run as the
-    superuser, connected to `database`; idempotent."""
+    superuser, connected to `database`; idempotent. `superuser`: also set the embedded
+    cluster's superuser (`voco`) password; a server of its own (Kubernetes) sets its
+    superuser's itself (the postgres image: POSTGRES_USER/POSTGRES_PASSWORD)."""
     statements = []
     for role in (OWNER_ROLE, *SCHEMAS):
         # NOINHERIT and no CREATEDB/CREATEROLE: a service role has what it is granted.
@@ -179,7 +184,9 @@ def roles_sql(passwords: Mapping[str, str], database: str = "voco") -> str:
             f'ALTER ROLE "{role}" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE '
             f"NOREPLICATION PASSWORD {_literal(passwords[role])};"
         )
-    statements.append(f'ALTER ROLE "{SUPERUSER}" WITH PASSWORD {_literal(passwords[SUPERUSER])};')
+    if superuser:
+        password = _literal(passwords[SUPERUSER])
+        statements.append(f'ALTER ROLE "{SUPERUSER}" WITH PASSWORD {password};')
     statements.append(f'ALTER DATABASE "{database}" OWNER TO "{OWNER_ROLE}";')
     statements.append("REVOKE CREATE ON SCHEMA public FROM PUBLIC;")
     names = "ARRAY[" + ", ".join(_literal(s) for s in SCHEMAS.values()) + "]"
@@ -243,7 +250,7 @@ def k8s_manifests(
             namespace,
             {
                 "POSTGRES_PASSWORD": credentials.postgres[SUPERUSER],
-                "roles.sql": roles_sql(credentials.postgres, database),
+                "roles.sql": roles_sql(credentials.postgres, database, superuser=False),
             },
         ),
     ]

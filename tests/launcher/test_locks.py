@@ -218,7 +218,9 @@ async def test_the_kubernetes_secrets_lock_a_real_nats_server(reachable_dir: Pat
         "VOCO_DATABASE_OWNER_URL",
     }
     assert set(secrets["voco-operator-credentials"]) == {"VOCO_NATS_URL"}
-    assert "CREATE ROLE" in secrets["voco-postgres-init"]["roles.sql"]
+    roles = secrets["voco-postgres-init"]["roles.sql"]
+    assert "CREATE ROLE" in roles
+    assert 'ALTER ROLE "voco"' not in roles  # the server's own superuser is its business
     server = NatsServer(
         reachable_dir / "nats", authorization=secrets["voco-nats-auth"]["auth.conf"]
     ).start()
@@ -230,3 +232,34 @@ async def test_the_kubernetes_secrets_lock_a_real_nats_server(reachable_dir: Pat
         await nc.close()
     finally:
         server.stop()
+
+
+async def test_the_kubernetes_roles_sql_prepares_a_fresh_server_for_the_migrations(
+    reachable_dir: Path,
+) -> None:
+    """Run as a fresh server's superuser (here one that trusts, like an image's init
+    step), roles.sql leaves a database where the owner role migrates every service and
+    each service role uses its own schema."""
+    credentials = Credentials.generate(cost=4)
+    roles = secrets_of(k8s_manifests(credentials))["voco-postgres-init"]["roles.sql"]
+    server, port = start_pre_change_cluster(reachable_dir / "fresh")
+    try:
+        admin = await asyncpg.connect(f"postgresql://voco@127.0.0.1:{port}/postgres")
+        await admin.execute("CREATE DATABASE voco")
+        await admin.close()
+        conn = await asyncpg.connect(f"postgresql://voco@127.0.0.1:{port}/voco")
+        await conn.execute(roles)
+        await conn.execute(roles)  # idempotent: the init step may run again
+        await conn.close()
+        address = f"127.0.0.1:{port}"
+        await migrate_services(credentials.database_url(OWNER_ROLE, address))
+        routing = await asyncpg.connect(credentials.database_url("routing", address))
+        try:
+            assert await routing.fetchval("SELECT count(*) FROM routing.events") == 0
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await routing.fetch("SELECT * FROM presence.events")
+        finally:
+            await routing.close()
+    finally:
+        server.terminate()
+        server.wait(10)
