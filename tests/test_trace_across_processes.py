@@ -30,6 +30,7 @@ from contracts.presence import ProvisionUser
 from contracts.routing import WhatIf
 from runtime.bus import request
 from runtime.config import Connections
+from tests.conftest import ConnectionsFor
 from tests.principals import ADMIN
 
 pytestmark = pytest.mark.integration
@@ -52,12 +53,13 @@ def spans_in(output: str) -> list[dict[str, Any]]:
 
 
 async def test_the_cli_and_the_presence_service_share_one_trace(
-    connections: Connections, tmp_path: Path
+    connections: Connections, connections_for: ConnectionsFor, tmp_path: Path
 ) -> None:
+    presence = connections_for("presence")
     env = {
         **os.environ,
-        "VOCO_NATS_URL": connections.nats_url,
-        "VOCO_DATABASE_URL": connections.database_url,
+        "VOCO_NATS_URL": presence.nats_url,
+        "VOCO_DATABASE_URL": presence.database_url,
         "PYTHONPATH": str(ROOT),
         "OTEL_TRACES_EXPORTER": "console",
         "VOCO_LOG_LEVEL": "warning",
@@ -84,7 +86,7 @@ async def test_the_cli_and_the_presence_service_share_one_trace(
             return await asyncio.to_thread(
                 subprocess.run,
                 [sys.executable, "-m", "cli", *args],
-                env=env,
+                env={**env, "VOCO_NATS_URL": connections_for("operator").nats_url},
                 capture_output=True,
                 text=True,
                 timeout=60,

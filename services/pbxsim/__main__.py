@@ -22,9 +22,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import nats
 from nats.aio.msg import Msg
 
+from runtime.bus import connect
 from runtime.clock import SystemClock
 from runtime.config import env_float, env_str
 from runtime.heartbeat import beat
@@ -78,7 +78,8 @@ async def control(sim: PbxSimulator, msg: Msg) -> None:
 
 
 async def main(args: argparse.Namespace) -> int:
-    nc = await nats.connect(env_str("VOCO_NATS_URL", "nats://127.0.0.1:4222"), name="voco-pbxsim")
+    # As the pbxsim principal: its events, offers, its nodes' commands and control only.
+    nc = await connect(env_str("VOCO_NATS_URL", "nats://127.0.0.1:4222"), "voco-pbxsim")
     scenario = Scenario.from_file(args.scenario) if args.scenario else demo()
     sim = PbxSimulator(
         nc,

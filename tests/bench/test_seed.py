@@ -10,18 +10,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
 from bench import seed
 from contracts.presence import GetHistory, GetPresence, ListProfiles
 from contracts.routing import WhatIf
-from launcher.processes import PostgresServer
-from runtime.bus import request
+from launcher.postgres import PostgresServer
+from runtime.bus import connect, request
 from runtime.config import Connections
 from services.presence.app import build as build_presence
 from services.routing.app import build as build_routing
+from tests.conftest import ConnectionsFor
 from tests.databases import fresh_database
 from tests.principals import ADMIN
 
@@ -68,13 +68,13 @@ async def tables(dsn: str, schema: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 @contextlib.asynccontextmanager
-async def presence_and_routing(connections: Connections) -> AsyncIterator[NatsClient]:
-    """Presence and routing running on `connections`, and a NATS client to ask them."""
-    presence = await build_presence(connections)
-    routing = await build_routing(connections)
+async def presence_and_routing(connections_for: ConnectionsFor) -> AsyncIterator[NatsClient]:
+    """Presence and routing running as themselves, and the operator's client to ask them."""
+    presence = await build_presence(connections_for("presence"))
+    routing = await build_routing(connections_for("routing"))
     await presence.start()
     await routing.start()
-    nc = await nats.connect(connections.nats_url)
+    nc = await connect(connections_for("operator").nats_url, "test-operator")
     try:
         yield nc
     finally:
@@ -84,13 +84,13 @@ async def presence_and_routing(connections: Connections) -> AsyncIterator[NatsCl
 
 
 async def test_seeded_rows_are_those_the_services_write_for_the_same_commands(
-    connections: Connections, seeded_url: str
+    connections: Connections, connections_for: ConnectionsFor, seeded_url: str
 ) -> None:
     users = seed.extensions(seed.VARIANTS)  # one user of each variant
     await seed.presence(seeded_url, users, AT)
     await seed.routing(seeded_url, users, AT)
 
-    async with presence_and_routing(connections) as nc:
+    async with presence_and_routing(connections_for) as nc:
         for n, extension in enumerate(users):
             for command in seed.commands(extension, n % seed.VARIANTS, AT):
                 await request(nc, "presence", command)
@@ -116,11 +116,13 @@ async def test_seeded_rows_are_those_the_services_write_for_the_same_commands(
     assert directory == await tables(connections.database_url, "routing")
 
 
-async def test_services_started_on_a_seeded_store_answer_from_it(connections: Connections) -> None:
+async def test_services_started_on_a_seeded_store_answer_from_it(
+    connections: Connections, connections_for: ConnectionsFor
+) -> None:
     users = seed.extensions(50)
     await seed.presence(connections.database_url, users)
     await seed.routing(connections.database_url, users)
-    async with presence_and_routing(connections) as nc:
+    async with presence_and_routing(connections_for) as nc:
         view = await request(nc, "presence", GetPresence(extension="100042", **ADMIN))  # variant 2
         profiles = await request(nc, "presence", ListProfiles(extension="100042", **ADMIN))
         history = await request(nc, "presence", GetHistory(extension="100049", **ADMIN))

@@ -103,7 +103,7 @@ def test_each_service_runs_with_its_own_credentials(objects: list[dict[str, Any]
         inits = deployment["spec"]["template"]["spec"].get("initContainers", [])
         if service in WITH_SCHEMA:
             (migrate,) = inits
-            assert migrate["args"] == ["python", "-m", "runtime.migrate", service]
+            assert migrate["args"] == ["python", "-m", "launcher.migrate", service]
             owner = {e["name"]: e for e in migrate["env"]}["VOCO_DATABASE_OWNER_URL"]
             assert owner["valueFrom"]["secretKeyRef"]["key"] == "VOCO_DATABASE_OWNER_URL"
 

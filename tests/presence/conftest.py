@@ -9,14 +9,14 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from runtime.config import Connections
 from runtime.service import ServiceRuntime
 from services.presence.app import build
+from tests.conftest import ConnectionsFor
 
 
 @pytest.fixture
-async def service(connections: Connections) -> AsyncIterator[ServiceRuntime]:
-    runtime = await build(connections)
+async def service(connections_for: ConnectionsFor) -> AsyncIterator[ServiceRuntime]:
+    runtime = await build(connections_for("presence"))
     await runtime.start()
     yield runtime
     await runtime.stop()

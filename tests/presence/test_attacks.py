@@ -36,6 +36,7 @@ from contracts.visibility import AddContact, BlockWatcher
 from runtime.bus import command_subject
 from runtime.config import Connections
 from runtime.service import ServiceRuntime
+from tests.conftest import ConnectionsFor
 from tests.presence.service import presence, provision, send
 from tests.principals import ADMIN, SERVICE, as_user
 from tests.visibility.harness import call, running, wait_known
@@ -90,11 +91,12 @@ async def test_a_command_claiming_nobody_is_refused_before_anything_is_read(
 @pytest.mark.parametrize("query", [GetPresence, GetHistory, ListProfiles])
 async def test_another_users_raw_presence_is_refused_alike_for_existing_missing_and_blocked(
     connections: Connections,
+    connections_for: ConnectionsFor,
     nc: NatsClient,
     users: None,
     query: type[GetPresence | GetHistory | ListProfiles],
 ) -> None:
-    async with running(connections):
+    async with running(connections_for):
         await wait_known(connections.database_url, "1001", "1002", "1003")
         await call(nc, AddContact(watcher="1002", contact="1001", **as_user("1002")))
         await call(nc, BlockWatcher(owner="1001", watcher="1002", **as_user("1001")))

@@ -19,9 +19,9 @@ from contracts.presence import (
     Status,
 )
 from runtime.clock import FakeClock
-from runtime.config import Connections
 from runtime.service import ServiceRuntime
 from services.presence.app import build
+from tests.conftest import ConnectionsFor
 from tests.presence.service import eventually, presence, provision, send
 from tests.principals import as_user
 
@@ -35,8 +35,10 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def service(connections: Connections, clock: FakeClock) -> AsyncIterator[ServiceRuntime]:
-    runtime = await build(connections, clock, sweep_seconds=1.0)
+async def service(
+    connections_for: ConnectionsFor, clock: FakeClock
+) -> AsyncIterator[ServiceRuntime]:
+    runtime = await build(connections_for("presence"), clock, sweep_seconds=1.0)
     await runtime.start()
     yield runtime
     await runtime.stop()
@@ -93,9 +95,12 @@ async def test_a_note_expires_when_its_time_comes(
 
 
 async def test_with_presence_routing_a_status_set_in_the_cli_activates_its_profile(
-    service: ServiceRuntime, nc: NatsClient, nats_url: str, monkeypatch: pytest.MonkeyPatch
+    service: ServiceRuntime,
+    nc: NatsClient,
+    connections_for: ConnectionsFor,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("VOCO_NATS_URL", nats_url)
+    monkeypatch.setenv("VOCO_NATS_URL", connections_for("operator").nats_url)  # the CLI's
     await provision(nc)
     assert await cli(["routing", "1001", "--map", "dnd=dnd", "--map", "away=business-trip"]) == 0
     assert await cli(["status", "set", "1001", "dnd"]) == 0

@@ -23,10 +23,10 @@ from contracts.presence import (
     SetStatus,
     Status,
 )
-from runtime.config import Connections
 from runtime.service import ServiceRuntime
 from services.presence.app import PresenceRuntime, build
 from services.presence.demo import load_demo
+from tests.conftest import ConnectionsFor
 from tests.presence.service import eventually, presence, provision, send
 from tests.principals import ADMIN, as_user
 
@@ -35,8 +35,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
-def cli_env(nats_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VOCO_NATS_URL", nats_url)
+def cli_env(connections_for: ConnectionsFor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI connects as the operator, as it does after ./voco up."""
+    monkeypatch.setenv("VOCO_NATS_URL", connections_for("operator").nats_url)
 
 
 async def test_a_status_set_with_the_cli_arrives_as_presence_changed_with_trace_context(
@@ -189,8 +190,11 @@ async def test_watch_prints_events_as_they_happen(
     assert "PresenceChanged" in capsys.readouterr().out
 
 
-async def test_cached_states_see_what_another_replica_appended(connections: Connections) -> None:
-    first, second = await build(connections), await build(connections)
+async def test_cached_states_see_what_another_replica_appended(
+    connections_for: ConnectionsFor,
+) -> None:
+    mine = connections_for("presence")
+    first, second = await build(mine), await build(mine)
     assert isinstance(first, PresenceRuntime)
     assert isinstance(second, PresenceRuntime)
     assert first.presence is not None

@@ -1,7 +1,9 @@
 """A running routing service, a PBX simulator and a way to tell routing about users.
 
 `Platform.provision` feeds routing's read model the way the presence service does:
-presence events (Envelope bytes) on VOCO_PRESENCE.
+presence events (Envelope bytes) on VOCO_PRESENCE, published as presence (`presence_nc`).
+Routing runs as its own principal, the simulator as pbxsim (`pbx_nc`); `nc` is the test
+bench's, for asking and inspecting.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from contracts.presence import (
     event_subject,
 )
 from contracts.routing import WhatIf
-from runtime.bus import request
+from runtime.bus import connect, request
 from runtime.clock import FakeClock
 from runtime.config import Connections
 from runtime.service import ServiceRuntime
@@ -54,9 +56,19 @@ async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
 
 
 class Platform:
-    def __init__(self, connections: Connections, nc: NatsClient, clock: FakeClock) -> None:
-        self.connections = connections
+    def __init__(
+        self,
+        connections_for: Callable[[str], Connections],
+        nc: NatsClient,
+        pbx_nc: NatsClient,
+        presence_nc: NatsClient,
+        clock: FakeClock,
+    ) -> None:
+        self.connections_for = connections_for
+        self.connections = connections_for("routing")
         self.nc = nc
+        self.pbx_nc = pbx_nc
+        self.presence_nc = presence_nc
         self.clock = clock
         self.routing: ServiceRuntime | None = None
         self.sim: PbxSimulator | None = None
@@ -86,7 +98,7 @@ class Platform:
         self.routing = None
 
     async def start_sim(self, scenario: Scenario) -> PbxSimulator:
-        self.sim = PbxSimulator(self.nc, self.clock, scenario)
+        self.sim = PbxSimulator(self.pbx_nc, self.clock, scenario)
         await self.sim.start()
         return self.sim
 
@@ -99,7 +111,9 @@ class Platform:
         envelope = Envelope.wrap(
             event, id=uuid4(), stream=f"user:{key}", version=next(_versions), at=self.clock.now()
         )
-        await self.nc.jetstream().publish(event_subject(key, event.type_name), envelope.to_bytes())
+        await self.presence_nc.jetstream().publish(
+            event_subject(key, event.type_name), envelope.to_bytes()
+        )
 
     async def provision(
         self, extension: str, profile: Profile | None = None, **devices: DeviceState
@@ -149,9 +163,14 @@ class Platform:
         return await self.sim.offer(caller, callee)
 
 
-async def open_platform(connections: Connections) -> Platform:
+async def open_platform(
+    connections: Connections, connections_for: Callable[[str], Connections]
+) -> Platform:
+    """`connections`: the test bench's; `connections_for`: each principal's."""
     nc = await nats.connect(connections.nats_url)
-    platform = Platform(connections, nc, FakeClock(T0))
+    pbx_nc = await connect(connections_for("pbxsim").nats_url, "test-pbx")
+    presence_nc = await connect(connections_for("presence").nats_url, "test-presence")
+    platform = Platform(connections_for, nc, pbx_nc, presence_nc, FakeClock(T0))
     await platform.start_routing()
     return platform
 
@@ -161,4 +180,5 @@ async def close_platform(platform: Platform) -> None:
         await platform.sim.stop()
     if platform.routing is not None:
         await platform.routing.stop()
-    await platform.nc.close()
+    for nc in (platform.nc, platform.pbx_nc, platform.presence_nc):
+        await nc.close()

@@ -113,7 +113,7 @@ async def test_a_bad_offer_by_request_is_answered_invalid_with_the_reason(
     caplog.set_level(logging.INFO, logger="runtime.bus")
 
     async def offer(raw: bytes) -> dict[str, str]:
-        msg = await platform.nc.request(pbx.OFFER_SUBJECT, raw, timeout=5)
+        msg = await platform.pbx_nc.request(pbx.OFFER_SUBJECT, raw, timeout=5)  # as a PBX
         reply = json.loads(msg.data)
         assert reply["ok"] is False
         assert reply["error"]["code"] == "invalid"

@@ -190,7 +190,7 @@ async def test_a_routing_restart_between_two_calls_keeps_the_memory_of_the_first
 
 @pytest.fixture
 async def visibility(platform: Platform) -> AsyncIterator[ServiceRuntime]:
-    service = await build_visibility(platform.connections, platform.clock)
+    service = await build_visibility(platform.connections_for("visibility"), platform.clock)
     await service.start()
     yield service
     await service.stop()
@@ -233,7 +233,7 @@ async def test_a_favourite_contact_rings_through_until_unmarked(
 async def test_through_the_presence_service_the_profile_before_dnd_routes_the_vip(
     platform: Platform,
 ) -> None:
-    presence = await build_presence(platform.connections, platform.clock)
+    presence = await build_presence(platform.connections_for("presence"), platform.clock)
     await presence.start()
     try:
         nc = platform.nc

@@ -40,7 +40,7 @@ async def test_a_repeated_offer_decides_nothing(platform: Platform) -> None:
     offered = pbx.CallOffered(
         call_id=call.call_id, node="sim", caller="2000", callee="1001", at=platform.clock.now()
     )
-    msg = await platform.nc.request(pbx.OFFER_SUBJECT, pbx.encode(offered), timeout=5)
+    msg = await platform.pbx_nc.request(pbx.OFFER_SUBJECT, pbx.encode(offered), timeout=5)
     assert json.loads(msg.data) == {"ok": True, "result": {"call_id": call.call_id}, "error": None}
     assert await steps_of(platform, call.call_id) == before
     assert call.kinds() == ["RingTargets"]
@@ -58,7 +58,7 @@ async def test_an_offer_while_routing_is_down_waits_on_jetstream(platform: Platf
 
 async def test_a_pbx_that_only_publishes_is_routed_too(platform: Platform) -> None:
     await platform.provision("1001", None, desk=DeviceState.IDLE)
-    sim = PbxSimulator(platform.nc, platform.clock, Scenario(), offer_by_request=False)
+    sim = PbxSimulator(platform.pbx_nc, platform.clock, Scenario(), offer_by_request=False)
     await sim.start()
     try:
         call = await sim.offer("2000", "1001")
@@ -71,7 +71,7 @@ async def test_an_offer_not_answered_in_time_is_published_too(platform: Platform
     await platform.provision("1001", None, desk=DeviceState.IDLE)
     await platform.stop_routing()
     silent = await platform.nc.subscribe(pbx.OFFER_SUBJECT)  # hears offers, never answers
-    sim = PbxSimulator(platform.nc, platform.clock, Scenario(), offer_timeout=0.2)
+    sim = PbxSimulator(platform.pbx_nc, platform.clock, Scenario(), offer_timeout=0.2)
     await sim.start()
     try:
         call = await sim.offer("2000", "1001")

@@ -18,20 +18,20 @@ async def test_live_timers_of_the_old_table_are_carried_over_once(database_url: 
     try:
         async with pool.acquire() as conn:
             await conn.execute(
-                "CREATE SCHEMA routing; CREATE TABLE routing.timers (call_id text NOT NULL, "
+                "CREATE SCHEMA earlier; CREATE TABLE earlier.timers (call_id text NOT NULL, "
                 "timer_id text NOT NULL, due_at timestamptz NOT NULL, "
                 "PRIMARY KEY (call_id, timer_id))"
             )
             await conn.executemany(
-                "INSERT INTO routing.timers VALUES ($1, $2, $3)",
+                "INSERT INTO earlier.timers VALUES ($1, $2, $3)",
                 [("c1", "c1-step-1", DUE), ("c2", "c2-step-2", DUE)],
             )
-        store = EventStore(pool, "routing")
+        store = EventStore(pool, "earlier")  # the test database has routing already
         await store.setup(TIMERS_SQL)
         await store.setup(TIMERS_SQL)  # every start runs it; the second finds nothing to move
         async with pool.acquire() as conn:
-            rows = await conn.fetch("SELECT * FROM routing.call_timers ORDER BY call_id")
-            old = await conn.fetchval("SELECT to_regclass('routing.timers')")
+            rows = await conn.fetch("SELECT * FROM earlier.call_timers ORDER BY call_id")
+            old = await conn.fetchval("SELECT to_regclass('earlier.timers')")
         assert [(r["call_id"], r["timer_id"], r["due_at"]) for r in rows] == [
             ("c1", "c1-step-1", DUE),
             ("c2", "c2-step-2", DUE),

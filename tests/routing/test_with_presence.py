@@ -10,6 +10,7 @@ from runtime.bus import request
 from runtime.config import Connections
 from services.pbxsim.scenario import Action, Behaviour, Scenario
 from services.presence.app import build as build_presence
+from tests.conftest import ConnectionsFor
 from tests.principals import ADMIN
 from tests.routing.platform import close_platform, eventually, open_platform
 
@@ -17,10 +18,10 @@ pytestmark = pytest.mark.integration
 
 
 async def test_presence_provisions_and_the_pbx_registers_then_a_call_routes(
-    connections: Connections,
+    connections: Connections, connections_for: ConnectionsFor
 ) -> None:
-    platform = await open_platform(connections)
-    presence = await build_presence(connections, platform.clock)
+    platform = await open_platform(connections, connections_for)
+    presence = await build_presence(connections_for("presence"), platform.clock)
     await presence.start()
     try:
         nc = platform.nc

@@ -42,12 +42,15 @@ class Platform:
     scheduler: ServiceRuntime | None = None
 
     @classmethod
-    async def start(cls, connections: Connections, now: datetime) -> Platform:
+    async def start(
+        cls, connections: Connections, connections_for: Callable[[str], Connections], now: datetime
+    ) -> Platform:
+        """Presence and the scheduler as themselves; `nc` the test bench's (`connections`)."""
         clock = FakeClock(now)
-        presence = await build_presence(connections, clock)
+        presence = await build_presence(connections_for("presence"), clock)
         await presence.start()
         nc = await nats.connect(connections.nats_url)
-        platform = cls(connections, clock, nc, presence)
+        platform = cls(connections_for("scheduler"), clock, nc, presence)
         await platform.start_scheduler()
         return platform
 

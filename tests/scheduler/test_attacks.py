@@ -21,6 +21,7 @@ from contracts.scheduler import (
     TimedStatus,
 )
 from runtime.config import Connections
+from tests.conftest import ConnectionsFor
 from tests.principals import ADMIN, SERVICE, as_user
 from tests.scheduler.fixtures import office_hours, utc
 from tests.scheduler.platform import Platform
@@ -30,8 +31,10 @@ MONDAY = utc(2026, 11, 23, 15)
 
 
 @pytest.fixture
-async def platform(connections: Connections) -> AsyncIterator[Platform]:
-    started = await Platform.start(connections, MONDAY)
+async def platform(
+    connections: Connections, connections_for: ConnectionsFor
+) -> AsyncIterator[Platform]:
+    started = await Platform.start(connections, connections_for, MONDAY)
     for extension in ("1001", "1002"):
         await started.provision(extension)
     yield started

@@ -23,6 +23,7 @@ from contracts.scheduler import (
     WeeklyRule,
 )
 from runtime.config import Connections
+from tests.conftest import ConnectionsFor
 from tests.principals import ADMIN
 from tests.scheduler.fixtures import office_hours, utc
 from tests.scheduler.platform import Platform
@@ -35,8 +36,10 @@ NINE_AM_TUESDAY = utc(2026, 11, 24, 8)
 
 
 @pytest.fixture
-async def platform(connections: Connections) -> AsyncIterator[Platform]:
-    started = await Platform.start(connections, MONDAY_4PM_BERLIN)
+async def platform(
+    connections: Connections, connections_for: ConnectionsFor
+) -> AsyncIterator[Platform]:
+    started = await Platform.start(connections, connections_for, MONDAY_4PM_BERLIN)
     yield started
     await started.stop()
 
@@ -183,12 +186,13 @@ async def test_wall_clock_jumping_back_does_not_fire_twice(platform: Platform) -
 )
 async def test_daylight_saving_boundary_fires_once(
     connections: Connections,
+    connections_for: ConnectionsFor,
     zone: str,
     night_start: str,
     first_fire,
     day,  # type: ignore[no-untyped-def]
 ) -> None:
-    platform = await Platform.start(connections, day)
+    platform = await Platform.start(connections, connections_for, day)
     try:
         await platform.provision("1001")
         spec = ScheduleSpec(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -81,8 +81,11 @@ class Watcher:
 
 
 @asynccontextmanager
-async def running(connections: Connections) -> AsyncIterator[ServiceRuntime]:
-    service = await build(connections, FakeClock(NOW))
+async def running(
+    connections_for: Callable[[str], Connections],
+) -> AsyncIterator[ServiceRuntime]:
+    """Visibility running as its own principal."""
+    service = await build(connections_for("visibility"), FakeClock(NOW))
     await service.start()
     await flush_all(service.nc)  # the command subscriptions reach the server before requests
     try:

@@ -12,6 +12,7 @@ from contracts.visibility import AddContact, BlockWatcher
 from runtime.clock import FakeClock
 from runtime.config import Connections
 from services.visibility.app import build
+from tests.conftest import ConnectionsFor
 from tests.visibility.harness import NOW, Presence, Watcher, call, settled, wait_known
 
 pytestmark = pytest.mark.integration
@@ -20,11 +21,11 @@ OWNER, WATCHER, BLOCKED = "1001", "1002", "1003"
 
 
 async def test_one_leader_publishes_each_view_once_and_another_takes_over(
-    connections: Connections, nc: NatsClient
+    connections: Connections, connections_for: ConnectionsFor, nc: NatsClient
 ) -> None:
-    first = await build(connections, FakeClock(NOW))
+    first = await build(connections_for("visibility"), FakeClock(NOW))
     await first.start()
-    second = await build(connections, FakeClock(NOW))
+    second = await build(connections_for("visibility"), FakeClock(NOW))
     await second.start()
     presence = Presence(nc)
     try:

@@ -12,6 +12,7 @@ from contracts.errors import ErrorCode
 from contracts.presence import Status
 from contracts.visibility import AddContact, BlockWatcher, GetView
 from runtime.config import Connections
+from tests.conftest import ConnectionsFor
 from tests.visibility.harness import (
     Presence,
     Watcher,
@@ -28,10 +29,10 @@ OWNER, WATCHER, BLOCKED = "1001", "1002", "1003"
 
 
 async def test_after_a_restart_watchers_see_exactly_what_they_saw_before(
-    connections: Connections, nc: NatsClient
+    connections: Connections, connections_for: ConnectionsFor, nc: NatsClient
 ) -> None:
     presence = Presence(nc)
-    async with running(connections) as service:
+    async with running(connections_for) as service:
         await presence.provision(OWNER, WATCHER, BLOCKED)
         await wait_known(connections.database_url, OWNER, WATCHER, BLOCKED)
         await presence.set(OWNER, Status.BUSY)
@@ -42,7 +43,7 @@ async def test_after_a_restart_watchers_see_exactly_what_they_saw_before(
         await settled(service)  # else the next leader replays the tail (same views again)
 
     allowed, blocked = await Watcher(WATCHER).listen(nc), await Watcher(BLOCKED).listen(nc)
-    async with running(connections):
+    async with running(connections_for):
         view = await call(nc, GetView(watcher=WATCHER, extension=OWNER, actor=WATCHER))
         assert view["status"] == "busy"
         hidden = await call(nc, GetView(watcher=BLOCKED, extension=OWNER, actor=BLOCKED))
@@ -54,7 +55,7 @@ async def test_after_a_restart_watchers_see_exactly_what_they_saw_before(
     # A change while no replica leads the fan-out reaches the watcher from the
     # durable consumer when one starts again.
     await presence.set(OWNER, Status.IN_MEETING)
-    async with running(connections):
+    async with running(connections_for):
         assert (await allowed.next())["status"] == "in_meeting"
         await presence.set(OWNER, Status.AVAILABLE)
         assert (await allowed.next())["status"] == "available"
@@ -63,10 +64,10 @@ async def test_after_a_restart_watchers_see_exactly_what_they_saw_before(
 
 
 async def test_a_bad_presence_message_is_dead_lettered_and_the_stream_goes_on(
-    connections: Connections, nc: NatsClient
+    connections: Connections, connections_for: ConnectionsFor, nc: NatsClient
 ) -> None:
     presence = Presence(nc)
-    async with running(connections):
+    async with running(connections_for):
         await presence.provision(OWNER, WATCHER)
         await wait_known(connections.database_url, OWNER, WATCHER)
         watcher = await Watcher(WATCHER).listen(nc)
@@ -87,9 +88,9 @@ async def test_a_bad_presence_message_is_dead_lettered_and_the_stream_goes_on(
 
 
 async def test_a_malformed_command_is_refused_with_a_reason_and_stores_nothing(
-    connections: Connections, nc: NatsClient
+    connections: Connections, connections_for: ConnectionsFor, nc: NatsClient
 ) -> None:
-    async with running(connections) as service:
+    async with running(connections_for) as service:
         msg = await nc.request(
             "voco.cmd.visibility.SetPolicy",
             b'{"owner": "1001", "policy": "sometimes", "actor": "1001"}',

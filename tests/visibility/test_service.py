@@ -24,6 +24,7 @@ from contracts.visibility import (
     WhoWatchesMe,
 )
 from runtime.config import Connections
+from tests.conftest import ConnectionsFor
 from tests.visibility.harness import (
     Presence,
     Watcher,
@@ -49,10 +50,10 @@ def shown(extension: str, status: Status, note: str | None = None) -> dict[str, 
 
 
 async def test_ask_flow_waits_counts_and_accepting_lets_the_watcher_see(
-    connections: Connections, nc: NatsClient
+    connections: Connections, connections_for: ConnectionsFor, nc: NatsClient
 ) -> None:
     presence = Presence(nc)
-    async with running(connections):
+    async with running(connections_for):
         await presence.provision(OWNER, WATCHER, SECOND)
         await wait_known(connections.database_url, OWNER, WATCHER, SECOND)
         watcher = await Watcher(WATCHER).listen(nc)
@@ -92,10 +93,15 @@ async def test_ask_flow_waits_counts_and_accepting_lets_the_watcher_see(
     [(Policy.EVERYONE, "allowed", True), (Policy.NOBODY, "blocked", False)],
 )
 async def test_each_policy_places_a_new_contact_automatically(
-    connections: Connections, nc: NatsClient, policy: Policy, lands_on: str, sees: bool
+    connections: Connections,
+    connections_for: ConnectionsFor,
+    nc: NatsClient,
+    policy: Policy,
+    lands_on: str,
+    sees: bool,
 ) -> None:
     presence = Presence(nc)
-    async with running(connections):
+    async with running(connections_for):
         await presence.provision(OWNER, WATCHER)
         await wait_known(connections.database_url, OWNER, WATCHER)
         if policy is not Policy.EVERYONE:
@@ -123,10 +129,10 @@ async def test_each_policy_places_a_new_contact_automatically(
 
 
 async def test_block_and_unblock_are_seen_live_by_the_watcher(
-    connections: Connections, nc: NatsClient
+    connections: Connections, connections_for: ConnectionsFor, nc: NatsClient
 ) -> None:
     presence = Presence(nc)
-    async with running(connections) as service:
+    async with running(connections_for) as service:
         await presence.provision(OWNER, WATCHER)
         await wait_known(connections.database_url, OWNER, WATCHER)
         watcher = await Watcher(WATCHER).listen(nc)
@@ -160,10 +166,10 @@ async def test_block_and_unblock_are_seen_live_by_the_watcher(
 
 
 async def test_a_policy_change_re_evaluates_every_watcher(
-    connections: Connections, nc: NatsClient
+    connections: Connections, connections_for: ConnectionsFor, nc: NatsClient
 ) -> None:
     presence = Presence(nc)
-    async with running(connections):
+    async with running(connections_for):
         await presence.provision(OWNER, WATCHER, SECOND)
         await wait_known(connections.database_url, OWNER, WATCHER, SECOND)
         placed, chosen = await Watcher(WATCHER).listen(nc), await Watcher(SECOND).listen(nc)
@@ -187,10 +193,10 @@ async def test_a_policy_change_re_evaluates_every_watcher(
 
 
 async def test_an_administrator_acts_for_a_user_and_it_is_recorded(
-    connections: Connections, nc: NatsClient
+    connections: Connections, connections_for: ConnectionsFor, nc: NatsClient
 ) -> None:
     presence = Presence(nc)
-    async with running(connections) as service:
+    async with running(connections_for) as service:
         await presence.provision(OWNER, WATCHER)
         await wait_known(connections.database_url, OWNER, WATCHER)
         command = SetPolicy(owner=OWNER, policy=Policy.ASK, actor="admin-1", role=Role.ADMIN)

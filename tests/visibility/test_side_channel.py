@@ -17,6 +17,7 @@ from nats.aio.client import Client as NatsClient
 from contracts.presence import Status
 from contracts.visibility import AddContact, BlockWatcher, GetContacts, GetView, RemoveContact
 from runtime.config import Connections
+from tests.conftest import ConnectionsFor
 from tests.visibility.harness import (
     Presence,
     Watcher,
@@ -39,10 +40,10 @@ def same_shape(raw: bytes, extension: str) -> bytes:
 
 
 async def test_blocked_offline_and_nonexistent_look_the_same(
-    connections: Connections, nc: NatsClient
+    connections: Connections, connections_for: ConnectionsFor, nc: NatsClient
 ) -> None:
     presence = Presence(nc)
-    async with running(connections):
+    async with running(connections_for):
         await presence.provision(WATCHER, BLOCKING, OFFLINE)
         await wait_known(connections.database_url, WATCHER, BLOCKING, OFFLINE)
         await presence.set(BLOCKING, Status.AVAILABLE, "at my desk")

@@ -12,6 +12,7 @@ from runtime.bus import flush_all, request
 from runtime.clock import FakeClock
 from runtime.config import Connections
 from services.presence.app import build as build_presence
+from tests.conftest import ConnectionsFor
 from tests.principals import ADMIN
 from tests.visibility.harness import NOW, Watcher, call, running, wait_known, wait_presence
 
@@ -21,13 +22,13 @@ OWNER, ASKER, BLOCKED = "2001", "2002", "2003"
 
 
 async def test_status_set_on_the_presence_service_reaches_only_allowed_watchers(
-    connections: Connections, nc: NatsClient
+    connections: Connections, connections_for: ConnectionsFor, nc: NatsClient
 ) -> None:
-    presence = await build_presence(connections, FakeClock(NOW))
+    presence = await build_presence(connections_for("presence"), FakeClock(NOW))
     await presence.start()
     await flush_all(presence.nc)
     try:
-        async with running(connections):
+        async with running(connections_for):
             for extension in (OWNER, ASKER, BLOCKED):
                 await request(
                     nc,
