@@ -183,6 +183,16 @@ class Stream:
             if event[0] == kind:
                 return event
 
+    async def presence(
+        self, extension: str, status: str, timeout: float = 5.0
+    ) -> tuple[str, Any, str | None]:
+        """Until a view of `extension` showing `status` (a contact just added is announced
+        with one view first, which may come after `ready`)."""
+        while True:
+            event = await self.until("presence", timeout)
+            if event[1]["extension"] == extension and event[1]["status"] == status:
+                return event
+
     async def nothing_within(self, seconds: float) -> None:
         try:
             event = await self.next(seconds)
