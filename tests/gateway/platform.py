@@ -128,7 +128,7 @@ async def running_gateway(
     )
     task = asyncio.create_task(server.serve())
     try:
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
         gateway = Gateway(f"http://127.0.0.1:{port}", app, clock, nc, services)

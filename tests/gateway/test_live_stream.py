@@ -20,7 +20,7 @@ async def test_a_watcher_sees_a_contacts_change_and_the_user_their_own(gateway: 
         await bens.until("ready")
         await anns.until("ready")
         await ann.put("/api/users/1001/status", json={"status": "busy", "note": "call"})
-        kind, seen, event_id = await bens.presence("1001", "busy")
+        _kind, seen, event_id = await bens.presence("1001", "busy")
         assert seen == {
             "extension": "1001",
             "status": "busy",
@@ -48,9 +48,7 @@ async def test_a_blocked_watcher_sees_what_an_offline_users_and_a_strangers_watc
         assert [kind for kind, *_ in first] == ["ready", "ready"]
         for status in ("busy", "in_meeting"):
             await owner.put("/api/users/1001/status", json={"status": status, "note": "x"})
-        await asyncio.gather(
-            blocked_stream.nothing_within(0.5), watcher_stream.nothing_within(0.5)
-        )
+        await asyncio.gather(blocked_stream.nothing_within(0.5), watcher_stream.nothing_within(0.5))
 
     def without_extension(answer: dict[str, object]) -> dict[str, object]:
         return {k: v for k, v in answer.items() if k != "extension"}
@@ -62,7 +60,8 @@ async def test_a_blocked_watcher_sees_what_an_offline_users_and_a_strangers_watc
     ]
     assert [r.status_code for r in reads] == [200, 200, 200]
     assert len({str(without_extension(r.json())) for r in reads}) == 1
-    assert reads[0].json()["status"] == "offline" and reads[0].json()["note"] is None
+    assert reads[0].json()["status"] == "offline"
+    assert reads[0].json()["note"] is None
     blocked_contacts = (await blocked.get("/api/users/1002/contacts")).json()
     watcher_contacts = (await watcher.get("/api/users/1003/contacts")).json()
     assert str(blocked_contacts).replace("1001", "X") == str(watcher_contacts).replace("1004", "X")

@@ -65,7 +65,10 @@ class Platform(threading.Thread):
             connections = Connections(nats_url=self.nats_server.url, database_url=dsn)
             async with running_gateway(connections) as gateway:
                 admin = await gateway.sign_in("admin", bearer=True)
-                self.url, self.headers = gateway.url, {"Authorization": admin.headers["Authorization"]}
+                self.url, self.headers = (
+                    gateway.url,
+                    {"Authorization": admin.headers["Authorization"]},
+                )
                 await admin.aclose()
                 self.ready.set()
                 await self._stopping.wait()
