@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -211,7 +212,7 @@ async def test_answers_carry_security_headers_and_a_huge_body_is_refused(gateway
     assert huge.status_code == 413
     assert huge.json()["error"]["code"] == "invalid"
 
-    async def chunks():  # no content-length
+    async def chunks() -> AsyncIterator[bytes]:  # no content-length
         for _ in range(100):
             yield b" " * 1000
 
