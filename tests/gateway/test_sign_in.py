@@ -12,6 +12,12 @@ import pytest
 
 from tests.gateway.platform import FAST, PASSWORDS, Gateway
 
+
+@pytest.fixture
+def gateway(presence_gateway: Gateway) -> Gateway:
+    return presence_gateway
+
+
 pytestmark = pytest.mark.integration
 
 
