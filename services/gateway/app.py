@@ -136,6 +136,9 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry would continue the trace a browser's `traceparent`
+        # names; TraceRequests starts every request's trace afresh instead.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     errors.install(app)
     for module in (session, presence, schedule, visibility, calls, admin, stream):
