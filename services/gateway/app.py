@@ -119,12 +119,15 @@ def create_app(
         app.state.edge = edge
         stopping = asyncio.Event()
         sweeper = asyncio.create_task(run_sweeper(edge, stopping), name="session-sweeper")
+        keepalive = asyncio.create_task(
+            edge.live.keep_alive(config.stream_keepalive_seconds, stopping), name="keepalive"
+        )
         log.info("gateway started", extra={"port": config.port})
         try:
             yield {}
         finally:
             stopping.set()
-            await sweeper
+            await asyncio.gather(sweeper, keepalive)
             await edge.close()
             log.info("gateway stopped")
 
