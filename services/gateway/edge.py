@@ -17,7 +17,7 @@ from runtime.bus import connect, request
 from runtime.clock import Clock, SystemClock
 from runtime.config import Connections
 from runtime.eventstore import EventStore, create_pool
-from services.gateway.accounts.domain import EXTENSION_PATTERN
+from services.gateway.accounts.domain import EXTENSION_PATTERN, AccountRole
 from services.gateway.accounts.store import ACCOUNTS_SQL, AccountStore
 from services.gateway.config import GatewayConfig
 from services.gateway.identity import Principal, stamped
@@ -68,7 +68,7 @@ class Edge:
             await request(
                 self.nc,
                 "presence",
-                SignIn(extension=login, session_id=session_id, actor=login),
+                stamped(SignIn(extension=login, session_id=session_id), _as_client(login)),
                 timeout=self.config.request_timeout_seconds,
             )
         except Exception as error:  # sign-in works without presence; automation catches up
@@ -84,7 +84,7 @@ class Edge:
             await request(
                 self.nc,
                 "presence",
-                SignOut(extension=login, session_id=session_id, actor=login),
+                stamped(SignOut(extension=login, session_id=session_id), _as_client(login)),
                 timeout=self.config.request_timeout_seconds,
             )
         except Exception as error:
@@ -107,6 +107,19 @@ class Edge:
         if not self.nc.is_closed:
             await self.nc.drain()
         await self.pool.close()
+
+
+def _as_client(login: str) -> Principal:
+    """A session's own sign-in and sign-out: the user, through a client (an
+    administrator's session included: it is their own client that comes and goes)."""
+    return Principal(
+        login=login,
+        role=AccountRole.USER,
+        session_id="",
+        kind="",
+        csrf_token="",
+        must_change_password=False,
+    )
 
 
 def _is_extension(login: str) -> bool:
