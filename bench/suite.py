@@ -21,8 +21,8 @@ import nats
 from nats.aio.msg import Msg
 
 from bench import gateway as gateway_bench
+from bench import gateway_fanout, seed
 from bench import scheduler as scheduler_bench
-from bench import seed
 from bench import visibility as visibility_bench
 from bench.harness import Latency, Servers, create_database, delete_streams, rss_mb, service_env
 from bench.routing import cpu_seconds
@@ -310,5 +310,5 @@ async def scale(s: Servers, quick: bool) -> dict[str, Any]:
 
 async def edge(s: Servers, quick: bool) -> dict[str, Any]:
     figures = await gateway_bench.edge(s, quick, await fresh(s, "bench_edge"))
-    fanned = await gateway_bench.fan_out(s, quick, await fresh(s, "bench_edge_fanout"))
+    fanned = await gateway_fanout.fan_out(s, quick, await fresh(s, "bench_edge_fanout"))
     return {**figures, "fan_out": fanned}
