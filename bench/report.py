@@ -174,6 +174,53 @@ def rows(r: dict[str, Any]) -> list[Row]:
             )
     if "scale" in r:
         out += _scale_rows(r["scale"])
+    if "edge" in r:
+        out += _edge_rows(r["edge"], rtt, commit)
+    return out
+
+
+def _edge_rows(e: dict[str, Any], rtt: dict[str, Any], commit: dict[str, Any]) -> list[Row]:
+    """HTTP status change -> the watcher's live stream, against an HTTP request that does
+    nothing plus the NATS round trip and the Postgres commit (issue 12)."""
+    out = []
+    for q in ("p50", "p99"):
+        measured = e["status_to_stream"][f"{q}_ms"]
+        floor = e["http_noop"][f"{q}_ms"] + rtt[f"{q}_ms"] + commit[f"{q}_ms"]
+        out.append(
+            Row(
+                f"edge: HTTP status change -> watcher's live stream (SSE), {q}",
+                "report (issue 12)",
+                _ms(measured),
+                f"{floor:.2f} ms (HTTP no-op+RTT+commit {q})",
+                _ratio(measured, floor),
+                None,
+            )
+        )
+    fo = e.get("fan_out")
+    if fo:
+        n, full = fo["watchers"], fo["watchers"] >= 1000
+        for q, goal in (("p50", 20), ("p99", 50)):
+            measured = fo["change_to_last_watcher"][f"{q}_ms"]
+            out.append(
+                Row(
+                    f"edge: one status change -> last of {n:,} live streams, {q}",
+                    f"<= {goal} ms at 1,000 (issue 12)",
+                    _ms(measured),
+                    "XMPP servers here: 78-223 ms p50",
+                    None,
+                    measured <= goal if full else None,
+                )
+            )
+        out.append(
+            Row(
+                "edge: CPU per live-stream delivery",
+                "report (issue 12)",
+                f"{fo['edge_cpu_us_per_delivery']} us",
+                "—",
+                None,
+                None,
+            )
+        )
     return out
 
 

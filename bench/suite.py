@@ -20,8 +20,9 @@ from typing import Any
 import nats
 from nats.aio.msg import Msg
 
+from bench import gateway as gateway_bench
+from bench import gateway_fanout, seed
 from bench import scheduler as scheduler_bench
-from bench import seed
 from bench import visibility as visibility_bench
 from bench.harness import Latency, Servers, create_database, delete_streams, rss_mb, service_env
 from bench.principals import ADMIN, as_user
@@ -307,3 +308,12 @@ async def scale(s: Servers, quick: bool) -> dict[str, Any]:
             "empty": empty,
         }
     return out
+
+
+# --- the edge: HTTP status change to the watcher's live stream -------------------------
+
+
+async def edge(s: Servers, quick: bool) -> dict[str, Any]:
+    figures = await gateway_bench.edge(s, quick, await fresh(s, "bench_edge"))
+    fanned = await gateway_fanout.fan_out(s, quick, await fresh(s, "bench_edge_fanout"))
+    return {**figures, "fan_out": fanned}

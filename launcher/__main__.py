@@ -36,7 +36,7 @@ from launcher.migrate import migrate_services
 from launcher.paths import ROOT, data_dir
 from launcher.postgres import PostgresServer, run_async
 from launcher.processes import LaunchError, NatsServer
-from launcher.services import DEMO_LOADERS, SERVICES
+from launcher.services import LOADERS, SERVICES
 from launcher.supervisor import Child, GiveUp, RestartPolicy, Supervisor
 from runtime.config import redact_url
 
@@ -146,17 +146,18 @@ def main() -> int:
             )
             assert child.process is not None
             say(f"{name:<27} pid {child.process.pid}, log {child.log}")
-        if not args.no_demo:
-            for module in DEMO_LOADERS:
-                loaded = subprocess.run(
-                    [sys.executable, "-m", module],
-                    env=env_for("operator"),
-                    capture_output=True,
-                    text=True,
-                    timeout=120,
-                )
-                output = (loaded.stdout + loaded.stderr).strip().splitlines()
-                say(output[-1] if output else f"{module} finished with {loaded.returncode}")
+        for principal, module, demo_only in LOADERS:
+            if demo_only and args.no_demo:
+                continue
+            loaded = subprocess.run(
+                [sys.executable, "-m", module],
+                env=env_for(principal),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            output = (loaded.stdout + loaded.stderr).strip().splitlines()
+            say(output[-1] if output else f"{module} finished with {loaded.returncode}")
         say(
             f"the operator's NATS URL (for the CLI) is in {endpoints_file()}; "
             "try: ./voco status get 1001"

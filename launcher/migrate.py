@@ -23,6 +23,7 @@ import asyncpg
 
 from runtime.config import redact_url
 from runtime.schema import migrate
+from services.gateway.edge import TABLES_SQL as GATEWAY_SQL
 from services.presence.read_model import TABLES_SQL as PRESENCE_SQL
 from services.routing.app import TABLES_SQL as ROUTING_SQL
 from services.scheduler.tables import EXTRA_SQL as SCHEDULER_SQL
@@ -34,6 +35,7 @@ MIGRATIONS: dict[str, tuple[str, str]] = {
     "routing": ("routing", ROUTING_SQL),
     "scheduler": ("scheduler", SCHEDULER_SQL),
     "visibility": ("visibility", VISIBILITY_SQL),
+    "gateway": ("gateway", GATEWAY_SQL),  # accounts and sessions
 }
 
 

@@ -12,9 +12,16 @@ SERVICES: list[tuple[str, str]] = [
     # The PBX simulator: registers the demo devices of 1001-1005 and places a demo call
     # every 20 s unless VOCO_DEMO=0 (./voco up --no-demo sets it).
     ("pbxsim", "services.pbxsim"),
+    # The edge: the HTTP API and live stream on VOCO_HTTP_HOST:VOCO_HTTP_PORT (127.0.0.1:8080).
+    ("gateway", "services.gateway"),
 ]
 
-DEMO_LOADERS: list[str] = [
-    "services.presence.demo",
+LOADERS: list[tuple[str, str, bool]] = [
+    # (principal it runs as, module, demo only)
+    ("operator", "services.presence.demo", True),
+    # The administrator's account always (or nobody could sign in), and with the demo
+    # accounts 1001-1005; prints the web client's URL and the sign-ins.
+    ("gateway", "services.gateway.demo", False),
 ]
-"""One-shot modules `./voco up` runs after the services start (skipped with --no-demo)."""
+"""One-shot modules `./voco up` runs after the services start, each as its principal;
+the demo ones are skipped with --no-demo (VOCO_DEMO=0)."""

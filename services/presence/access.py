@@ -48,8 +48,10 @@ ACCESS: dict[type[Acting], Rule] = {
     SaveRingGroup: ADMINISTRATORS,
     SaveIvr: ADMINISTRATORS,
     ConfigureFeatureCodes: ADMINISTRATORS,
-    # What only the PBX path, the service's own timers and the scheduler report.
-    ReportDevice: SERVICES,
+    # Devices: the PBX path reports them; an administrator sets one up for a user (the
+    # edge's admin pages), as a PBX administrator assigns phones to extensions.
+    ReportDevice: ADMINISTRATORS,
+    # What only the service's own timers and the scheduler issue.
     DetectIdle: SERVICES,
     ExpireNote: SERVICES,
     SwitchUsers: SERVICES,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contracts.base import Acting
-from contracts.routing import ExplainCall, WhatIf
+from contracts.routing import ExplainCall, ListCalls, WhatIf
 from runtime.access import Rule, own, party
 
 CALL_PARTIES = "caller, callee or forward target of the call"
@@ -14,4 +14,6 @@ ACCESS: dict[type[Acting], Rule] = {
     ExplainCall: party(CALL_PARTIES),
     # "What happens if X calls me": a user plays only calls to themself.
     WhatIf: own("callee"),
+    # "My calls": a user lists only the calls they placed or were dialled on.
+    ListCalls: own("extension"),
 }

@@ -16,7 +16,14 @@ from contracts import pbx
 from contracts.base import UnknownMessageType
 from contracts.errors import NotFound
 from contracts.presence import PRESENCE_STREAM, PRESENCE_SUBJECTS
-from contracts.routing import ROUTING_STREAM, ROUTING_SUBJECTS, ExplainCall, Explanation, WhatIf
+from contracts.routing import (
+    ROUTING_STREAM,
+    ROUTING_SUBJECTS,
+    ExplainCall,
+    Explanation,
+    ListCalls,
+    WhatIf,
+)
 from contracts.visibility import VISIBILITY_STREAM, VISIBILITY_SUBJECTS
 from runtime.access import GuardedRoutes, authorize_party, principal_of
 from runtime.bus import explain_validation
@@ -27,6 +34,7 @@ from runtime.decider import CommandRunner, Job, StateCache
 from runtime.eventstore import Checkpoint, Conn
 from runtime.service import ServiceRuntime, ensure_stream, open_runtime
 from services.routing.access import ACCESS
+from services.routing.calls import CALLS_SQL, CallQueries
 from services.routing.directory_store import READ_MODEL_SQL, DirectoryStore, extension_view
 from services.routing.domain.call import (
     CallCommand,
@@ -54,7 +62,7 @@ from services.routing.timers import TIMER_PROJECTION, TIMERS_SQL, TimerWheel, st
 
 log = logging.getLogger(__name__)
 SCHEMA = "routing"
-TABLES_SQL = READ_MODEL_SQL + TIMERS_SQL + HELD_CALLS_SQL + FAVOURITES_SQL
+TABLES_SQL = READ_MODEL_SQL + TIMERS_SQL + HELD_CALLS_SQL + FAVOURITES_SQL + CALLS_SQL
 """Every table of routing's schema beside the event store's (the bench seeds them too)."""
 MEMORY = StorageType.MEMORY
 
@@ -280,6 +288,7 @@ async def build(
     routes = GuardedRoutes(runtime.commands, ACCESS)
     routes.route(ExplainCall, routing.explain_call)
     routes.route(WhatIf, routing.what_if)
+    routes.route(ListCalls, CallQueries(runtime.store).list_calls)
     runtime.workers.append(routing.timers)
     runtime.routing = routing  # type: ignore[attr-defined]  # tests reach the shell
     return runtime

@@ -48,7 +48,7 @@ EXPECTED: dict[type[Acting], str] = {
     SaveRingGroup: "admin",
     SaveIvr: "admin",
     ConfigureFeatureCodes: "admin",
-    ReportDevice: "service",
+    ReportDevice: "admin",
     DetectIdle: "service",
     ExpireNote: "service",
     SwitchUsers: "service",

@@ -138,14 +138,16 @@ async def test_only_administrators_change_the_directory(nc: NatsClient, users: N
     assert await send(nc, SaveRingGroup(**group, **ADMIN)) == {"group_id": "sales"}
 
 
-async def test_only_services_report_devices_and_fire_automation(
+async def test_only_administrators_and_services_report_devices_and_only_services_automation(
     nc: NatsClient, users: None
 ) -> None:
     device = {"extension": "1001", "device_id": "1001-desk", "state": DeviceState.BUSY}
+    await forbidden(nc, ReportDevice(**device, **as_user("1001")))
     for principal in (as_user("1001"), ADMIN):
-        await forbidden(nc, ReportDevice(**device, **principal))
         await forbidden(nc, DetectIdle(extension="1001", at=NOW, **principal))
     assert (await send(nc, ReportDevice(**device, **SERVICE)))["devices"]["1001-desk"] == "busy"
+    idle = {**device, "state": DeviceState.IDLE}
+    assert (await send(nc, ReportDevice(**idle, **ADMIN)))["devices"]["1001-desk"] == "idle"
 
 
 async def test_switch_users_is_for_services_and_each_switch_is_authorized_alone(
