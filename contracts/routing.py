@@ -193,3 +193,30 @@ class Explanation(BaseModel):
     call_id: str
     outcome: str
     steps: list[ExplainedStep]
+
+
+@event
+class ListCalls(Command):
+    """The calls an extension placed or was dialled on, newest first (the edge's "my calls").
+
+    With `call_id`, only that call if the extension took part in it: the edge asks this
+    before it explains a call to a user, so nobody reads another's call.
+    """
+
+    type_name = "ListCalls"
+    extension: Extension
+    call_id: CallId | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class CallSummary(BaseModel):
+    call_id: str
+    at: str
+    caller: str
+    callee: str
+    last_step: str
+
+
+class CallList(BaseModel):
+    extension: str
+    calls: list[CallSummary]

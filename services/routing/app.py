@@ -14,7 +14,14 @@ from contracts import pbx
 from contracts.base import UnknownMessageType
 from contracts.errors import NotFound
 from contracts.presence import PRESENCE_STREAM, PRESENCE_SUBJECTS
-from contracts.routing import ROUTING_STREAM, ROUTING_SUBJECTS, ExplainCall, Explanation, WhatIf
+from contracts.routing import (
+    ROUTING_STREAM,
+    ROUTING_SUBJECTS,
+    ExplainCall,
+    Explanation,
+    ListCalls,
+    WhatIf,
+)
 from runtime.bus import explain_validation
 from runtime.clock import Clock
 from runtime.config import Connections, env_float, env_int
@@ -22,6 +29,7 @@ from runtime.consumer import CheckpointedConsumer, Delivery, Rejected
 from runtime.decider import CommandRunner, Job, StateCache
 from runtime.eventstore import Checkpoint, Conn
 from runtime.service import ServiceRuntime, ensure_stream, open_runtime
+from services.routing.calls import CALLS_SQL, CallQueries
 from services.routing.directory_store import READ_MODEL_SQL, DirectoryStore
 from services.routing.domain.call import (
     CallCommand,
@@ -170,7 +178,7 @@ async def build(
         schema,
         connections,
         clock=clock,
-        extra_sql=READ_MODEL_SQL + TIMERS_SQL,
+        extra_sql=READ_MODEL_SQL + TIMERS_SQL + CALLS_SQL,
         consumed_streams={pbx.PBX_STREAM: pbx.PBX_SUBJECTS, PRESENCE_STREAM: PRESENCE_SUBJECTS},
         pool_size=env_int("VOCO_ROUTING_POOL_SIZE", 10),
     )
@@ -206,6 +214,7 @@ async def build(
     )
     runtime.commands.route(ExplainCall, routing.explain_call)
     runtime.commands.route(WhatIf, routing.what_if)
+    runtime.commands.route(ListCalls, CallQueries(runtime.store).list_calls)
     runtime.workers.append(routing.timers)
     runtime.routing = routing  # type: ignore[attr-defined]  # tests reach the shell
     return runtime

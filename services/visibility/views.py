@@ -7,6 +7,8 @@ change (10,000 for one popular user) and buy nothing. Order per watcher holds
 because one connection publishes them all, from one task at a time (the lock), in the
 order of the user's stream versions (older or repeated versions are skipped).
 
+Each user also receives their own presence on `voco.view.<user>.<user>`.
+
 A watcher who may not see a user gets `WatchedPresence.offline`, byte for byte what a
 really offline user sends, and at the same moments: when the contact is added, when
 the owner's decision or policy change takes effect, and never after.
@@ -40,10 +42,13 @@ class ViewPublisher:
                 return 0
             payload = encode_view(presence)
             self.index.latest[watched] = (payload, version)
+            publish = self.nc.publish
+            # The user's own view of themselves: the edge streams a user's own changes
+            # from the same subjects as their contacts' (a user may always see themselves).
+            await publish(view_subject(watched, watched), payload)
             watchers = self.index.allowed.get(watched)
             if not watchers:
                 return 0
-            publish = self.nc.publish
             for watcher in tuple(watchers):
                 await publish(f"voco.view.{watcher}.{watched}", payload)
             return len(watchers)

@@ -201,3 +201,16 @@ async def test_an_administrator_acts_for_a_user_and_it_is_recorded(
         anonymous = await error_of(nc, SetPolicy(owner=OWNER, policy=Policy.NOBODY))
         assert anonymous.code is ErrorCode.FORBIDDEN
         assert len(await service.store.load(f"visibility:{OWNER}")) == 1  # nothing changed
+
+
+async def test_a_user_receives_their_own_presence_on_their_own_view_subject(
+    connections: Connections, nc: NatsClient
+) -> None:
+    presence = Presence(nc)
+    async with running(connections):
+        await presence.provision(OWNER, WATCHER)
+        await wait_known(connections.database_url, OWNER, WATCHER)
+        owner, watcher = await Watcher(OWNER).listen(nc), await Watcher(WATCHER).listen(nc)
+        await presence.set(OWNER, Status.IN_MEETING, note="standup")
+        assert await owner.next() == shown(OWNER, Status.IN_MEETING, note="standup")
+        await watcher.nothing_within()  # 1002 is not a contact: nothing of 1001 reaches it
