@@ -64,18 +64,25 @@ const del = (path) => call("DELETE", path);
 const u = (ext) => `/api/users/${encodeURIComponent(ext)}`;
 const q = (s) => encodeURIComponent(s);
 
-function remember(session) {
-  if (session && session.csrf_token) csrfToken = session.csrf_token;
-  return session;
+/** The edge's SignedIn answer as the page uses it: who, their role, the CSRF token. */
+function remember(signedIn) {
+  csrfToken = signedIn.csrf_token;
+  const account = signedIn.account || {};
+  return {
+    extension: account.login,
+    display_name: account.display_name,
+    role: account.role,
+    must_change_password: Boolean(account.must_change_password),
+  };
 }
 
 export const api = {
   // session
   session: async () => remember(await get("/api/session")),
-  signIn: async (extension, password) => remember(await post("/api/session", { extension, password })),
+  signIn: async (login, password) => remember(await post("/api/session", { login, password })),
   signOut: () => del("/api/session"),
   changePassword: (current_password, new_password) =>
-    post("/api/session/password", { current_password, new_password }),
+    put("/api/session/password", { current_password, new_password }),
 
   // my presence and profiles (ext is the signed-in user's, or any for an administrator)
   presence: (ext) => get(`${u(ext)}/presence`),
@@ -135,12 +142,12 @@ export const api = {
       try {
         data = JSON.parse(e.data);
       } catch {
-        return;
+        data = null;
       }
       onMessage(e.type, data);
     };
     source.onmessage = deliver;
-    for (const type of ["presence", "view", "me", "visibility", "profile", "call", "reload"]) {
+    for (const type of ["presence", "visibility", "profile", "call", "reload", "signed_out"]) {
       source.addEventListener(type, deliver);
     }
     source.onopen = () => onState("open");

@@ -3,7 +3,9 @@
 import { api } from "./api.js";
 import { announce, button, h, replace } from "./dom.js";
 import { statusBadge } from "./presence.js";
-import { isAdmin, on, refreshMe, refreshPending, startLive, state, stopLive } from "./state.js";
+import {
+  hasExtension, isAdmin, on, refreshMe, refreshPending, startLive, state, stopLive,
+} from "./state.js";
 import * as admin from "./screens/admin.js";
 import * as calls from "./screens/calls.js";
 import * as home from "./screens/home.js";
@@ -53,6 +55,10 @@ async function route() {
     const match = pattern.exec(current);
     if (!match) continue;
     if (screen === admin && !isAdmin()) break;
+    if (screen !== admin && !hasExtension()) {
+      window.location.hash = "#/admin";
+      return;
+    }
     renderNav(current);
     document.title = `${title} · Voco`;
     cleanup = (await screen.render(main, match.groups || {})) || null;
@@ -112,6 +118,10 @@ function renderNav(current) {
     hidden: state.pendingCount === 0,
     "aria-label": `${state.pendingCount} pending`,
   }, String(state.pendingCount));
+  if (!hasExtension()) {
+    replace(nav, link("/admin", "Admin"));
+    return;
+  }
   replace(
     nav,
     link("/", "Contacts"),
@@ -145,7 +155,7 @@ async function start(session) {
     return;
   }
   showShell(true);
-  await Promise.all([refreshMe(), refreshPending()]);
+  if (hasExtension()) await Promise.all([refreshMe(), refreshPending()]);
   renderHeader();
   unsubscribeShell.push(
     on("pending", (list) => {
@@ -154,11 +164,24 @@ async function start(session) {
       if (list.length > before) announce(`${list.length} pending presence requests`);
     }),
   );
-  startLive();
-  if (!window.location.hash) window.location.hash = "#/";
+  if (hasExtension()) {
+    startLive();
+    pollPending();
+  }
+  if (!window.location.hash) window.location.hash = hasExtension() ? "#/" : "#/admin";
   await route();
   performance.mark("voco-interactive");
 }
+
+let pendingPoll = 0;
+/** The live stream carries presence, not visibility: the request count is asked for. */
+function pollPending() {
+  clearInterval(pendingPoll);
+  pendingPoll = setInterval(() => {
+    if (document.visibilityState === "visible") refreshPending().catch(() => {});
+  }, PENDING_POLL_MS);
+}
+const PENDING_POLL_MS = 5000;
 
 async function signOut() {
   try {
@@ -171,6 +194,7 @@ async function signOut() {
 
 function endSession() {
   stopLive();
+  clearInterval(pendingPoll);
   while (unsubscribeShell.length) unsubscribeShell.pop()();
   state.session = null;
   state.me = null;

@@ -25,6 +25,11 @@ export function me() {
   return state.session?.extension;
 }
 
+/** An administrator's login may name no extension: then there is no "my" presence. */
+export function hasExtension() {
+  return /^[0-9]{2,10}$/.test(me() || "");
+}
+
 export function isAdmin() {
   return state.session?.role === "admin";
 }
@@ -73,6 +78,10 @@ export function startLive() {
     (type, data) => {
       if (type === "reload") {
         window.location.reload();
+        return;
+      }
+      if (type === "signed_out") {
+        window.dispatchEvent(new Event("voco:signed-out"));
         return;
       }
       const item = data && data.data && typeof data.data === "object" ? data.data : data;

@@ -4,7 +4,7 @@ import { clearErrors, field, formError, h, replace, showErrors } from "../dom.js
 
 export function render(main, { onSignedIn }) {
   const extension = h("input", {
-    name: "extension", autocomplete: "username", inputmode: "numeric", required: true,
+    name: "login", autocomplete: "username", required: true,
   });
   const password = h("input", {
     name: "password", type: "password", autocomplete: "current-password", required: true,
@@ -13,7 +13,7 @@ export function render(main, { onSignedIn }) {
     "form",
     { class: "card", "aria-labelledby": "signin-title", novalidate: true },
     h("h1", { id: "signin-title" }, "Sign in to Voco"),
-    field("Extension", extension, { field: "extension" }),
+    field("Extension or login", extension, { field: "login" }),
     field("Password", password, { field: "password" }),
     formError(),
     h("button", { type: "submit", class: "primary" }, "Sign in"),
