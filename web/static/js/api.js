@@ -89,46 +89,49 @@ export const api = {
   setStatus: (ext, status, note, note_expires_at) =>
     put(`${u(ext)}/status`, { status, note: note || null, note_expires_at: note_expires_at || null }),
   profiles: (ext) => get(`${u(ext)}/profiles`),
-  saveProfile: (ext, profile) => put(`${u(ext)}/profiles/${q(profile.id)}`, profile),
+  saveProfile: (ext, { id, ...profile }) => put(`${u(ext)}/profiles/${q(id)}`, profile),
   deleteProfile: (ext, id) => del(`${u(ext)}/profiles/${q(id)}`),
   activateProfile: (ext, id) => post(`${u(ext)}/profiles/${q(id)}/activate`),
   devices: (ext) => get(`${u(ext)}/devices`),
 
   // contacts and visibility
   contacts: (ext) => get(`${u(ext)}/contacts`),
-  addContact: (ext, contact) => post(`${u(ext)}/contacts`, { contact }),
+  addContact: (ext, contact) => put(`${u(ext)}/contacts/${q(contact)}`),
   removeContact: (ext, contact) => del(`${u(ext)}/contacts/${q(contact)}`),
   setPolicy: (ext, policy) => put(`${u(ext)}/visibility/policy`, { policy }),
-  pending: (ext) => get(`${u(ext)}/visibility/pending`),
-  accept: (ext, watcher) => post(`${u(ext)}/visibility/pending/${q(watcher)}/accept`),
-  block: (ext, watcher) => post(`${u(ext)}/visibility/pending/${q(watcher)}/block`),
+  pending: (ext) => get(`${u(ext)}/requests`),
+  accept: (ext, watcher) => post(`${u(ext)}/requests/${q(watcher)}/accept`),
+  block: (ext, watcher) => post(`${u(ext)}/requests/${q(watcher)}/block`),
   allowed: (ext) => get(`${u(ext)}/visibility/allowed`),
   blocked: (ext) => get(`${u(ext)}/visibility/blocked`),
-  allow: (ext, watcher) => put(`${u(ext)}/visibility/allowed/${q(watcher)}`, {}),
-  blockWatcher: (ext, watcher) => put(`${u(ext)}/visibility/blocked/${q(watcher)}`, {}),
-  whoCanSeeMe: (ext) => get(`${u(ext)}/visibility/who-can-see-me`),
-  whoWatchesMe: (ext) => get(`${u(ext)}/visibility/who-watches-me`),
+  allow: (ext, watcher) => put(`${u(ext)}/visibility/allowed/${q(watcher)}`),
+  blockWatcher: (ext, watcher) => put(`${u(ext)}/visibility/blocked/${q(watcher)}`),
+  whoCanSeeMe: (ext) => get(`${u(ext)}/visibility`),
+  whoWatchesMe: (ext) => get(`${u(ext)}/watchers`),
 
   // calls
   calls: (ext) => get(`${u(ext)}/calls`),
-  explain: (callId) => get(`/api/calls/${q(callId)}/explanation`),
+  explain: (ext, callId) => get(`${u(ext)}/calls/${q(callId)}`),
   whatIf: (ext, body) => post(`${u(ext)}/what-if`, body),
 
   // schedule
   schedule: (ext, at) => get(`${u(ext)}/schedule${at ? `?at=${q(at)}` : ""}`),
   saveSchedule: (ext, schedule) => put(`${u(ext)}/schedule`, schedule),
-  addOverride: (ext, override) => post(`${u(ext)}/schedule/overrides`, override),
+  addOverride: (ext, { override_id, ...override }) =>
+    put(`${u(ext)}/schedule/overrides/${q(override_id)}`, override),
   cancelOverride: (ext, id) => del(`${u(ext)}/schedule/overrides/${q(id)}`),
 
   // administration
-  users: () => get("/api/admin/users"),
-  createUser: (body) => post("/api/admin/users", body),
-  resetPassword: (ext, password) => post(`/api/admin/users/${q(ext)}/password`, { password }),
-  reportDevice: (ext, device_id, state) => put(`${u(ext)}/devices/${q(device_id)}`, { state }),
+  users: () => get("/api/admin/accounts"),
+  createUser: (body) => post("/api/admin/accounts", body),
+  resetPassword: (login, password) =>
+    put(`/api/admin/accounts/${q(login)}/password`, { password: password || null, must_change_password: true }),
+  reportDevice: (ext, device_id, state) =>
+    put(`/api/admin/users/${q(ext)}/devices/${q(device_id)}`, { state }),
   ringGroups: () => get("/api/admin/ring-groups"),
-  saveRingGroup: (group) => put(`/api/admin/ring-groups/${q(group.group_id)}`, group),
+  saveRingGroup: ({ group_id, ...group }) => put(`/api/admin/ring-groups/${q(group_id)}`, group),
   ivrs: () => get("/api/admin/ivrs"),
-  saveIvr: (ivr) => put(`/api/admin/ivrs/${q(ivr.ivr_id)}`, ivr),
+  saveIvr: ({ ivr_id, ...ivr }) => put(`/api/admin/ivrs/${q(ivr_id)}`, ivr),
   featureCodes: () => get("/api/admin/feature-codes"),
   saveFeatureCodes: (codes) => put("/api/admin/feature-codes", { codes }),
   companySchedule: () => get("/api/admin/company-schedule"),
@@ -147,7 +150,7 @@ export const api = {
       onMessage(e.type, data);
     };
     source.onmessage = deliver;
-    for (const type of ["presence", "visibility", "profile", "call", "reload", "signed_out"]) {
+    for (const type of ["presence", "changed", "reload", "signed_out"]) {
       source.addEventListener(type, deliver);
     }
     source.onopen = () => onState("open");

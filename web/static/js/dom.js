@@ -109,7 +109,9 @@ function findControl(form, path) {
   const parts = String(path).split(".");
   for (let i = 0; i < parts.length; i += 1) {
     const suffix = parts.slice(i).join(".");
-    const control = form.querySelector(`[data-field="${CSS.escape(suffix)}"]`);
+    const control =
+      form.querySelector(`[data-field="${CSS.escape(suffix)}"]`) ||
+      form.querySelector(`[data-field-alias~="${CSS.escape(suffix)}"]`);
     if (control) return control;
   }
   return null;

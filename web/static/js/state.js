@@ -49,7 +49,7 @@ export async function refreshPending() {
 
 /** An entry of a user list: an extension, or an object carrying one. */
 export function extOf(item) {
-  return typeof item === "string" ? item : item?.extension || item?.watcher || "";
+  return typeof item === "string" ? item : item?.extension || item?.login || item?.watcher || "";
 }
 
 export function nameOf(item) {
@@ -84,24 +84,23 @@ export function startLive() {
         window.dispatchEvent(new Event("voco:signed-out"));
         return;
       }
-      const item = data && data.data && typeof data.data === "object" ? data.data : data;
-      if (type === "visibility" || item?.kind === "visibility" || item?.watcher) {
+      if (type === "changed") {
+        // Something of mine changed through the edge (another tab, an administrator, a
+        // colleague's request): ask again for what may have moved.
         clearTimeout(pendingTimer);
         pendingTimer = setTimeout(() => refreshPending().catch(() => {}), 100);
-        emit("visibility", item);
+        emit("changed", data || {});
+        if (/Profile/.test(data?.command || "")) refreshMe().catch(() => {});
         return;
       }
-      if (item && item.extension && item.status) {
-        if (item.extension === me()) {
-          state.me = { ...state.me, ...item };
+      if (data && data.extension && data.status) {
+        if (data.extension === me()) {
+          state.me = { ...state.me, ...data };
           emit("me", state.me);
         } else {
-          emit("contact", item);
+          emit("contact", data);
         }
-        return;
       }
-      if (type === "profile" || item?.profile_id) emit("profile", item);
-      if (type === "call" || item?.call_id) emit("call", item);
     },
     (live) => {
       state.live = live;

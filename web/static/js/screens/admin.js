@@ -7,6 +7,20 @@ import { extOf, listOf } from "../state.js";
 import { editor } from "./profiles.js";
 import { scheduleEditor } from "./schedule.js";
 
+/** A listing the edge may not offer (yet): null instead of an error, so saving still works. */
+async function maybe(fetcher) {
+  try {
+    return await fetcher();
+  } catch (error) {
+    if (error.status === 404 || error.status === 405) return null;
+    throw error;
+  }
+}
+
+function unlisted(reply, what) {
+  return reply === null ? h("p", { class: "hint" }, `The edge does not list ${what}; you can still save one.`) : null;
+}
+
 const SECTIONS = [
   ["users", "Users"], ["devices", "Devices"], ["profiles", "Profiles"], ["ring-groups", "Ring groups"],
   ["ivrs", "IVRs"], ["feature-codes", "Feature codes"], ["holidays", "Company holidays"],
@@ -58,15 +72,16 @@ async function users(body, { redraw }) {
     h("section", { class: "card", "aria-labelledby": "users-title" }, h("h2", { id: "users-title" }, `Users (${list.length})`),
       h("ul", { class: "list", id: "users" }, list.map((u) => userRow(u)))),
     actionForm("Create a user", [
-      ["Extension", ext, "extension"], ["Name", name, "display_name"], ["Mobile number", mobile, "mobile_number"],
+      ["Extension (or an administrator's login)", ext, "login"], ["Name", name, "display_name"], ["Mobile number", mobile, "mobile_number"],
       ["First password", password, "password", "They choose their own at first sign-in."], ["Role", admin, "role"],
     ], "Create user", async () => {
-      await api.createUser({
-        extension: ext.value.trim(), display_name: name.value.trim(), mobile_number: mobile.value.trim() || null,
-        password: password.value, role: admin.value,
+      const created = await api.createUser({
+        login: ext.value.trim(), display_name: name.value.trim(), mobile_number: mobile.value.trim() || null,
+        password: password.value || null, role: admin.value,
       });
+      const login = ext.value.trim();
       await redraw();
-      return `Created ${ext.value.trim()}.`;
+      return created.password ? `Created ${login}; first password: ${created.password}` : `Created ${login}.`;
     }));
 }
 
@@ -80,8 +95,8 @@ function userRow(user) {
     event.preventDefault();
     clearErrors(form);
     try {
-      await api.resetPassword(ext, password.value);
-      status.textContent = `Password of ${ext} reset; they change it at their next sign-in.`;
+      const reset = await api.resetPassword(ext, password.value);
+      status.textContent = `Password of ${ext} reset${reset.password ? ` to ${reset.password}` : ""}; they change it at their next sign-in.`;
       password.value = "";
     } catch (error) {
       showErrors(form, error.problems);
@@ -91,14 +106,14 @@ function userRow(user) {
     h("span", { class: "person" }, h("span", { class: "name" }, `${user.display_name || ""} (${ext})`),
       h("span", { class: "note" }, [user.role, user.must_change_password ? "must change password" : ""].filter(Boolean).join(" · "))),
     user.status ? statusBadge(user.status) : null,
-    h("span", { class: "actions" }, h("a", { href: `#/admin/profiles/${ext}` }, "Presence profiles")),
+    /^[0-9]+$/.test(ext) ? h("span", { class: "actions" }, h("a", { href: `#/admin/profiles/${ext}` }, "Presence profiles")) : null,
     form);
 }
 
 async function pickUser(body, section, ext, then) {
   const list = listOf(await api.users(), "users");
   const select = h("select", { id: "pick-user" }, h("option", { value: "" }, "Select a user"),
-    list.map((u) => h("option", { value: extOf(u), selected: extOf(u) === ext }, `${u.display_name || ""} (${extOf(u)})`)));
+    list.filter((u) => /^[0-9]+$/.test(extOf(u))).map((u) => h("option", { value: extOf(u), selected: extOf(u) === ext }, `${u.display_name || ""} (${extOf(u)})`)));
   select.addEventListener("change", () => { window.location.hash = `#/admin/${section}/${select.value}`; });
   const slot = h("div");
   replace(body, h("div", { class: "card" }, field("User", select)), slot);
@@ -130,7 +145,8 @@ async function profiles(body, { ext, id }) {
 }
 
 async function ringGroups(body, { redraw }) {
-  const list = listOf(await api.ringGroups(), "ring_groups");
+  const reply = await maybe(api.ringGroups);
+  const list = listOf(reply, "ring_groups");
   const id = h("input", { autocomplete: "off" });
   const name = h("input", { autocomplete: "off" });
   const members = h("input", { autocomplete: "off" });
@@ -142,7 +158,7 @@ async function ringGroups(body, { redraw }) {
     id.focus();
   };
   replace(body,
-    h("section", { class: "card" }, h("h2", {}, `Ring groups (${list.length})`),
+    h("section", { class: "card" }, h("h2", {}, `Ring groups (${list.length})`), unlisted(reply, "ring groups"),
       h("ul", { class: "list", id: "ring-groups" }, list.map((g) => h("li", {},
         h("span", {}, `${g.name} (${g.group_id}): ${(g.members || []).join(", ")} · ${g.strategy} · ${g.timeout} s`),
         button("Edit", () => fill(g), { "aria-label": `Edit ${g.name}` }))))),
@@ -159,11 +175,12 @@ async function ringGroups(body, { redraw }) {
 }
 
 async function ivrs(body, { redraw }) {
-  const list = listOf(await api.ivrs(), "ivrs");
+  const reply = await maybe(api.ivrs);
+  const list = listOf(reply, "ivrs");
   const id = h("input", { autocomplete: "off" });
   const name = h("input", { autocomplete: "off" });
   replace(body,
-    h("section", { class: "card" }, h("h2", {}, `IVRs (${list.length})`),
+    h("section", { class: "card" }, h("h2", {}, `IVRs (${list.length})`), unlisted(reply, "IVRs"),
       h("ul", { class: "list", id: "ivrs" }, list.map((i) => h("li", {}, `${i.name} (${i.ivr_id})`)))),
     actionForm("Save an IVR", [["Id", id, "ivr_id"], ["Name", name, "name"]], "Save IVR", async () => {
       await api.saveIvr({ ivr_id: id.value.trim(), name: name.value.trim() });
@@ -173,8 +190,8 @@ async function ivrs(body, { redraw }) {
 }
 
 async function featureCodes(body) {
-  const reply = await api.featureCodes();
-  const codes = reply?.codes || reply || {};
+  const reply = await maybe(api.featureCodes);
+  const codes = reply?.codes || { "*71": "available", "*72": "away", "*73": "dnd", "*74": "business-trip" };
   const rows = h("ol", { class: "list", id: "feature-codes" });
   const row = (code, profile) => {
     const c = h("input", { value: code, "aria-label": "Code", "data-code": "" });

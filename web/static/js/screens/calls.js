@@ -14,7 +14,7 @@ export async function render(main) {
   );
   await draw(list);
   let timer = 0;
-  return on("call", () => {
+  return on("changed", () => {
     clearTimeout(timer);
     timer = setTimeout(() => draw(list), 300);
   });
@@ -34,7 +34,7 @@ function callRow(call) {
       replace(detail);
       return;
     }
-    const result = Array.isArray(call.steps) ? call : await api.explain(call.call_id);
+    const result = Array.isArray(call.steps) ? call : await api.explain(me(), call.call_id);
     replace(detail, explanation(result));
   }, { "aria-expanded": "false", "aria-controls": `call-${call.call_id}`, "aria-label": `Why did the call from ${call.caller} go where it went?` });
   return h(
@@ -42,7 +42,7 @@ function callRow(call) {
     { "data-call": call.call_id },
     h("span", { class: "person" },
       h("span", { class: "name" }, `From ${call.caller || "unknown"} to ${call.callee || me()}`),
-      h("span", { class: "note" }, [formatTime(call.at || call.started_at), call.outcome].filter(Boolean).join(" · "))),
+      h("span", { class: "note" }, [formatTime(call.at), call.last_step || call.outcome].filter(Boolean).join(" · "))),
     toggle,
     detail,
   );

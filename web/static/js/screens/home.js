@@ -126,7 +126,6 @@ async function renderProfiles(card, offs) {
   );
   paint(reply.active ?? state.me?.active_profile);
   offs.push(on("me", (view) => view.active_profile && paint(view.active_profile)));
-  offs.push(on("profile", (item) => item?.profile_id && paint(item.profile_id)));
 }
 
 async function renderContacts(card, offs) {
@@ -139,7 +138,9 @@ async function renderContacts(card, offs) {
   async function refresh() {
     draw(listOf(await api.contacts(me()), "contacts"));
   }
-  const contact = h("input", { name: "contact", inputmode: "numeric", autocomplete: "off" });
+  const contact = h("input", {
+    name: "contact", inputmode: "numeric", autocomplete: "off", "data-field-alias": "other",
+  });
   const form = h(
     "form",
     { novalidate: true },

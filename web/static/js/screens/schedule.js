@@ -13,7 +13,7 @@ export function render(main) {
 /** The schedule editor of `ext` (or the company's, with `company`). */
 export async function scheduleEditor(main, { ext, heading, company = false }) {
   const [plan, profileReply] = await Promise.all([
-    company ? api.companySchedule() : api.schedule(ext),
+    company ? api.companySchedule().catch(() => null) : api.schedule(ext),
     company ? Promise.resolve({ profiles: [] }) : api.profiles(ext),
   ]);
   const profiles = listOf(profileReply, "profiles");
@@ -26,7 +26,7 @@ export async function scheduleEditor(main, { ext, heading, company = false }) {
     saved.textContent = "";
     try {
       const schedule = read();
-      await (company ? api.saveCompanySchedule({ schedule }) : api.saveSchedule(ext, { schedule }));
+      await (company ? api.saveCompanySchedule(schedule) : api.saveSchedule(ext, schedule));
       saved.textContent = "Schedule saved.";
       announce("Schedule saved");
       if (!company) replace(nowCard, ...(await nowAndNext(ext)));

@@ -99,7 +99,7 @@ function policyForm(current, redraw) {
 }
 
 function addWatcherForm(redraw) {
-  const who = h("input", { inputmode: "numeric", autocomplete: "off" });
+  const who = h("input", { inputmode: "numeric", autocomplete: "off", "data-field-alias": "other" });
   const form = h("form", { class: "card", novalidate: true },
     h("h2", {}, "Decide about someone"),
     h("div", { class: "row" }, field("Extension", who, { field: "watcher" }),
