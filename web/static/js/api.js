@@ -139,7 +139,7 @@ export const api = {
 
   /** The live stream: own changes and contacts' presence as visibility allows. */
   live(onMessage, onState) {
-    const source = new EventSource("/api/events", { withCredentials: true });
+    const source = new EventSource("/api/stream", { withCredentials: true });
     const deliver = (e) => {
       let data = null;
       try {
