@@ -98,21 +98,21 @@ class SessionStore:
             session_id,
         )
 
-    async def current(self, token: str, now: datetime) -> tuple[Session | None, bool]:
-        """The open session of `token`, and whether it just expired (ended here)."""
+    async def current(self, token: str, now: datetime) -> tuple[Session | None, Session | None]:
+        """The open session of `token`, or the session that just expired (ended here)."""
         row = await self.pool.fetchrow(
             f"SELECT * FROM {self.s}.sessions WHERE token_hash = $1 AND ended_at IS NULL",
             token_digest(token),
         )
         if row is None:
-            return None, False
+            return None, None
         session = Session.of(row)
         if self.expired(session, now):
             await self.end(session.id, "expired", now)
-            return None, True
+            return None, session
         if now - session.last_seen_at >= TOUCH_EVERY:
             await self.touch(session.id, now)
-        return session, False
+        return session, None
 
     def expired(self, session: Session, now: datetime) -> bool:
         return now >= session.expires_at or now - session.last_seen_at >= self.idle
@@ -179,3 +179,19 @@ class SessionStore:
         await self.pool.execute(
             f"UPDATE {self.s}.sessions SET presence_open = false WHERE id = $1", session_id
         )
+
+
+async def still_open(sessions: SessionStore, session_id: str, now: datetime) -> Session | None:
+    """The session if it is still open (touching it), None once it ended or expired; an
+    expiry found here ends it."""
+    row = await sessions.pool.fetchrow(
+        f"SELECT * FROM {sessions.s}.sessions WHERE id = $1 AND ended_at IS NULL", session_id
+    )
+    if row is None:
+        return None
+    session = Session.of(row)
+    if sessions.expired(session, now):
+        await sessions.end(session.id, "expired", now)
+        return None
+    await sessions.touch(session.id, now)
+    return session

@@ -1,0 +1,110 @@
+"""The ASGI app: routes, errors, tracing, and the edge's resources for its lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from opentelemetry import context as otel_context
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from runtime.clock import Clock
+from runtime.config import Connections
+from runtime.telemetry import tracer
+from services.gateway import errors
+from services.gateway.config import GatewayConfig
+from services.gateway.edge import open_edge
+from services.gateway.routes import admin, calls, presence, schedule, session, stream, visibility
+from services.gateway.sweeper import run_sweeper
+
+log = logging.getLogger(__name__)
+_tracer = tracer(__name__)
+
+
+class TraceRequests:
+    """A server span per request, always a new trace: context a browser sends is not
+    trusted (it would let a client join or spoof internal traces). The span is current
+    while the request runs, so runtime.bus injects it into every NATS request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        with _tracer.start_as_current_span(
+            f"HTTP {scope['method']}",
+            context=otel_context.Context(),
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
+        ) as span:
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+                log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
+
+
+def create_app(
+    connections: Connections, config: GatewayConfig, clock: Clock | None = None
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        edge = await open_edge(connections, config, clock)
+        app.state.edge = edge
+        stopping = asyncio.Event()
+        sweeper = asyncio.create_task(run_sweeper(edge, stopping), name="session-sweeper")
+        log.info("gateway started", extra={"port": config.port})
+        try:
+            yield {}
+        finally:
+            stopping.set()
+            await sweeper
+            await edge.close()
+            log.info("gateway stopped")
+
+    app = FastAPI(
+        title="Voco",
+        version="1",
+        summary="Presence and presence-driven call routing: the HTTP API of the edge",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for module in (session, presence, schedule, visibility, calls, admin, stream):
+        app.include_router(module.router)
+
+    @app.get("/api/health", tags=["health"], summary="Up")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(TraceRequests)
+    return app
