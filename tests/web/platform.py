@@ -55,13 +55,17 @@ class Platform:
     def new_user(self, name: str, *, mobile: str | None = None, ready: bool = True) -> User:
         """A user of its own; `ready`: the first password already changed, so signing in
         lands on the main screen."""
-        extension = str(next(_extensions))
-        first = f"first-{extension}-pw"
         with self.client(*self.admin) as admin:
-            body = {"login": extension, "display_name": name, "password": first}
-            if mobile:
-                body["mobile_number"] = mobile
-            admin.post("/api/admin/accounts", json=body).raise_for_status()
+            while True:  # an extension taken already (a platform reused) is skipped
+                extension = str(next(_extensions))
+                first = f"first-{extension}-pw"
+                body = {"login": extension, "display_name": name, "password": first}
+                if mobile:
+                    body["mobile_number"] = mobile
+                created = admin.post("/api/admin/accounts", json=body)
+                if created.status_code != 409:
+                    created.raise_for_status()
+                    break
         if not ready:
             return User(extension, name, first)
         password = f"own-{extension}-pw"
@@ -101,6 +105,15 @@ def _read(stream: object, into: list[str]) -> None:
 
 @contextmanager
 def running_platform() -> Iterator[Platform]:
+    """A platform of the tests' own; VOCO_WEB_TEST_URL and VOCO_WEB_TEST_DATA_DIR point the
+    tests at one already running instead (e.g. your `./voco up`, while working on the
+    client)."""
+    url, data_dir = os.environ.get("VOCO_WEB_TEST_URL"), os.environ.get("VOCO_WEB_TEST_DATA_DIR")
+    if url and data_dir:
+        platform = Platform(url=url.rstrip("/"), data_dir=Path(data_dir))
+        platform.admin = admin_credentials(platform)
+        yield platform
+        return
     with tempfile.TemporaryDirectory(prefix="voco-web-") as name:
         data_dir = Path(name)
         os.chmod(data_dir, 0o755)  # postgres runs as nobody when the tests run as root
@@ -148,9 +161,11 @@ def _wait_until_up(platform: Platform, process: subprocess.Popen[str]) -> None:
 
 
 def admin_credentials(platform: Platform) -> tuple[str, str]:
-    """The administrator's login and password as `./voco up` printed them."""
-    for line in platform.output:
-        found = re.search(r"\badmin\w*\b\W+(\S+)\s*/\s*(\S+)", line, re.IGNORECASE)
-        if found:
-            return found.group(1), found.group(2)
-    raise RuntimeError("./voco up printed no administrator sign-in:\n" + "\n".join(platform.output))
+    """The administrator's sign-in as `./voco up` keeps it in the data dir."""
+    return "admin", demo_passwords(platform)["admin"]
+
+
+def demo_passwords(platform: Platform) -> dict[str, str]:
+    path = platform.data_dir / "gateway-demo-passwords.json"
+    kept: dict[str, str] = json.loads(path.read_text())
+    return kept
