@@ -13,6 +13,14 @@ from tests.web.platform import Platform, User, running_platform
 
 expect.set_options(timeout=10_000)
 
+TIMINGS: dict[str, float] = {}
+"""What the browser tests measured, printed at the end of the run (reported, not asserted)."""
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for what, value in TIMINGS.items():
+        terminalreporter.write_line(f"web client: {what}: {value:.0f}")
+
 
 @pytest.fixture(scope="session")
 def chromium_path() -> str:

@@ -21,9 +21,10 @@ export function render(main, { onSignedIn }) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
+    performance.clearMarks();
+    performance.mark("voco-sign-in-submitted");
     try {
       const session = await api.signIn(extension.value.trim(), password.value);
-      performance.mark("voco-signed-in");
       await onSignedIn(session);
     } catch (error) {
       showErrors(form, error.problems || [{ field: null, message: String(error) }]);
