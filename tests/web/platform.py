@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -98,9 +98,9 @@ class User:
     password: str
 
 
-def _read(stream: object, into: list[str]) -> None:
-    for line in iter(stream.readline, ""):  # type: ignore[attr-defined]
-        into.append(line.rstrip("\n"))
+def _read(stream: IO[bytes], into: list[str]) -> None:
+    for line in iter(stream.readline, b""):
+        into.append(line.decode(errors="replace").rstrip("\n"))
 
 
 @contextmanager
@@ -108,9 +108,9 @@ def running_platform() -> Iterator[Platform]:
     """A platform of the tests' own; VOCO_WEB_TEST_URL and VOCO_WEB_TEST_DATA_DIR point the
     tests at one already running instead (e.g. your `./voco up`, while working on the
     client)."""
-    url, data_dir = os.environ.get("VOCO_WEB_TEST_URL"), os.environ.get("VOCO_WEB_TEST_DATA_DIR")
-    if url and data_dir:
-        platform = Platform(url=url.rstrip("/"), data_dir=Path(data_dir))
+    url, given = os.environ.get("VOCO_WEB_TEST_URL"), os.environ.get("VOCO_WEB_TEST_DATA_DIR")
+    if url and given:
+        platform = Platform(url=url.rstrip("/"), data_dir=Path(given))
         platform.admin = admin_credentials(platform)
         yield platform
         return
@@ -130,7 +130,6 @@ def running_platform() -> Iterator[Platform]:
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
             start_new_session=True,
         )
         reader = threading.Thread(target=_read, args=(process.stdout, platform.output), daemon=True)
@@ -145,7 +144,7 @@ def running_platform() -> Iterator[Platform]:
             stop_process(process, timeout=30)
 
 
-def _wait_until_up(platform: Platform, process: subprocess.Popen[str]) -> None:
+def _wait_until_up(platform: Platform, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -15,7 +15,9 @@ def contact_row(page: Page, user: User):  # type: ignore[no-untyped-def]
 
 def add_contact_by_api(platform: Platform, watcher: User, contact: User) -> None:
     with platform.client(watcher.extension, watcher.password) as client:
-        client.put(f"/api/users/{watcher.extension}/contacts/{contact.extension}").raise_for_status()
+        client.put(
+            f"/api/users/{watcher.extension}/contacts/{contact.extension}"
+        ).raise_for_status()
 
 
 def test_a_status_change_shows_live_in_another_users_contact_list(

@@ -71,13 +71,14 @@ def test_a_simulated_call_is_listed_with_its_explanation(
     page.get_by_role("link", name="My calls").click()
     row = page.locator(f'#my-calls li[data-call="{call_id}"]')
     expect(row).to_contain_text("From 2000")
-    row.get_by_role("button", name="Why did the call from 2000 go where it went?").click()
+    why = row.get_by_role("button", name="Why did the call from 2000 go where it went?")
+    why.click()
     detail = row.locator(".explanation")
     expect(detail).to_contain_text("2000 called")
     expect(detail.locator(".outcome")).to_contain_text("voicemail")
-    expect(row.get_by_role("button", name="Why did the call from 2000 go where it went?")).to_have_attribute(
-        "aria-expanded", "true"
-    )
+    expect(
+        row.get_by_role("button", name="Why did the call from 2000 go where it went?")
+    ).to_have_attribute("aria-expanded", "true")
 
 
 def test_a_save_that_would_make_a_forward_loop_says_so_before_it_is_saved(

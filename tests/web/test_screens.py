@@ -128,7 +128,5 @@ def test_first_screen_interactive_after_sign_in_is_measured(
     TIMINGS["first screen interactive after sign-in (ms, median of 5)"] = statistics.median(
         after_submit
     )
-    TIMINGS["page load to interactive, signed in (ms, median of 5)"] = statistics.median(
-        after_load
-    )
+    TIMINGS["page load to interactive, signed in (ms, median of 5)"] = statistics.median(after_load)
     assert all(t > 0 for t in after_submit + after_load)
