@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -77,6 +78,8 @@ class Edge:
 
     async def presence_sign_out(self, login: str, session_id: str) -> bool:
         """Tell presence a session ended; False leaves it for the sweeper to retry."""
+        if not _is_extension(login):
+            return True
         try:
             await request(
                 self.nc,
@@ -85,7 +88,10 @@ class Edge:
                 timeout=self.config.request_timeout_seconds,
             )
         except Exception as error:
-            log.warning("presence SignOut failed", extra={"login": login, "error": str(error)})
+            log.warning(
+                "presence SignOut failed; the sweeper retries",
+                extra={"login": login, "session": session_id, "error": str(error)},
+            )
             return False
         await self.sessions.signed_out(session_id)
         return True
@@ -104,8 +110,6 @@ class Edge:
 
 
 def _is_extension(login: str) -> bool:
-    import re
-
     return re.fullmatch(EXTENSION_PATTERN, login) is not None
 
 

@@ -1,0 +1,98 @@
+"""Demo accounts: 1001-1005 (users) and `admin`, with passwords generated on first start.
+
+The passwords are kept in the data dir (`gateway-demo-passwords.json`, mode 0600) so
+every `./voco up` prints the same sign-in; an account that exists is left as it is.
+`python -m services.gateway.demo` runs after presence's demo data (launcher DEMO_LOADERS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from runtime.config import Connections, env_str
+from runtime.eventstore import EventStore, create_pool
+from services.gateway.accounts.domain import AccountRole, OpenAccount
+from services.gateway.accounts.store import ACCOUNTS_SQL, AccountStore
+from services.gateway.edge import SCHEMA
+from services.gateway.passwords import Passwords, generate_password
+from services.gateway.sessions import SESSIONS_SQL
+from services.gateway.throttle import THROTTLE_SQL
+from services.presence.demo import USERS
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN = ("admin", "Administrator")
+
+
+def passwords_file() -> Path:
+    return Path(env_str("VOCO_DATA_DIR", str(ROOT / ".voco-data"))) / "gateway-demo-passwords.json"
+
+
+def kept_passwords(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    kept: dict[str, str] = json.loads(path.read_text())
+    return kept
+
+
+def keep(path: Path, passwords: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        json.dump(passwords, file, indent=1)
+    path.chmod(0o600)
+
+
+async def ensure_accounts(
+    accounts: AccountStore,
+    wanted: list[tuple[str, str, AccountRole]],
+    passwords: dict[str, str],
+    hasher: Passwords,
+) -> dict[str, str]:
+    """Open each missing account with its kept password (or a new one); the passwords."""
+    now = datetime.now(UTC)
+    for login, name, role in wanted:
+        password = passwords.setdefault(login, generate_password())
+        if await accounts.find(login) is not None:
+            continue
+        command = OpenAccount(
+            login=login,
+            display_name=name,
+            role=role,
+            password_hash=await hasher.hash(password),
+            must_change_password=False,
+            by="demo",
+        )
+        await accounts.handle(command, now, "demo")
+    return passwords
+
+
+async def _main() -> None:
+    connections = Connections.from_env()
+    pool = await create_pool(connections.database_url, max_size=2)
+    try:
+        store = EventStore(pool, SCHEMA)
+        await store.setup(ACCOUNTS_SQL + SESSIONS_SQL + THROTTLE_SQL)
+        wanted = [(ext, name, AccountRole.USER) for ext, name, _ in USERS]
+        wanted.append((*ADMIN, AccountRole.ADMIN))
+        path = passwords_file()
+        passwords = await ensure_accounts(
+            AccountStore(store), wanted, kept_passwords(path), Passwords()
+        )
+        keep(path, passwords)
+    finally:
+        await pool.close()
+    host = env_str("VOCO_HTTP_HOST", "127.0.0.1")
+    port = env_str("VOCO_HTTP_PORT", "8080")
+    sign_ins = ", ".join(f"{login} / {password}" for login, password in passwords.items())
+    print(
+        f"web API http://{host}:{port}/api (docs /api/docs); sign in with login / password: "
+        f"{sign_ins} (kept in {path})"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(_main())
