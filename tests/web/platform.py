@@ -142,6 +142,9 @@ def running_platform() -> Iterator[Platform]:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
             stop_process(process, timeout=30)
+            reader.join(timeout=5)
+            if process.stdout is not None:
+                process.stdout.close()
 
 
 def _wait_until_up(platform: Platform, process: subprocess.Popen[bytes]) -> None:

@@ -113,6 +113,7 @@ def test_first_screen_interactive_after_sign_in_is_measured(
     for _ in range(5):
         page.context.clear_cookies()
         sign_in(page, someone_with_contacts.extension, someone_with_contacts.password)
+        page.wait_for_function("() => performance.getEntriesByName('voco-interactive').length")
         after_submit.append(
             page.evaluate(
                 "() => performance.measure('first', 'voco-sign-in-submitted',"
