@@ -52,6 +52,12 @@ class Platform:
             base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=10
         )
 
+    def unused_extension(self) -> str:
+        """An extension no account has yet (for a test that creates one itself)."""
+        with self.client(*self.admin) as admin:
+            taken = {a["login"] for a in admin.get("/api/admin/accounts").json()}
+        return next(e for e in map(str, _extensions) if e not in taken)
+
     def new_user(self, name: str, *, mobile: str | None = None, ready: bool = True) -> User:
         """A user of its own; `ready`: the first password already changed, so signing in
         lands on the main screen."""

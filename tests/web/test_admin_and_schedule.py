@@ -1,0 +1,75 @@
+"""The administrator's pages and the schedule editor in a real browser."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.web.conftest import PageFor
+from tests.web.platform import Platform
+
+
+def test_an_administrator_creates_a_user_resets_the_password_and_adds_a_device(
+    platform: Platform, page_for: PageFor
+) -> None:
+    extension = platform.unused_extension()
+    page = page_for()
+    page.goto("/")
+    page.get_by_label("Extension or login").fill(platform.admin[0])
+    page.get_by_label("Password", exact=True).fill(platform.admin[1])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Administration")).to_be_visible()
+
+    page.get_by_label("Extension (or an administrator's login)").fill(extension)
+    page.get_by_label("Name").fill("Pat Admin-Made")
+    page.get_by_label("First password").fill("first-password-1")
+    page.get_by_role("button", name="Create user").click()
+    row = page.locator(f'#users li[data-user="{extension}"]')
+    expect(row).to_contain_text("Pat Admin-Made")
+    expect(row).to_contain_text("must change password")
+
+    row.get_by_label(f"New password for {extension}").fill("second-password-2")
+    row.get_by_role("button", name="Reset password").click()
+    expect(row).to_contain_text(f"Password of {extension} reset")
+
+    page.get_by_role("link", name="Devices").click()
+    page.get_by_label("User").select_option(extension)
+    page.get_by_label("Device id").fill(f"{extension}-desk")
+    page.get_by_role("button", name="Save device").click()
+    expect(page.locator("#devices")).to_contain_text(f"{extension}-desk")
+
+    page.get_by_role("link", name="Profiles").click()
+    page.get_by_label("User").select_option(extension)
+    expect(page.locator("#profile-list")).to_contain_text("Do Not Disturb")
+
+    user = page_for()
+    user.goto("/")
+    user.get_by_label("Extension or login").fill(extension)
+    user.get_by_label("Password", exact=True).fill("second-password-2")
+    user.get_by_role("button", name="Sign in").click()
+    expect(user.get_by_role("heading", name="Choose a new password")).to_be_visible()
+
+
+def test_weekly_hours_are_saved_and_their_next_boundaries_shown(
+    platform: Platform, page_for: PageFor
+) -> None:
+    user = platform.new_user("Quinn Hours")
+    page = page_for(user)
+    page.get_by_role("link", name="Schedule").click()
+    page.get_by_label("Time zone").fill("Europe/Berlin")
+    page.get_by_label("Outside these hours").select_option("away")
+    page.get_by_role("button", name="Add hours").click()
+    hours = page.locator("#weekly-rules li").first
+    hours.get_by_label("From").fill("09:00")
+    hours.get_by_label("To").fill("17:00")
+    hours.get_by_label("Profile").select_option("available")
+    page.get_by_role("button", name="Save schedule").click()
+    expect(page.get_by_text("Schedule saved.")).to_be_visible()
+    boundaries = page.locator("#next-boundaries li")
+    expect(boundaries.first).not_to_have_class("muted")
+    expect(page.locator("#next-boundaries")).to_contain_text("available")
+    expect(page.locator("#next-boundaries")).to_contain_text("away")
+
+    page.get_by_label("To").first.fill("08:00")  # ends before it starts
+    page.get_by_role("button", name="Save schedule").click()
+    error = page.locator("#weekly-rules li").first.locator(".error").nth(1)
+    expect(error).not_to_be_empty()
