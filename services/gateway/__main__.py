@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uvicorn
+from fastapi import FastAPI
 
 from runtime.config import Connections, env_str
 from runtime.logs import setup_logging
@@ -15,13 +16,14 @@ class Server(uvicorn.Server):
     """On SIGTERM the live streams end first (they would hold the graceful shutdown
     open until its timeout); requests in flight finish, then the edge closes."""
 
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self.app = app
+
     def handle_exit(self, sig: int, frame: object) -> None:
-        edge = getattr(self.config.loaded_app, "state", None)
-        app_state = getattr(self._app, "state", None)
-        for state in (edge, app_state):
-            live = getattr(getattr(state, "edge", None), "live", None)
-            if live is not None:
-                live.end_all()
+        edge = getattr(self.app.state, "edge", None)
+        if edge is not None:
+            edge.live.end_all()
         super().handle_exit(sig, frame)  # type: ignore[arg-type]
 
 
@@ -45,9 +47,9 @@ def main() -> None:
             ssl_certfile=cert or None,
             ssl_keyfile=key or None,
             timeout_graceful_shutdown=5,
-        )
+        ),
+        app,
     )
-    server._app = app  # type: ignore[attr-defined]
     server.run()
 
 

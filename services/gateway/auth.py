@@ -41,7 +41,9 @@ async def _session(
     edge = edge_of(request)
     token = bearer.credentials if bearer is not None else cookie
     if not token:
-        raise Refused(401, "sign in first: POST /api/session", headers={"WWW-Authenticate": "Bearer"})
+        raise Refused(
+            401, "sign in first: POST /api/session", headers={"WWW-Authenticate": "Bearer"}
+        )
     now = edge.clock.now()
     session, expired = await edge.sessions.current(token, now)
     if session is None:

@@ -71,6 +71,7 @@ class Refused(Exception):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorReply, "description": description}
     for status, description in {
+        400: "the body is not JSON",
         401: "not signed in, or the session ended",
         403: "signed in, but not allowed (or the CSRF token is missing)",
         404: "no such thing",

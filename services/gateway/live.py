@@ -91,7 +91,8 @@ class LiveHub:
     async def attach(self, login: str, session_id: str) -> tuple[Feed, Listener]:
         """The user's feed (subscribed and flushed to the server before this returns)."""
         async with self._lock:
-            self._drop_idle()
+            for subscription in self._drop_idle():
+                await subscription.unsubscribe()
             feed = self.feeds.get(login)
             if feed is None:
                 feed = self.feeds[login] = Feed(login, self.buffer)
@@ -127,17 +128,21 @@ class LiveHub:
                 if listener.session_id == session_id:
                     listener.queue.put_nowait(ENDED)
 
-    def _drop_idle(self) -> None:
+    def _drop_idle(self) -> list[Subscription]:
+        """Forget feeds nobody listened to for `linger` seconds; their subscriptions."""
         now = time.monotonic()
+        dropped = []
         for login, feed in list(self.feeds.items()):
             if not feed.listeners and now - feed.idle_since > self.linger:
                 del self.feeds[login]
                 if feed.subscription is not None:
-                    asyncio.ensure_future(feed.subscription.unsubscribe())
+                    dropped.append(feed.subscription)
+        return dropped
 
     async def sweep(self) -> None:
         async with self._lock:
-            self._drop_idle()
+            for subscription in self._drop_idle():
+                await subscription.unsubscribe()
 
     def end_all(self) -> None:
         """Every open stream ends (the edge is shutting down; clients reconnect elsewhere)."""

@@ -47,7 +47,7 @@ class SessionInfo(BaseModel):
 class SignedIn(BaseModel):
     account: AccountInfo
     session: SessionInfo
-    csrf_token: str = Field(description=f"send it as X-CSRF-Token with every change")
+    csrf_token: str = Field(description="send it as X-CSRF-Token with every change")
     token: str | None = Field(default=None, description="the bearer token, when asked for")
 
 

@@ -4,6 +4,7 @@ and drops live feeds nobody listens to."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from services.gateway.edge import Edge
@@ -26,7 +27,5 @@ async def run_sweeper(edge: Edge, stopping: asyncio.Event) -> None:
             await sweep_once(edge)
         except Exception:  # the next round tries again; the edge keeps serving
             log.exception("session sweep failed")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), edge.config.sweep_seconds)
-        except TimeoutError:
-            pass

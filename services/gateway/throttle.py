@@ -60,7 +60,10 @@ class SignInThrottle:
 
     async def failed(self, login: str, address: str, now: datetime) -> None:
         account, by_address = keys(login, address)
-        for key, limit in ((account, self.limits.per_account), (by_address, self.limits.per_address)):
+        for key, limit in (
+            (account, self.limits.per_account),
+            (by_address, self.limits.per_address),
+        ):
             await self.pool.execute(
                 f"INSERT INTO {self.s}.signin_failures AS f (key, failures, first_at) "
                 "VALUES ($1, 1, $2) ON CONFLICT (key) DO UPDATE SET "

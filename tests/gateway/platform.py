@@ -128,7 +128,7 @@ async def running_gateway(
     )
     task = asyncio.create_task(server.serve())
     try:
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
         gateway = Gateway(f"http://127.0.0.1:{port}", app, clock, nc, services)
@@ -181,6 +181,16 @@ class Stream:
         while True:
             event = await self.next(timeout)
             if event[0] == kind:
+                return event
+
+    async def presence(
+        self, extension: str, status: str, timeout: float = 5.0
+    ) -> tuple[str, Any, str | None]:
+        """Until a view of `extension` showing `status` (a contact just added is announced
+        with one view first, which may come after `ready`)."""
+        while True:
+            event = await self.until("presence", timeout)
+            if event[1]["extension"] == extension and event[1]["status"] == status:
                 return event
 
     async def nothing_within(self, seconds: float) -> None:

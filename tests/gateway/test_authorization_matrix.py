@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.gateway.platform import PASSWORDS, Gateway, streaming
+from tests.gateway.platform import PASSWORDS, Gateway
 
 pytestmark = pytest.mark.integration
 

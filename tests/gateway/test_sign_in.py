@@ -23,10 +23,13 @@ async def test_sign_in_sets_an_http_only_strict_cookie_and_counts_as_a_presence_
         )
         assert answer.status_code == 200, answer.text
         cookie = answer.headers["set-cookie"]
-        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/api" in cookie
+        assert "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie
+        assert "Path=/api" in cookie
         assert "Secure" not in cookie  # plain http here; https or the proxy header sets it
         body = answer.json()
-        assert body["token"] is None and body["account"]["role"] == "user"
+        assert body["token"] is None
+        assert body["account"]["role"] == "user"
         assert (await gateway.raw_presence("1001"))["signed_in_sessions"] == 1
 
         me = await client.get("/api/session")
@@ -52,11 +55,13 @@ async def test_wrong_password_and_unknown_user_get_the_same_answer_in_the_same_t
         wrong = [await attempt("1002") for _ in range(2)]
         unknown = [await attempt("4999") for _ in range(2)]
         assert {(s, t) for s, t, _ in wrong} == {(s, t) for s, t, _ in unknown}
-        assert wrong[0][0] == 401 and "wrong login or password" in wrong[0][1]
+        assert wrong[0][0] == 401
+        assert "wrong login or password" in wrong[0][1]
         # Both hash a password (a dummy for the unknown login) and are slowed alike.
-        assert abs(statistics.mean(t for *_, t in wrong) - statistics.mean(
-            t for *_, t in unknown
-        )) < 0.05
+        assert (
+            abs(statistics.mean(t for *_, t in wrong) - statistics.mean(t for *_, t in unknown))
+            < 0.05
+        )
 
 
 async def test_repeated_failures_lock_the_login_whether_or_not_it_exists(
@@ -86,10 +91,9 @@ async def test_repeated_failures_lock_the_login_whether_or_not_it_exists(
         assert again.status_code == 200
         assert again.json()["account"]["must_change_password"] is True
         csrf = {"X-CSRF-Token": again.json()["csrf_token"]}
-        blocked = await client.put(
-            "/api/users/1003/status", json={"status": "busy"}, headers=csrf
-        )
-        assert blocked.status_code == 403 and "change your password" in blocked.text
+        blocked = await client.put("/api/users/1003/status", json={"status": "busy"}, headers=csrf)
+        assert blocked.status_code == 403
+        assert "change your password" in blocked.text
         changed = await client.put(
             "/api/session/password",
             json={"current_password": "a-new-password-1", "new_password": "mine-and-only-mine"},
@@ -106,7 +110,8 @@ async def test_an_idle_session_expires_and_presence_stops_counting_it(gateway: G
     assert (await client.get("/api/users/1001/presence")).status_code == 200
     gateway.clock.advance(FAST.session_idle_seconds + 1)
     answer = await client.get("/api/users/1001/presence")
-    assert answer.status_code == 401 and "session ended" in answer.text
+    assert answer.status_code == 401
+    assert "session ended" in answer.text
     assert (await gateway.raw_presence("1001"))["signed_in_sessions"] == 0
     await client.aclose()
 
@@ -156,8 +161,11 @@ async def test_a_change_with_the_cookie_but_without_the_csrf_token_is_refused(
     client = await gateway.sign_in("1001")
     token = client.headers.pop("X-CSRF-Token")
     for headers in ({}, {"X-CSRF-Token": "forged"}):
-        answer = await client.put("/api/users/1001/status", json={"status": "busy"}, headers=headers)
-        assert answer.status_code == 403 and answer.json()["error"]["field"] == "X-CSRF-Token"
+        answer = await client.put(
+            "/api/users/1001/status", json={"status": "busy"}, headers=headers
+        )
+        assert answer.status_code == 403
+        assert answer.json()["error"]["field"] == "X-CSRF-Token"
     assert (await gateway.raw_presence("1001"))["status"] == "available"
     ok = await client.put(
         "/api/users/1001/status", json={"status": "busy"}, headers={"X-CSRF-Token": token}
@@ -168,7 +176,8 @@ async def test_a_change_with_the_cookie_but_without_the_csrf_token_is_refused(
 
 
 @pytest.mark.parametrize(
-    "extra", [{"actor": "1002"}, {"role": "admin"}, {"channel": "admin"}, {"at": "2030-01-01T00:00:00Z"}]
+    "extra",
+    [{"actor": "1002"}, {"role": "admin"}, {"channel": "admin"}, {"at": "2030-01-01T00:00:00Z"}],
 )
 async def test_a_body_that_tries_to_choose_who_acts_is_refused_naming_the_field(
     gateway: Gateway, extra: dict[str, str]
@@ -177,7 +186,8 @@ async def test_a_body_that_tries_to_choose_who_acts_is_refused_naming_the_field(
     answer = await client.put("/api/users/1001/status", json={"status": "busy", **extra})
     assert answer.status_code == 422
     error = answer.json()["error"]
-    assert error["field"] == next(iter(extra)) and error["code"] == "invalid"
+    assert error["field"] == next(iter(extra))
+    assert error["code"] == "invalid"
     assert (await gateway.raw_presence("1001"))["status"] == "available"
     await client.aclose()
 
@@ -186,5 +196,6 @@ async def test_the_history_records_the_session_user_as_the_actor(gateway: Gatewa
     client = await gateway.sign_in("1001")
     await client.put("/api/users/1001/status", json={"status": "away", "note": "lunch"})
     history = (await client.get("/api/users/1001/history")).json()["entries"]
-    assert history[0]["actor"] == "1001" and history[0]["channel"] == "client"
+    assert history[0]["actor"] == "1001"
+    assert history[0]["channel"] == "client"
     await client.aclose()

@@ -162,6 +162,6 @@ def evolve(state: AccountState, event: Event) -> AccountState:
     return state
 
 
-accounts: Decider[AccountCommand, AccountState] = Decider(  # type: ignore[type-var]
+accounts: Decider[AccountCommand, AccountState] = Decider(
     initial_state=NoAccount(), decide=decide, evolve=evolve
 )

@@ -112,7 +112,9 @@ async def reset_password(
 
 
 @router.put("/users/{ext}/devices/{device_id}", response_model=Result, summary="A device")
-async def device(ext: Ext, device_id: DeviceId, body: DeviceBody, who: Admin, edge: EdgeDep) -> Result:
+async def device(
+    ext: Ext, device_id: DeviceId, body: DeviceBody, who: Admin, edge: EdgeDep
+) -> Result:
     command = ReportDevice(extension=ext, device_id=device_id, **body.model_dump())
     return result(await edge.tell("presence", command, who))
 

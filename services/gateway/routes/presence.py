@@ -39,9 +39,7 @@ _ = Identifier
 
 @router.get("/presence", response_model=PresenceView, summary="My presence, devices, profile")
 async def presence(ext: Ext, who: Owner, edge: EdgeDep) -> PresenceView:
-    return PresenceView.model_validate(
-        await edge.ask("presence", GetPresence(extension=ext), who)
-    )
+    return PresenceView.model_validate(await edge.ask("presence", GetPresence(extension=ext), who))
 
 
 @router.put("/status", response_model=Result, summary="Set my status and note")
@@ -76,9 +74,7 @@ async def delete_profile(ext: Ext, profile_id: ProfileId, who: Owner, edge: Edge
     return result(await edge.tell("presence", command, who))
 
 
-@router.post(
-    "/profiles/{profile_id}/activate", response_model=Result, summary="Activate a profile"
-)
+@router.post("/profiles/{profile_id}/activate", response_model=Result, summary="Activate a profile")
 async def activate(ext: Ext, profile_id: ProfileId, who: Owner, edge: EdgeDep) -> Result:
     command = ActivateProfile(extension=ext, profile_id=profile_id)
     return result(await edge.tell("presence", command, who))
@@ -90,9 +86,7 @@ async def automation(ext: Ext, body: AutomationBody, who: Owner, edge: EdgeDep) 
     return result(await edge.tell("presence", command, who))
 
 
-@router.put(
-    "/presence-routing", response_model=Result, summary="My presence decides my profile"
-)
+@router.put("/presence-routing", response_model=Result, summary="My presence decides my profile")
 async def presence_routing(
     ext: Ext, body: PresenceRoutingBody, who: Owner, edge: EdgeDep
 ) -> Result:

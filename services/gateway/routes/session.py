@@ -56,7 +56,9 @@ async def account_info(edge: Edge, login: str) -> AccountInfo:
 
 
 @router.post("/session", response_model=SignedIn, summary="Sign in")
-async def sign_in(body: SignInBody, request: Request, response: Response, edge: EdgeDep) -> SignedIn:
+async def sign_in(
+    body: SignInBody, request: Request, response: Response, edge: EdgeDep
+) -> SignedIn:
     address, now = address_of(request), edge.clock.now()
     locked, delay = await edge.throttle.standing(body.login, address, now)
     if locked:
@@ -140,7 +142,9 @@ async def change_password(body: ChangePasswordBody, who: Anyone, edge: EdgeDep) 
         who.login,
     )
     # Whoever knew the old password is signed out everywhere but here.
-    await edge.ended(who.login, await edge.sessions.end_all(who.login, "password", now, who.session_id))
+    await edge.ended(
+        who.login, await edge.sessions.end_all(who.login, "password", now, who.session_id)
+    )
     return Response(status_code=204)
 
 
