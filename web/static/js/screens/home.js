@@ -193,14 +193,17 @@ function paintContact(row, view) {
     announce(`${name || ext} removed from your contacts`);
     row.remove();
   }, { class: "danger", "aria-label": `Remove ${name || ext}` });
+  // A screen reader reads one sentence per contact ("Ann (1001): Away, lunch"); the
+  // visual parts say the same to the eye and are hidden from it, so nothing is read twice.
+  const said = `${name ? `${name} (${ext})` : ext}: ${statusLabel(view.status)}${view.note ? `, ${view.note}` : ""}`;
   replace(
     row,
-    h("span", { class: "person" },
+    h("span", { class: "visually-hidden contact-summary" }, said),
+    h("span", { class: "person", "aria-hidden": "true" },
       h("span", { class: "name" }, name ? `${name} (${ext})` : ext),
       view.note ? h("span", { class: "note" }, view.note) : null,
     ),
-    h("span", { class: "contact-status", "aria-label": `${name || ext}: ${statusLabel(view.status)}${view.note ? `, ${view.note}` : ""}` },
-      statusBadge(view.status)),
+    h("span", { class: "contact-status", "aria-hidden": "true" }, statusBadge(view.status)),
     h("span", { class: "actions" }, removeButton),
   );
 }
