@@ -111,3 +111,34 @@ def test_a_save_that_would_make_a_forward_loop_says_so_before_it_is_saved(
 
     page.get_by_role("button", name="Save anyway").click()
     expect(page.locator("#profile-saved")).to_have_text("Saved Available.")
+
+
+def test_a_new_profile_is_created_then_activated_with_the_keyboard_from_the_switcher(
+    platform: Platform, page_for: PageFor
+) -> None:
+    user = platform.new_user("Sam Focus")
+    page = page_for(user)
+    page.goto("/#/profiles")
+    page.get_by_role("link", name="Create a profile").click()
+    page.get_by_label("Profile id").fill("focus")
+    page.get_by_label("Profile name").fill("Focus time")
+    page.get_by_label("Shows as").select_option("busy")
+    page.get_by_label("Send calls directly to voicemail").check()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("#profile-list")).to_contain_text("Focus time")
+
+    page.get_by_role("link", name="Contacts").click()
+    switcher = page.get_by_label("Switch profile")
+    switcher.focus()
+    switcher.select_option("focus")
+    page.keyboard.press("Tab")  # to Activate
+    page.keyboard.press("Enter")
+    expect(page.locator("#active-profile")).to_contain_text("Focus time")
+    expect(page.locator("#my-status-now")).to_contain_text("Busy")  # the profile shows Busy
+
+    page.get_by_role("button", name="Set my status to Available").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#my-status-now")).to_contain_text("Available")
+    expect(page.get_by_role("button", name="Set my status to Available")).to_have_attribute(
+        "aria-pressed", "true"
+    )
