@@ -142,3 +142,20 @@ def test_a_new_profile_is_created_then_activated_with_the_keyboard_from_the_swit
     expect(page.get_by_role("button", name="Set my status to Available")).to_have_attribute(
         "aria-pressed", "true"
     )
+
+
+def test_with_presence_deciding_the_profile_do_not_disturb_activates_its_profile(
+    platform: Platform, page_for: PageFor
+) -> None:
+    user = platform.new_user("Tia Decides")
+    page = page_for(user)
+    page.get_by_role("link", name="Settings").click()
+    routing = page.locator("form", has=page.get_by_role("heading", name="My presence decides"))
+    routing.get_by_label("Setting a status activates the profile chosen for it").check()
+    routing.get_by_label("Do Not Disturb").select_option("dnd")
+    routing.get_by_role("button", name="Save").click()
+    expect(routing.locator(".notice")).to_contain_text("Saved")
+
+    page.get_by_role("link", name="Contacts").click()
+    page.get_by_role("button", name="Set my status to Do Not Disturb").click()
+    expect(page.locator("#active-profile")).to_contain_text("Do Not Disturb")

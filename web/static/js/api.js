@@ -92,7 +92,8 @@ export const api = {
   saveProfile: (ext, { id, ...profile }) => put(`${u(ext)}/profiles/${q(id)}`, profile),
   deleteProfile: (ext, id) => del(`${u(ext)}/profiles/${q(id)}`),
   activateProfile: (ext, id) => post(`${u(ext)}/profiles/${q(id)}/activate`),
-  devices: (ext) => get(`${u(ext)}/devices`),
+  configureAutomation: (ext, body) => put(`${u(ext)}/automation`, body),
+  configurePresenceRouting: (ext, body) => put(`${u(ext)}/presence-routing`, body),
 
   // contacts and visibility
   contacts: (ext) => get(`${u(ext)}/contacts`),

@@ -12,6 +12,7 @@ import * as home from "./screens/home.js";
 import * as profiles from "./screens/profiles.js";
 import * as requests from "./screens/requests.js";
 import * as schedule from "./screens/schedule.js";
+import * as settings from "./screens/settings.js";
 import * as signin from "./screens/signin.js";
 import * as visibility from "./screens/visibility.js";
 import * as whatif from "./screens/whatif.js";
@@ -24,6 +25,7 @@ const ROUTES = [
   [/^\/what-if$/, whatif, "What if"],
   [/^\/profiles(?:\/(?<id>[^/]+))?$/, profiles, "Profiles"],
   [/^\/schedule$/, schedule, "Schedule"],
+  [/^\/settings$/, settings, "Settings"],
   [/^\/admin(?:\/(?<section>[a-z-]+))?(?:\/(?<ext>[0-9]+))?(?:\/(?<id>[^/]+))?$/, admin, "Admin"],
 ];
 
@@ -131,6 +133,7 @@ function renderNav(current) {
     link("/what-if", "What if"),
     link("/profiles", "Profiles"),
     link("/schedule", "Schedule"),
+    link("/settings", "Settings"),
     isAdmin() ? link("/admin", "Admin") : null,
   );
 }
