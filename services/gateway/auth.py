@@ -61,14 +61,13 @@ async def _session(
                 "GET /api/session with every change",
                 field=CSRF_HEADER,
             )
-    account = await edge.accounts.find(session.login)
     return Principal(
         login=session.login,
         role=AccountRole(session.role),
         session_id=session.id,
         kind=session.kind,
         csrf_token=session.csrf_token,
-        must_change_password=bool(account and account["must_change_password"]),
+        must_change_password=session.must_change_password,
     )
 
 

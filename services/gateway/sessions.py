@@ -57,10 +57,12 @@ class Session:
     created_at: datetime
     last_seen_at: datetime
     expires_at: datetime
+    must_change_password: bool = False  # the account's, read with the session
 
     @classmethod
     def of(cls, row: Any) -> Session:
-        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+        present = set(row.keys())
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__ if name in present})
 
 
 class SessionStore:
@@ -100,8 +102,12 @@ class SessionStore:
 
     async def current(self, token: str, now: datetime) -> tuple[Session | None, Session | None]:
         """The open session of `token`, or the session that just expired (ended here)."""
+        # One round trip per request: the session and its account's must-change flag.
         row = await self.pool.fetchrow(
-            f"SELECT * FROM {self.s}.sessions WHERE token_hash = $1 AND ended_at IS NULL",
+            f"SELECT s.*, coalesce(a.must_change_password, false) AS must_change_password "
+            f"FROM {self.s}.sessions s "
+            f"LEFT JOIN {self.s}.accounts a ON a.login = s.login "
+            "WHERE s.token_hash = $1 AND s.ended_at IS NULL",
             token_digest(token),
         )
         if row is None:

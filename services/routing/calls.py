@@ -30,7 +30,7 @@ class CallQueries:
             f"FROM {s}.events r WHERE r.type = 'CallReceived' "
             "AND (r.data->>'callee' = $1 OR r.data->>'caller' = $1) "
             "AND ($2::text IS NULL OR r.data->>'call_id' = $2) "
-            "ORDER BY r.at DESC LIMIT $3",
+            "ORDER BY r.at DESC, r.position DESC LIMIT $3",
             query.extension,
             query.call_id,
             query.limit,

@@ -5,6 +5,8 @@ Last-Event-ID gets what was missed, or `reload`."""
 from __future__ import annotations
 
 import asyncio
+import statistics
+import time
 
 import pytest
 
@@ -65,6 +67,19 @@ async def test_a_blocked_watcher_sees_what_an_offline_users_and_a_strangers_watc
     blocked_contacts = (await blocked.get("/api/users/1002/contacts")).json()
     watcher_contacts = (await watcher.get("/api/users/1003/contacts")).json()
     assert str(blocked_contacts).replace("1001", "X") == str(watcher_contacts).replace("1004", "X")
+    # And no timing that tells them apart at 10 ms: the medians of alternating reads.
+    timings: dict[str, list[float]] = {"blocked": [], "offline": [], "stranger": []}
+    for _ in range(15):
+        for name, client, path in (
+            ("blocked", blocked, "/api/users/1002/views/1001"),
+            ("offline", watcher, "/api/users/1003/views/1004"),
+            ("stranger", blocked, "/api/users/1002/views/4999"),
+        ):
+            started = time.perf_counter()
+            await client.get(path)
+            timings[name].append(time.perf_counter() - started)
+    medians = [statistics.median(values) for values in timings.values()]
+    assert max(medians) - min(medians) < 0.010, timings
     # Nothing but one's own data: the blocked watcher cannot ask for the raw presence.
     assert (await blocked.get("/api/users/1001/presence")).status_code == 403
     for client in (owner, blocked, watcher, offline):
