@@ -41,6 +41,17 @@ def test_an_administrator_creates_a_user_resets_the_password_and_adds_a_device(
     page.get_by_label("User").select_option(extension)
     expect(page.locator("#profile-list")).to_contain_text("Do Not Disturb")
 
+    page.get_by_role("link", name="Ring groups").click()
+    page.get_by_label("Id", exact=True).fill("support")
+    page.get_by_label("Name", exact=True).fill("Support")
+    page.get_by_label("Members (extensions, comma-separated)").fill(f"1004, {extension}")
+    page.get_by_label("Ring timeout (seconds)").fill("4")
+    page.get_by_role("button", name="Save ring group").click()
+    expect(page.locator(".error:visible").first).to_contain_text("between 5 and 120")
+    page.get_by_label("Ring timeout (seconds)").fill("25")
+    page.get_by_role("button", name="Save ring group").click()
+    expect(page.locator("#ring-groups")).to_contain_text(f"Support (support): 1004, {extension}")
+
     user = page_for()
     user.goto("/")
     user.get_by_label("Extension or login").fill(extension)

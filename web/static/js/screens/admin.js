@@ -37,7 +37,7 @@ export async function render(main, { section = "users", ext, id }) {
     replace(body, h("p", {}, "No such page."));
     return;
   }
-  await draw(body, { ext, id, redraw: () => render(main, { section, ext, id }) });
+  await draw(body, { ext, id });
 }
 
 /** A form that calls `action(values)` and shows the service's errors by field. */
@@ -61,16 +61,16 @@ function actionForm(title, inputs, submitLabel, action) {
   return form;
 }
 
-async function users(body, { redraw }) {
+async function users(body) {
   const list = listOf(await api.users(), "users");
   const ext = h("input", { inputmode: "numeric", autocomplete: "off" });
   const name = h("input", { autocomplete: "off" });
   const mobile = h("input", { inputmode: "tel", autocomplete: "off" });
   const password = h("input", { type: "password", autocomplete: "new-password" });
   const admin = h("select", {}, h("option", { value: "user" }, "User"), h("option", { value: "admin" }, "Administrator"));
+  const usersTitle = h("h2", { id: "users-title" }, `Users (${list.length})`);
+  const usersList = h("ul", { class: "list", id: "users" }, list.map((u) => userRow(u)));
   replace(body,
-    h("section", { class: "card", "aria-labelledby": "users-title" }, h("h2", { id: "users-title" }, `Users (${list.length})`),
-      h("ul", { class: "list", id: "users" }, list.map((u) => userRow(u)))),
     actionForm("Create a user", [
       ["Extension (or an administrator's login)", ext, "login"], ["Name", name, "display_name"], ["Mobile number", mobile, "mobile_number"],
       ["First password", password, "password", "They choose their own at first sign-in."], ["Role", admin, "role"],
@@ -80,9 +80,12 @@ async function users(body, { redraw }) {
         password: password.value || null, role: admin.value,
       });
       const login = ext.value.trim();
-      await redraw();
+      // Shown here, not after a redraw: a generated password is shown only once.
+      usersList.prepend(userRow(created.account));
+      usersTitle.textContent = `Users (${usersList.children.length})`;
       return created.password ? `Created ${login}; first password: ${created.password}` : `Created ${login}.`;
-    }));
+    }),
+    h("section", { class: "card", "aria-labelledby": "users-title" }, usersTitle, usersList));
 }
 
 function userRow(user) {
@@ -144,7 +147,15 @@ async function profiles(body, { ext, id }) {
     editor(slot, { ext: user, id, base: `#/admin/profiles/${user}`, heading: `Presence profiles of ${user}` }));
 }
 
-async function ringGroups(body, { redraw }) {
+/** Put `li` in `list` in place of the entry with the same key, or at its end. */
+function upsert(list, key, li) {
+  li.dataset.key = key;
+  const old = [...list.children].find((c) => c.dataset.key === key);
+  if (old) old.replaceWith(li);
+  else list.append(li);
+}
+
+async function ringGroups(body) {
   const reply = await maybe(api.ringGroups);
   const list = listOf(reply, "ring_groups");
   const id = h("input", { autocomplete: "off" });
@@ -157,35 +168,42 @@ async function ringGroups(body, { redraw }) {
     strategy.value = g.strategy; timeout.value = g.timeout;
     id.focus();
   };
+  const groupRow = (g) => h("li", {},
+    h("span", {}, `${g.name} (${g.group_id}): ${(g.members || []).join(", ")} · ${g.strategy} · ${g.timeout} s`),
+    button("Edit", () => fill(g), { "aria-label": `Edit ${g.name}` }));
+  const groupList = h("ul", { class: "list", id: "ring-groups" });
+  for (const g of list) upsert(groupList, g.group_id, groupRow(g));
   replace(body,
     h("section", { class: "card" }, h("h2", {}, `Ring groups (${list.length})`), unlisted(reply, "ring groups"),
-      h("ul", { class: "list", id: "ring-groups" }, list.map((g) => h("li", {},
-        h("span", {}, `${g.name} (${g.group_id}): ${(g.members || []).join(", ")} · ${g.strategy} · ${g.timeout} s`),
-        button("Edit", () => fill(g), { "aria-label": `Edit ${g.name}` }))))),
+      groupList),
     actionForm("Save a ring group", [["Id", id, "group_id"], ["Name", name, "name"],
       ["Members (extensions, comma-separated)", members, "members"], ["Strategy", strategy, "strategy"],
       ["Ring timeout (seconds)", timeout, "timeout", "5-120"]], "Save ring group", async () => {
-      await api.saveRingGroup({
+      const group = {
         group_id: id.value.trim(), name: name.value.trim(), strategy: strategy.value, timeout: Number(timeout.value),
         members: members.value.split(/[\s,]+/).filter(Boolean),
-      });
-      await redraw();
-      return "Ring group saved.";
+      };
+      await api.saveRingGroup(group);
+      upsert(groupList, group.group_id, groupRow(group));
+      return `Ring group ${group.group_id} saved.`;
     }));
 }
 
-async function ivrs(body, { redraw }) {
+async function ivrs(body) {
   const reply = await maybe(api.ivrs);
   const list = listOf(reply, "ivrs");
   const id = h("input", { autocomplete: "off" });
   const name = h("input", { autocomplete: "off" });
+  const ivrList = h("ul", { class: "list", id: "ivrs" });
+  for (const i of list) upsert(ivrList, i.ivr_id, h("li", {}, `${i.name} (${i.ivr_id})`));
   replace(body,
     h("section", { class: "card" }, h("h2", {}, `IVRs (${list.length})`), unlisted(reply, "IVRs"),
-      h("ul", { class: "list", id: "ivrs" }, list.map((i) => h("li", {}, `${i.name} (${i.ivr_id})`)))),
+      ivrList),
     actionForm("Save an IVR", [["Id", id, "ivr_id"], ["Name", name, "name"]], "Save IVR", async () => {
-      await api.saveIvr({ ivr_id: id.value.trim(), name: name.value.trim() });
-      await redraw();
-      return "IVR saved.";
+      const ivr = { ivr_id: id.value.trim(), name: name.value.trim() };
+      await api.saveIvr(ivr);
+      upsert(ivrList, ivr.ivr_id, h("li", {}, `${ivr.name} (${ivr.ivr_id})`));
+      return `IVR ${ivr.ivr_id} saved.`;
     }));
 }
 
