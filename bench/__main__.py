@@ -1,6 +1,6 @@
 """`./voco bench`: every figure of issue 6 against floors measured once in the same run.
 
-    ./voco bench [--quick] [--only routing,presence,fanout,scheduler,scale] [--out DIR]
+    ./voco bench [--quick] [--only routing,presence,fanout,scheduler,scale,edge] [--out DIR]
 
 Starts a durable NATS and PostgreSQL once (as `./voco up`), measures the floors once,
 runs each section (bench/suite.py) and writes DIR/latest.json, DIR/REPORT.md and
@@ -24,7 +24,7 @@ import uvloop
 from bench import floors, report, suite
 from bench.harness import servers
 
-SECTIONS = ["routing", "presence", "fanout", "scheduler", "scale"]
+SECTIONS = ["routing", "presence", "fanout", "scheduler", "scale", "edge"]
 
 
 async def run(quick: bool, only: list[str]) -> dict[str, Any]:

@@ -174,6 +174,28 @@ def rows(r: dict[str, Any]) -> list[Row]:
             )
     if "scale" in r:
         out += _scale_rows(r["scale"])
+    if "edge" in r:
+        out += _edge_rows(r["edge"], rtt, commit)
+    return out
+
+
+def _edge_rows(e: dict[str, Any], rtt: dict[str, Any], commit: dict[str, Any]) -> list[Row]:
+    """HTTP status change -> the watcher's live stream, against an HTTP request that does
+    nothing plus the NATS round trip and the Postgres commit (issue 12)."""
+    out = []
+    for q in ("p50", "p99"):
+        measured = e["status_to_stream"][f"{q}_ms"]
+        floor = e["http_noop"][f"{q}_ms"] + rtt[f"{q}_ms"] + commit[f"{q}_ms"]
+        out.append(
+            Row(
+                f"edge: HTTP status change -> watcher's live stream (SSE), {q}",
+                "report (issue 12)",
+                _ms(measured),
+                f"{floor:.2f} ms (HTTP no-op+RTT+commit {q})",
+                _ratio(measured, floor),
+                None,
+            )
+        )
     return out
 
 

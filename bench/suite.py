@@ -20,6 +20,7 @@ from typing import Any
 import nats
 from nats.aio.msg import Msg
 
+from bench import gateway as gateway_bench
 from bench import scheduler as scheduler_bench
 from bench import seed
 from bench import visibility as visibility_bench
@@ -302,3 +303,10 @@ async def scale(s: Servers, quick: bool) -> dict[str, Any]:
             "empty": empty,
         }
     return out
+
+
+# --- the edge: HTTP status change to the watcher's live stream -------------------------
+
+
+async def edge(s: Servers, quick: bool) -> dict[str, Any]:
+    return await gateway_bench.edge(s, quick, await fresh(s, "bench_edge"))
