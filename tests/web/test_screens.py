@@ -89,7 +89,18 @@ def test_screenshots_of_the_main_screens(
     page.locator("#my-calls li[data-call] button").first.click()
     expect(page.locator("#my-calls .explanation")).to_be_visible()
     page.screenshot(path=shots / "calls.png", full_page=True)
+    me = someone_with_contacts.extension
+    for name, blocked in (("Walt Watcher", False), ("Xena Blocked", True)):
+        watcher = platform.new_user(name)
+        with platform.client(watcher.extension, watcher.password) as client:
+            client.put(f"/api/users/{watcher.extension}/contacts/{me}").raise_for_status()
+        if blocked:
+            with platform.client(me, someone_with_contacts.password) as client:
+                client.put(
+                    f"/api/users/{me}/visibility/blocked/{watcher.extension}"
+                ).raise_for_status()
     page.goto("/#/visibility")
+    expect(page.locator("#blocked-title")).to_contain_text("(1)")
     expect(page.locator("#allowed-title")).to_be_visible()
     page.screenshot(path=shots / "visibility.png", full_page=True)
 
