@@ -52,6 +52,16 @@ def test_an_administrator_creates_a_user_resets_the_password_and_adds_a_device(
     page.get_by_role("button", name="Save ring group").click()
     expect(page.locator("#ring-groups")).to_contain_text(f"Support (support): 1004, {extension}")
 
+    page.get_by_role("link", name="Company holidays").click()
+    page.get_by_label("Time zone").fill("Europe/Berlin")
+    page.get_by_label("Public holidays of (country code)").fill("DE")
+    page.get_by_label("Profile on holidays").select_option("away")
+    page.get_by_role("button", name="Add a holiday").click()
+    page.locator("#holidays li").first.get_by_label("Date").fill("2027-08-15")
+    page.locator("#holidays li").first.get_by_label("Name").fill("Company day")
+    page.get_by_role("button", name="Save schedule").click()
+    expect(page.get_by_text("Schedule saved.")).to_be_visible()
+
     user = page_for()
     user.goto("/")
     user.get_by_label("Extension or login").fill(extension)

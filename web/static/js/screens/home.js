@@ -164,6 +164,8 @@ async function renderContacts(card, offs) {
   });
   replace(card, h("h2", { id: "contacts-title" }, "Contacts"), list, form);
   await refresh();
+  // My contacts changed elsewhere (another tab, an administrator): draw them again.
+  offs.push(on("changed", (what) => /Contact/.test(what?.command || "") && refresh()));
   offs.push(
     on("contact", (view) => {
       const row = rows.get(view.extension);

@@ -35,7 +35,10 @@ export async function scheduleEditor(main, { ext, heading, company = false }) {
     }
   });
   const nowCard = h("section", { class: "card", id: "schedule-now", "aria-live": "polite" });
-  replace(main, h("h1", {}, heading), company ? null : nowCard,
+  const unread = company && !plan
+    ? h("p", { class: "hint" }, "The edge does not report the company schedule back: saving replaces it with what is shown here.")
+    : null;
+  replace(main, h("h1", {}, heading), unread, company ? null : nowCard,
     h("section", { class: "card" }, form),
     company ? null : overrides(ext, plan, profiles, () => scheduleEditor(main, { ext, heading })));
   if (!company) replace(nowCard, ...(await nowAndNext(ext, plan)));
