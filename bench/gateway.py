@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -25,15 +28,25 @@ import nats
 
 from bench import floors
 from bench import visibility as visibility_bench
-from bench.harness import Latency, Servers, servers, service_env
+from bench.harness import (
+    Latency,
+    Servers,
+    create_database,
+    delete_streams,
+    servers,
+    service_env,
+)
+from bench.routing import cpu_seconds
+from contracts.errors import CommandError
 from contracts.presence import ProvisionUser
+from runtime.bus import request
 from runtime.eventstore import EventStore, create_pool
 from services.gateway.accounts.domain import AccountRole
 from services.gateway.accounts.store import ACCOUNTS_SQL, AccountStore
 from services.gateway.demo import ensure_accounts
 from services.gateway.edge import SCHEMA
 from services.gateway.passwords import Passwords
-from services.gateway.sessions import SESSIONS_SQL
+from services.gateway.sessions import SESSIONS_SQL, SessionStore
 from services.gateway.throttle import THROTTLE_SQL
 
 OWNER, WATCHER = "1001", "2001"
@@ -155,10 +168,123 @@ async def edge(s: Servers, quick: bool, dsn: str | None = None) -> dict[str, Any
             await asyncio.to_thread(process.wait, 20)
 
 
+async def fan_out(s: Servers, quick: bool, dsn: str | None = None) -> dict[str, Any]:
+    """One status change to the last of N watchers on the live stream (issue 12: 1,000,
+    p50 <= 20 ms, p99 <= 50 ms), and the edge's CPU per delivery. Sessions are made in
+    the store directly: N argon2 sign-ins would take minutes and time nothing asked."""
+    dsn = dsn or s.database_url
+    watchers = [f"3{n:04d}" for n in range(200 if quick else 1000)]
+    await visibility_bench.seed(dsn, [OWNER, *watchers], [(OWNER, w, "allowed") for w in watchers])
+    await accounts(dsn)
+    tokens = await sessions(dsn, [OWNER, *watchers])
+    port = free_port()
+    env = {**service_env(s.nats_url, dsn), "VOCO_HTTP_PORT": str(port)}
+    processes = [
+        subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env)
+        for name in ("presence", "visibility", "gateway")
+    ]
+    with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as file:
+        file.write("\n".join(tokens[1:]))
+    reader = None
+    try:
+        await provisioned(s.nats_url, [OWNER])
+        owner = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        owner.headers["Authorization"] = f"Bearer {tokens[0]}"
+        await up(owner)
+        reader = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.sse_watchers",
+            "127.0.0.1",
+            str(port),
+            file.name,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert reader.stdout is not None
+        assert (await asyncio.wait_for(reader.stdout.readline(), 120)).strip() == b"ready"
+        changes, warm = (20, 5) if quick else (100, 10)
+        to_last, to_first, cpu = [], [], 0.0
+        for n in range(changes + warm):
+            before = cpu_seconds(processes[2].pid)
+            start = time.perf_counter()
+            answer = await owner.put(
+                f"/api/users/{OWNER}/status",
+                json={"status": ["away", "available"][n % 2], "note": f"n{n}"},
+            )
+            answer.raise_for_status()
+            line = json.loads(await asyncio.wait_for(reader.stdout.readline(), 30))
+            assert line["note"] == f"n{n}", line
+            if n >= warm:
+                to_last.append(line["last"] - start)
+                to_first.append(line["first"] - start)
+                cpu += cpu_seconds(processes[2].pid) - before
+            await asyncio.sleep(0.05)  # one change at a time, the system idle between
+        await owner.aclose()
+    finally:
+        if reader is not None and reader.returncode is None:
+            reader.terminate()
+            await reader.wait()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            await asyncio.to_thread(process.wait, 20)
+        os.unlink(file.name)
+    return {
+        "watchers": len(watchers),
+        "change_to_last_watcher": Latency.of(to_last).as_dict(),
+        "change_to_first_watcher": Latency.of(to_first).as_dict(),
+        "edge_cpu_us_per_delivery": round(cpu / (len(to_last) * len(watchers)) * 1e6, 1),
+    }
+
+
+async def sessions(dsn: str, logins: list[str]) -> list[str]:
+    pool = await create_pool(dsn, max_size=2)
+    try:
+        store = SessionStore(
+            EventStore(pool, SCHEMA), idle=timedelta(hours=1), absolute=timedelta(hours=2)
+        )
+        now = datetime.now(UTC)
+        return [
+            (await store.open(u, "user", "bearer", "bench", "127.0.0.1", now))[0] for u in logins
+        ]
+    finally:
+        await pool.close()
+
+
+async def provisioned(nats_url: str, extensions: list[str]) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        for extension in extensions:
+            for _ in range(300):
+                try:
+                    await request(
+                        nc, "presence", ProvisionUser(extension=extension, display_name=extension)
+                    )
+                    break
+                except CommandError:
+                    await asyncio.sleep(0.1)
+    finally:
+        await nc.close()
+
+
+async def up(client: httpx.AsyncClient) -> None:
+    for _ in range(300):
+        try:
+            if (await client.get("/api/health")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the gateway did not start")
+
+
 async def run(quick: bool) -> dict[str, Any]:
     with servers() as s:
         floor = await floors.measure(s.nats_url, s.database_url, quick=quick)
         figures = await edge(s, quick)
+        await delete_streams(s.nats_url)
+        await create_database(s.postgres.dsn("postgres"), "bench_edge_fanout")
+        fanned = await fan_out(s, quick, s.postgres.dsn("bench_edge_fanout"))
     bare = figures["http_noop"]["p50_ms"] + sum(
         floor[k]["p50_ms"] for k in ("nats_round_trip", "pg_commit")
     )
@@ -167,6 +293,7 @@ async def run(quick: bool) -> dict[str, Any]:
         **{k: v for k, v in figures.items() if not k.endswith("samples_ms")},
         "floor_p50_ms": round(bare, 3),
         "ratio_p50_to_floor": round(figures["status_to_stream"]["p50_ms"] / bare, 2),
+        "fan_out": fanned,
     }
 
 

@@ -196,6 +196,31 @@ def _edge_rows(e: dict[str, Any], rtt: dict[str, Any], commit: dict[str, Any]) -
                 None,
             )
         )
+    fo = e.get("fan_out")
+    if fo:
+        n, full = fo["watchers"], fo["watchers"] >= 1000
+        for q, goal in (("p50", 20), ("p99", 50)):
+            measured = fo["change_to_last_watcher"][f"{q}_ms"]
+            out.append(
+                Row(
+                    f"edge: one status change -> last of {n:,} live streams, {q}",
+                    f"<= {goal} ms at 1,000 (issue 12)",
+                    _ms(measured),
+                    "XMPP servers here: 78-223 ms p50",
+                    None,
+                    measured <= goal if full else None,
+                )
+            )
+        out.append(
+            Row(
+                "edge: CPU per live-stream delivery",
+                "report (issue 12)",
+                f"{fo['edge_cpu_us_per_delivery']} us",
+                "—",
+                None,
+                None,
+            )
+        )
     return out
 
 

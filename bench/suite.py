@@ -309,4 +309,6 @@ async def scale(s: Servers, quick: bool) -> dict[str, Any]:
 
 
 async def edge(s: Servers, quick: bool) -> dict[str, Any]:
-    return await gateway_bench.edge(s, quick, await fresh(s, "bench_edge"))
+    figures = await gateway_bench.edge(s, quick, await fresh(s, "bench_edge"))
+    fanned = await gateway_bench.fan_out(s, quick, await fresh(s, "bench_edge_fanout"))
+    return {**figures, "fan_out": fanned}

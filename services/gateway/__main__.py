@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import uvicorn
 from fastapi import FastAPI
 
@@ -23,8 +25,14 @@ class Server(uvicorn.Server):
     def handle_exit(self, sig: int, frame: object) -> None:
         edge = getattr(self.app.state, "edge", None)
         if edge is not None:
-            edge.live.end_all()
+            try:  # a signal handler interrupts the loop anywhere: let the loop do it
+                asyncio.get_running_loop().call_soon_threadsafe(edge.live.end_all)
+            except RuntimeError:
+                edge.live.end_all()
         super().handle_exit(sig, frame)  # type: ignore[arg-type]
+        # uvicorn re-raises the signal once it has shut down (exit -15); like every Voco
+        # service, exit 0 after a graceful stop.
+        self._captured_signals.clear()
 
 
 def main() -> None:

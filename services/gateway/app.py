@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -28,10 +29,33 @@ log = logging.getLogger(__name__)
 _tracer = tracer(__name__)
 
 
+MAX_BODY = 64 * 1024
+"""No request of this API needs more (a full profile or schedule is a few KiB)."""
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+]
+
+
+async def refuse(send: Send, status: int, message: str) -> None:
+    body = {"error": {"code": "invalid", "message": message, "field": None}}
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), *SECURITY_HEADERS],
+        }
+    )
+    await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+
+
 class TraceRequests:
     """A server span per request, always a new trace: context a browser sends is not
     trusted (it would let a client join or spoof internal traces). The span is current
-    while the request runs, so runtime.bus injects it into every NATS request."""
+    while the request runs, so runtime.bus injects it into every NATS request. Also: one
+    structured log line per request, security headers, and a cap on body size."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -47,7 +71,22 @@ class TraceRequests:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [h for h in SECURITY_HEADERS if h[0] not in present]
+                message["headers"] = headers
             await send(message)
+
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is None and b"chunked" in headers.get(b"transfer-encoding", b""):
+            # Every client of this API knows its body's length; counting a chunked one
+            # as it arrives cannot refuse it cleanly once the framework reads it.
+            await refuse(send, 411, "send the body with a Content-Length")
+            return
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+            await refuse(send, 413, f"the body is over {MAX_BODY} bytes")
+            return
 
         with _tracer.start_as_current_span(
             f"HTTP {scope['method']}",
@@ -81,12 +120,15 @@ def create_app(
         app.state.edge = edge
         stopping = asyncio.Event()
         sweeper = asyncio.create_task(run_sweeper(edge, stopping), name="session-sweeper")
+        keepalive = asyncio.create_task(
+            edge.live.keep_alive(config.stream_keepalive_seconds, stopping), name="keepalive"
+        )
         log.info("gateway started", extra={"port": config.port})
         try:
             yield {}
         finally:
             stopping.set()
-            await sweeper
+            await asyncio.gather(sweeper, keepalive)
             await edge.close()
             log.info("gateway stopped")
 
@@ -98,6 +140,9 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry would continue the trace a browser's `traceparent`
+        # names; TraceRequests starts every request's trace afresh instead.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     errors.install(app)
     for module in (session, presence, schedule, visibility, calls, admin, stream):

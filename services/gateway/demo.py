@@ -25,6 +25,7 @@ from services.presence.demo import USERS
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = ("admin", "Administrator")
+UNKNOWN = "(not kept: reset it as admin)"
 
 
 def passwords_file() -> Path:
@@ -55,9 +56,14 @@ async def ensure_accounts(
     """Open each missing account with its kept password (or a new one); the passwords."""
     now = datetime.now(UTC)
     for login, name, role in wanted:
-        password = passwords.setdefault(login, generate_password())
         if await accounts.find(login) is not None:
+            # Made before; its password is the kept one, or unknown here if the file was
+            # lost (an administrator resets it).
+            passwords.setdefault(login, UNKNOWN)
             continue
+        if passwords.get(login, UNKNOWN) == UNKNOWN:
+            passwords[login] = generate_password()
+        password = passwords[login]
         command = OpenAccount(
             login=login,
             display_name=name,

@@ -76,6 +76,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         403: "signed in, but not allowed (or the CSRF token is missing)",
         404: "no such thing",
         409: "the state changed under the request; retry",
+        411: "the body has no Content-Length",
+        413: "the body is too large",
         422: "the request breaks a rule; the message says what to fix",
         429: "too many failed sign-ins",
         502: "a service failed inside",

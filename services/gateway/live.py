@@ -32,6 +32,7 @@ class Item:
     id: str
     kind: str
     data: str
+    n: int = 0  # the number in `id`, kept as an int: compared for every delivery
 
     def encode(self) -> bytes:
         head = f"id: {self.id}\n" if self.id else ""
@@ -41,6 +42,9 @@ class Item:
 ENDED = Item("", "signed_out", '{"reason": "your session ended; sign in again"}')
 """Put on a stream's queue when its session ends: the stream says so and closes."""
 SHUTDOWN = Item("", "closing", '{"reason": "the server is restarting; reconnect"}')
+KEEPALIVE = Item("", "", "")
+"""Put on every stream's queue each keepalive interval: the stream checks its session
+and writes a comment line (a timer per stream and event would cost more per delivery)."""
 
 
 @dataclass
@@ -60,7 +64,8 @@ class Feed:
         self.idle_since = time.monotonic()
 
     def add(self, kind: str, data: str) -> Item:
-        item = Item(f"{self.epoch}.{next(self._numbers)}", kind, data)
+        n = next(self._numbers)
+        item = Item(f"{self.epoch}.{n}", kind, data, n)
         self.items.append(item)
         for listener in self.listeners:
             listener.queue.put_nowait(item)
@@ -72,9 +77,13 @@ class Feed:
         if epoch != self.epoch or not number.isdigit():
             return None
         seen = int(number)
-        if self.items and int(self.items[0].id.split(".")[1]) > seen + 1:
+        if self.items and self.items[0].n > seen + 1:
             return None  # the buffer no longer holds everything after it
-        return [i for i in self.items if int(i.id.split(".")[1]) > seen]
+        return [i for i in self.items if i.n > seen]
+
+    @property
+    def latest(self) -> Item | None:
+        return self.items[-1] if self.items else None
 
     async def on_view(self, msg: Msg) -> None:
         self.add("presence", msg.data.decode())
@@ -143,6 +152,15 @@ class LiveHub:
         async with self._lock:
             for subscription in self._drop_idle():
                 await subscription.unsubscribe()
+
+    async def keep_alive(self, interval: float, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                await asyncio.wait_for(stopping.wait(), interval)
+            except TimeoutError:
+                for feed in self.feeds.values():
+                    for listener in feed.listeners:
+                        listener.queue.put_nowait(KEEPALIVE)
 
     def end_all(self) -> None:
         """Every open stream ends (the edge is shutting down; clients reconnect elsewhere)."""

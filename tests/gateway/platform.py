@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -111,12 +111,18 @@ async def _until_answering(nc: NatsClient) -> None:
             await asyncio.sleep(0.02)
 
 
+EVERY_SERVICE = (build_presence, build_visibility, build_scheduler, build_routing)
+
+
 @asynccontextmanager
 async def running_gateway(
-    connections: Connections, config: GatewayConfig = FAST
+    connections: Connections,
+    config: GatewayConfig = FAST,
+    builds: tuple[Callable[[Connections], Awaitable[ServiceRuntime]], ...] = EVERY_SERVICE,
 ) -> AsyncIterator[Gateway]:
+    """The edge and `builds`' services (every one by default; presence always first)."""
     services: list[ServiceRuntime] = []
-    for build in (build_presence, build_visibility, build_scheduler, build_routing):
+    for build in builds:
         service = await build(connections)
         await service.start()
         services.append(service)

@@ -6,10 +6,17 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 
 from tests.gateway.platform import FAST, PASSWORDS, Gateway
+
+
+@pytest.fixture
+def gateway(presence_gateway: Gateway) -> Gateway:
+    return presence_gateway
+
 
 pytestmark = pytest.mark.integration
 
@@ -199,4 +206,24 @@ async def test_the_history_records_the_session_user_as_the_actor(gateway: Gatewa
     history = (await client.get("/api/users/1001/history")).json()["entries"]
     assert history[0]["actor"] == "1001"
     assert history[0]["channel"] == "client"
+    await client.aclose()
+
+
+async def test_answers_carry_security_headers_and_a_huge_body_is_refused(gateway: Gateway) -> None:
+    client = await gateway.sign_in("1001")
+    answer = await client.get("/api/session")
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["cache-control"] == "no-store"
+    huge = await client.put("/api/users/1001/status", content=b"{" + b" " * 100_000 + b"}")
+    assert huge.status_code == 413
+    assert huge.json()["error"]["code"] == "invalid"
+
+    async def chunks() -> AsyncIterator[bytes]:  # no content-length
+        for _ in range(100):
+            yield b" " * 1000
+
+    chunked = await client.put(
+        "/api/users/1001/status", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert chunked.status_code == 411
     await client.aclose()

@@ -33,4 +33,7 @@ async def test_browser_trace_context_is_ignored_and_the_edge_trace_reaches_prese
     assert incoming.parent is None  # a new trace: the browser's context was not used
     assert format(incoming.context.trace_id, "032x") != FORGED_TRACE
     assert handled.context.trace_id == incoming.context.trace_id
+    # No span of the request, the framework's included, joined the browser's trace.
+    forged_trace = int(FORGED_TRACE, 16)
+    assert all(s.context is None or s.context.trace_id != forged_trace for s in spans)
     await client.aclose()

@@ -104,6 +104,8 @@ async def sign_in(
 @router.get("/session", response_model=SignedIn, summary="Who am I")
 async def current(who: Anyone, edge: EdgeDep) -> SignedIn:
     sessions = {s.id: s for s in await edge.sessions.of_login(who.login)}
+    if who.session_id not in sessions:  # it ended since this request was authenticated
+        raise Refused(401, "your session ended; sign in again")
     return SignedIn(
         account=await account_info(edge, who.login),
         session=info(sessions[who.session_id], who.session_id),

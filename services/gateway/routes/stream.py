@@ -12,7 +12,6 @@ missed is no longer kept: fetch everything again), `signed_out`, `closing`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -22,7 +21,7 @@ from fastapi.responses import StreamingResponse
 
 from services.gateway.auth import EdgeDep, User
 from services.gateway.errors import ERROR_RESPONSES
-from services.gateway.live import ENDED, SHUTDOWN, Feed, Item, Listener
+from services.gateway.live import ENDED, KEEPALIVE, SHUTDOWN, Feed, Item, Listener
 from services.gateway.sessions import still_open
 
 router = APIRouter(prefix="/api", tags=["live"], responses=ERROR_RESPONSES)
@@ -30,12 +29,9 @@ router = APIRouter(prefix="/api", tags=["live"], responses=ERROR_RESPONSES)
 STREAM_DOC = {200: {"content": {"text/event-stream": {}}, "description": "server-sent events"}}
 
 
-def _number(item_id: str) -> int:
-    return int(item_id.rpartition(".")[2] or 0)
-
-
-def _latest(feed: Feed) -> str:
-    return feed.items[-1].id if feed.items else f"{feed.epoch}.0"
+def _latest(feed: Feed) -> tuple[str, int]:
+    latest = feed.latest
+    return (latest.id, latest.n) if latest is not None else (f"{feed.epoch}.0", 0)
 
 
 @router.get("/stream", response_class=StreamingResponse, responses=STREAM_DOC, summary="Live")  # type: ignore[arg-type]
@@ -55,32 +51,36 @@ async def stream(
 
     async def _events(feed: Feed, listener: Listener, last: str | None) -> AsyncIterator[bytes]:
         yield b"retry: 2000\n\n"
-        sent = 0
         if last is not None:
             missed = feed.since(last)
             if missed is None:
                 reason = {"reason": "what you missed is no longer kept; fetch it again"}
-                yield Item(_latest(feed), "reload", json.dumps(reason)).encode()
+                yield Item(_latest(feed)[0], "reload", json.dumps(reason)).encode()
             for item in missed or ():
                 yield item.encode()
-        sent = _number(_latest(feed))
-        yield Item(_latest(feed), "ready", "{}").encode()
-        keepalive = edge.config.stream_keepalive_seconds
+        latest_id, sent = _latest(feed)
+        yield Item(latest_id, "ready", "{}").encode()
+        queue = listener.queue
         while True:
-            try:
-                item = await asyncio.wait_for(listener.queue.get(), keepalive)
-            except TimeoutError:
-                if await still_open(edge.sessions, who.session_id, edge.clock.now()) is None:
-                    yield ENDED.encode()
+            # What has queued up meanwhile leaves in one write.
+            items = [await queue.get()]
+            while not queue.empty():
+                items.append(queue.get_nowait())
+            out = []
+            for item in items:
+                if item is KEEPALIVE:
+                    if await still_open(edge.sessions, who.session_id, edge.clock.now()):
+                        out.append(b": keepalive\n\n")
+                        continue
+                    item = ENDED
+                if item is ENDED or item is SHUTDOWN:
+                    yield b"".join([*out, item.encode()])
                     return
-                yield b": keepalive\n\n"
-                continue
-            if item is ENDED or item is SHUTDOWN:
-                yield item.encode()
-                return
-            if _number(item.id) > sent:
-                sent = _number(item.id)
-                yield item.encode()
+                if item.n > sent:  # not already sent from the buffer on reconnect
+                    sent = item.n
+                    out.append(item.encode())
+            if out:
+                yield b"".join(out)
 
     return StreamingResponse(
         events(),

@@ -49,12 +49,16 @@ async def contacts(ext: Ext, who: Owner, edge: EdgeDep) -> Result:
 
 @router.put("/contacts/{other}", response_model=Result, summary="Add a contact (asks them)")
 async def add_contact(ext: Ext, other: Other, who: Owner, edge: EdgeDep) -> Result:
-    return await _tell(edge, who, AddContact(watcher=ext, contact=other), ext)
+    answer = await _tell(edge, who, AddContact(watcher=ext, contact=other), ext)
+    edge.live.changed(other, AddContact.type_name)  # their requests and watchers changed
+    return answer
 
 
 @router.delete("/contacts/{other}", response_model=Result, summary="Remove a contact")
 async def remove_contact(ext: Ext, other: Other, who: Owner, edge: EdgeDep) -> Result:
-    return await _tell(edge, who, RemoveContact(watcher=ext, contact=other), ext)
+    answer = await _tell(edge, who, RemoveContact(watcher=ext, contact=other), ext)
+    edge.live.changed(other, RemoveContact.type_name)
+    return answer
 
 
 @router.get("/views/{other}", response_model=WatchedPresence, summary="Anyone, as I may see them")
