@@ -177,14 +177,15 @@ async function start(session) {
 }
 
 let pendingPoll = 0;
-/** The live stream carries presence, not visibility: the request count is asked for. */
+/** A new request arrives as a "changed" item on the live stream; the poll is a fallback
+ * for a stream that was down when it came. */
 function pollPending() {
   clearInterval(pendingPoll);
   pendingPoll = setInterval(() => {
     if (document.visibilityState === "visible") refreshPending().catch(() => {});
   }, PENDING_POLL_MS);
 }
-const PENDING_POLL_MS = 5000;
+const PENDING_POLL_MS = 30000;
 
 async function signOut() {
   try {
