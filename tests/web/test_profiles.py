@@ -159,3 +159,6 @@ def test_with_presence_deciding_the_profile_do_not_disturb_activates_its_profile
     page.get_by_role("link", name="Contacts").click()
     page.get_by_role("button", name="Set my status to Do Not Disturb").click()
     expect(page.locator("#active-profile")).to_contain_text("Do Not Disturb")
+
+    page.get_by_role("link", name="Settings").click()
+    expect(page.locator("#history li").first).to_contain_text("client")

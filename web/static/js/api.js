@@ -92,6 +92,7 @@ export const api = {
   saveProfile: (ext, { id, ...profile }) => put(`${u(ext)}/profiles/${q(id)}`, profile),
   deleteProfile: (ext, id) => del(`${u(ext)}/profiles/${q(id)}`),
   activateProfile: (ext, id) => post(`${u(ext)}/profiles/${q(id)}/activate`),
+  history: (ext, limit = 20) => get(`${u(ext)}/history?limit=${limit}`),
   configureAutomation: (ext, body) => put(`${u(ext)}/automation`, body),
   configurePresenceRouting: (ext, body) => put(`${u(ext)}/presence-routing`, body),
 

@@ -1,19 +1,32 @@
 // Presence settings: Away (or Offline) when no client is signed in for a while, and
 // "my presence decides how I receive calls" (a profile per status).
 import { api } from "../api.js";
-import { announce, clearErrors, field, formError, h, replace, showErrors } from "../dom.js";
+import { announce, clearErrors, field, formatTime, formError, h, replace, showErrors } from "../dom.js";
 import { STATUSES } from "../presence.js";
 import { listOf, me } from "../state.js";
 
 export async function render(main) {
-  const profiles = listOf(await api.profiles(me()), "profiles");
+  const [profileReply, history] = await Promise.all([api.profiles(me()), api.history(me())]);
+  const profiles = listOf(profileReply, "profiles");
   replace(
     main,
     h("h1", {}, "Presence settings"),
     h("p", { class: "hint" }, "The edge does not report these settings back yet: saving sets them as shown here."),
     automationForm(),
     routingForm(profiles),
+    historyCard(listOf(history, "entries")),
   );
+}
+
+/** What changed my presence, newest first, and through which channel (web, phone, schedule...). */
+function historyCard(entries) {
+  return h("section", { class: "card", "aria-labelledby": "history-title" },
+    h("h2", { id: "history-title" }, "What changed my presence"),
+    h("ul", { class: "list", id: "history" }, entries.length
+      ? entries.map((e) => h("li", {},
+          h("span", { class: "person" }, h("span", {}, e.summary),
+            h("span", { class: "note" }, [formatTime(e.at), e.channel, e.actor && `by ${e.actor}`].filter(Boolean).join(" · ")))))
+      : h("li", { class: "muted" }, "Nothing yet.")));
 }
 
 function saved(form, text) {
