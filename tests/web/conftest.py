@@ -65,6 +65,11 @@ def page_for(browser: Browser, platform: Platform) -> Iterator[PageFor]:
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
+        # A Content-Security-Policy refusal shows only on the console.
+        page.on(
+            "console",
+            lambda message: errors.append(message.text) if "Refused to" in message.text else None,
+        )
         if user is not None:
             sign_in(page, user.extension, user.password)
         return page
