@@ -27,6 +27,7 @@ from services.gateway.app import create_app
 from services.gateway.config import GatewayConfig
 from services.gateway.demo import ensure_accounts
 from services.gateway.edge import Edge
+from services.gateway.server import server_config
 from services.presence.app import build as build_presence
 from services.routing.app import build as build_routing
 from services.scheduler.app import build as build_scheduler
@@ -129,9 +130,7 @@ async def running_gateway(
     nc = await nats.connect(connections.nats_url)
     clock = ShiftedClock()
     app = create_app(connections, config, clock)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_config=None)
-    )
+    server = uvicorn.Server(server_config(app, config))
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it

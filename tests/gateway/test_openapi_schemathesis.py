@@ -31,7 +31,13 @@ from services.gateway.config import GatewayConfig
 from tests.databases import fresh_database
 from tests.gateway.platform import running_gateway
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # The platform's thread uses the `random` module (retry jitter, the random ring
+    # strategy) while Hypothesis draws examples; Hypothesis takes that for a strategy
+    # using `random` and warns. Nothing in the strategies here does.
+    pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),
+]
 
 schema = (
     schemathesis.openapi.from_dict(create_app(Connections.from_env(), GatewayConfig()).openapi())
