@@ -59,8 +59,11 @@ def page_for(browser: Browser, platform: Platform) -> Iterator[PageFor]:
     errors: list[str] = []
 
     def make(user: User | None = None, *, width: int = 1280, height: int = 900) -> Page:
-        context = browser.new_context(
-            base_url=platform.url, viewport={"width": width, "height": height}
+        context = browser.new_context(  # one zone, so times typed into pages mean the same
+            base_url=platform.url,
+            viewport={"width": width, "height": height},
+            timezone_id="Europe/Berlin",
+            locale="en-GB",
         )
         contexts.append(context)
         page = context.new_page()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from playwright.sync_api import expect
 
 from tests.web.conftest import PageFor
@@ -90,6 +92,18 @@ def test_weekly_hours_are_saved_and_their_next_boundaries_shown(
     expect(page.locator("#next-boundaries")).to_contain_text("available")
     expect(page.locator("#next-boundaries")).to_contain_text("away")
 
+    monday = date.today() + timedelta(days=7 - date.today().weekday())
+    page.get_by_role("link", name="What if").click()
+    page.get_by_label("At (empty: now)").fill("18:00")
+    page.get_by_label("On (empty: today)").fill(monday.isoformat())
+    page.get_by_role("button", name="What would happen?").click()
+    expect(page.locator("#what-if-scheduled")).to_contain_text("Away active then")
+    expect(page.locator("#what-if-result")).to_contain_text("active profile is 'Away' (away)")
+    page.get_by_label("At (empty: now)").fill("10:00")
+    page.get_by_role("button", name="What would happen?").click()
+    expect(page.locator("#what-if-scheduled")).to_contain_text("Available active then")
+
+    page.get_by_role("link", name="Schedule").click()
     page.get_by_label("To").first.fill("08:00")  # ends before it starts
     page.get_by_role("button", name="Save schedule").click()
     error = page.locator("#weekly-rules li").first.locator(".error").nth(1)
