@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
@@ -104,6 +105,17 @@ def test_weekly_hours_are_saved_and_their_next_boundaries_shown(
     expect(page.locator("#what-if-scheduled")).to_contain_text("Available active then")
 
     page.get_by_role("link", name="Schedule").click()
+    timed = page.locator("section", has=page.get_by_role("heading", name="Timed statuses"))
+    later = (datetime.now(ZoneInfo("Europe/Berlin")) + timedelta(hours=1)).strftime(
+        "%Y-%m-%dT%H:%M"
+    )
+    timed.get_by_label("Until").fill(later)
+    timed.get_by_label("Status").select_option("be_right_back")
+    timed.get_by_label("Note").fill("coffee")
+    timed.get_by_role("button", name="Add timed status").click()
+    expect(page.locator("#timed-statuses")).to_contain_text("coffee")
+    expect(page.locator("#my-status-summary")).to_contain_text("Be Right Back")  # applied now
+
     page.get_by_label("To").first.fill("08:00")  # ends before it starts
     page.get_by_role("button", name="Save schedule").click()
     error = page.locator("#weekly-rules li").first.locator(".error").nth(1)

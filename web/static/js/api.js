@@ -122,6 +122,8 @@ export const api = {
   addOverride: (ext, { override_id, ...override }) =>
     put(`${u(ext)}/schedule/overrides/${q(override_id)}`, override),
   cancelOverride: (ext, id) => del(`${u(ext)}/schedule/overrides/${q(id)}`),
+  setTimedStatus: (ext, { timed_id, ...timed }) => put(`${u(ext)}/timed-statuses/${q(timed_id)}`, timed),
+  cancelTimedStatus: (ext, id) => del(`${u(ext)}/timed-statuses/${q(id)}`),
 
   // administration
   users: () => get("/api/admin/accounts"),

@@ -5,6 +5,7 @@ import { announce, button, clearErrors, field, formatTime, formError, h, replace
 import { statusLabel } from "../presence.js";
 import { listOf, me } from "../state.js";
 import { scheduleForm } from "./schedule-form.js";
+import { timedStatuses } from "./timed.js";
 
 export function render(main) {
   return scheduleEditor(main, { ext: me(), heading: "My schedule" });
@@ -40,7 +41,8 @@ export async function scheduleEditor(main, { ext, heading, company = false }) {
     : null;
   replace(main, h("h1", {}, heading), unread, company ? null : nowCard,
     h("section", { class: "card" }, form),
-    company ? null : overrides(ext, plan, profiles, () => scheduleEditor(main, { ext, heading })));
+    company ? null : overrides(ext, plan, profiles, () => scheduleEditor(main, { ext, heading })),
+    company ? null : timedStatuses(ext, plan, () => scheduleEditor(main, { ext, heading })));
   if (!company) replace(nowCard, ...(await nowAndNext(ext, plan)));
 }
 
