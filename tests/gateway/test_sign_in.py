@@ -227,3 +227,21 @@ async def test_answers_carry_security_headers_and_a_huge_body_is_refused(gateway
     )
     assert chunked.status_code == 411
     await client.aclose()
+
+
+async def test_a_cross_site_form_cannot_sign_a_browser_in(gateway: Gateway) -> None:
+    """Login CSRF: a page elsewhere can POST a form (text/plain, urlencoded) but not JSON
+    without a preflight this API never grants; only JSON signs in."""
+    async with gateway.client() as client:
+        body = f'{{"login": "1001", "password": "{PASSWORDS["1001"]}"}}'
+        for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+            answer = await client.post(
+                "/api/session", content=body, headers={"content-type": content_type}
+            )
+            assert answer.status_code == 422
+            assert "set-cookie" not in answer.headers
+        preflight = await client.options(
+            "/api/session",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
+        assert "access-control-allow-origin" not in preflight.headers
