@@ -154,16 +154,19 @@ def running_platform() -> Iterator[Platform]:
 
 
 def _wait_until_up(platform: Platform, process: subprocess.Popen[bytes]) -> None:
+    """Up when the edge answers and the demo accounts are loaded (their passwords file is
+    written once they exist), whatever the launcher prints meanwhile."""
     deadline = time.monotonic() + START_SECONDS
+    passwords = platform.data_dir / "gateway-demo-passwords.json"
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError("./voco up exited:\n" + "\n".join(platform.output[-40:]))
-        if any("running; Ctrl-C" in line for line in platform.output):
-            try:
-                if httpx.get(f"{platform.url}/api/session", timeout=2).status_code == 401:
-                    return
-            except httpx.HTTPError:
-                pass
+        try:
+            loaded = "admin" in json.loads(passwords.read_text())
+            if loaded and httpx.get(f"{platform.url}/api/health", timeout=2).status_code == 200:
+                return
+        except (OSError, ValueError, httpx.HTTPError):
+            pass  # not written yet, half written, or the edge not listening yet
         time.sleep(0.25)
     raise RuntimeError("./voco up did not come up in time:\n" + "\n".join(platform.output[-40:]))
 
