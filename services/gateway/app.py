@@ -23,6 +23,7 @@ from services.gateway.config import GatewayConfig
 from services.gateway.edge import open_edge
 from services.gateway.routes import admin, calls, presence, schedule, session, stream, visibility
 from services.gateway.sweeper import run_sweeper
+from web import mount_web_client
 
 log = logging.getLogger(__name__)
 _tracer = tracer(__name__)
@@ -151,5 +152,7 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    # The web client (web/): every path the API does not answer; after the API's routes.
+    mount_web_client(app)
     app.add_middleware(TraceRequests)
     return app
