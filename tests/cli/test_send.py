@@ -57,7 +57,9 @@ def test_the_cli_acts_as_the_operator_an_administrator() -> None:
 
 
 def test_the_cli_acts_as_a_service_for_what_only_services_may_send() -> None:
-    assert stamped(["device", "1001", "1001-desk", "busy"]) == ("operator", "service")
+    detect_idle = ["send", "DetectIdle", '{"extension": "1001", "at": "2026-12-03T09:00:00Z"}']
+    assert stamped(detect_idle) == ("operator", "service")
+    assert stamped(["device", "1001", "1001-desk", "busy"]) == ("operator", "admin")
 
 
 def test_the_cli_acts_as_a_user_with_as() -> None:

@@ -32,6 +32,7 @@ from services.presence.app import build as build_presence
 from services.routing.app import build as build_routing
 from services.scheduler.app import build as build_scheduler
 from services.visibility.app import build as build_visibility
+from tests.principals import ADMIN as AS_ADMIN
 
 USERS = ["1001", "1002", "1003", "1004"]
 ADMIN = "admin"
@@ -98,13 +99,13 @@ class Gateway:
         return client
 
     async def raw_presence(self, extension: str) -> dict[str, Any]:
-        return await request(self.nc, "presence", GetPresence(extension=extension))
+        return await request(self.nc, "presence", GetPresence(extension=extension, **AS_ADMIN))
 
 
 async def _until_answering(nc: NatsClient) -> None:
     for _ in range(200):
         try:
-            await request(nc, "presence", GetPresence(extension="1001"), timeout=1)
+            await request(nc, "presence", GetPresence(extension="1001", **AS_ADMIN), timeout=1)
             return
         except CommandError as error:
             if error.code is not ErrorCode.UNAVAILABLE:
@@ -139,7 +140,9 @@ async def running_gateway(
         gateway = Gateway(f"http://127.0.0.1:{port}", app, clock, nc, services)
         await _until_answering(nc)
         for login in USERS:
-            await request(nc, "presence", ProvisionUser(extension=login, display_name=login))
+            await request(
+                nc, "presence", ProvisionUser(extension=login, display_name=login, **AS_ADMIN)
+            )
         wanted = [(u, f"User {u}", AccountRole.USER) for u in USERS]
         wanted.append((ADMIN, "Admin", AccountRole.ADMIN))
         await ensure_accounts(

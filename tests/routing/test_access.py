@@ -9,7 +9,15 @@ import pytest
 from contracts.base import Acting, Role
 from contracts.errors import Forbidden
 from contracts.pbx import ForwardKind
-from contracts.routing import CallForwarded, CallReceived, ExplainCall, HopEntered, HopKind, WhatIf
+from contracts.routing import (
+    CallForwarded,
+    CallReceived,
+    ExplainCall,
+    HopEntered,
+    HopKind,
+    ListCalls,
+    WhatIf,
+)
 from runtime.access import Principal, authorize_party
 from services.routing.access import ACCESS
 from services.routing.explain import call_parties
@@ -17,6 +25,7 @@ from tests.access_matrix import cases, check, check_complete, check_readme
 
 EXPECTED: dict[type[Acting], str] = {
     ExplainCall: "party",
+    ListCalls: "own:extension",
     WhatIf: "own:callee",
 }
 

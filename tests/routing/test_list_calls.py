@@ -8,6 +8,7 @@ from contracts.presence import DeviceState
 from contracts.routing import ListCalls
 from runtime.bus import request
 from services.pbxsim.scenario import Action, Behaviour, Scenario
+from tests.principals import ADMIN
 from tests.routing.platform import Platform, eventually
 
 pytestmark = pytest.mark.integration
@@ -21,15 +22,17 @@ async def test_calls_are_listed_for_caller_and_callee_only(platform: Platform) -
     second = await platform.call("1001", caller="1002")
     await eventually(lambda: second.outcome)
 
-    mine = await request(platform.nc, "routing", ListCalls(extension="1001"))
+    mine = await request(platform.nc, "routing", ListCalls(extension="1001", **ADMIN))
     assert [c["call_id"] for c in mine["calls"]] == [second.call_id, first.call_id]
     assert mine["calls"][0]["caller"] == "1002"
     assert mine["calls"][0]["callee"] == "1001"
-    callers = await request(platform.nc, "routing", ListCalls(extension="1002"))
+    callers = await request(platform.nc, "routing", ListCalls(extension="1002", **ADMIN))
     assert [c["call_id"] for c in callers["calls"]] == [second.call_id]
     stranger = await request(
-        platform.nc, "routing", ListCalls(extension="1003", call_id=first.call_id)
+        platform.nc, "routing", ListCalls(extension="1003", call_id=first.call_id, **ADMIN)
     )
     assert stranger["calls"] == []
-    one = await request(platform.nc, "routing", ListCalls(extension="1001", call_id=first.call_id))
+    one = await request(
+        platform.nc, "routing", ListCalls(extension="1001", call_id=first.call_id, **ADMIN)
+    )
     assert [c["call_id"] for c in one["calls"]] == [first.call_id]

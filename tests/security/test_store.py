@@ -147,9 +147,9 @@ async def test_service_roles_hold_no_power_beyond_their_grants(database_url: str
 async def test_a_role_without_its_schema_is_told_what_to_fix(
     connections_for: ConnectionsFor,
 ) -> None:
-    """The gateway's role has a schema but, in this suite, no tables migrated in it; and
-    presence pointed at routing's schema is not allowed to use it."""
-    for role, schema in (("gateway", "gateway"), ("presence", "routing")):
+    """A role pointed at another service's schema is not allowed to use it (as when
+    VOCO_DATABASE_URL names the wrong role)."""
+    for role, schema in (("gateway", "presence"), ("presence", "routing")):
         pool = await open_pool(connections_for(role).database_url)
         try:
             with pytest.raises(SystemExit) as refused:
