@@ -19,12 +19,14 @@ from typing import Any
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 
 from adapters.kamailio.adapter import KamailioAdapter
 from adapters.kamailio.config import KamailioConfig, Secrets
 from adapters.kamailio.confirm import serve
 from adapters.kamailio.packages import MissingPackages, ensure_kamailio, ensure_sipp
 from adapters.kamailio.server import command
+from contracts.pbx import decode
 from contracts.presence import GetPresence, ProvisionUser
 from launcher.processes import free_port
 from runtime.bus import request
@@ -88,6 +90,8 @@ class Pbx:
     routing: ServiceRuntime | None = None
     presence: ServiceRuntime | None = None
     _confirm: Any = None
+    events: list[Any] = field(default_factory=list)  # every PBX event seen on NATS
+    commands: list[Any] = field(default_factory=list)  # every command routing sent
     log: Path = field(default_factory=lambda: Path(tempfile.mktemp(suffix="-kamailio.log")))
 
     async def start_kamailio(self) -> None:
@@ -167,6 +171,13 @@ async def pbx(debian_packages: None, connections: Connections) -> AsyncIterator[
     secrets = Secrets.load(config)
     nc = await nats.connect(connections.nats_url)
     pbx = Pbx(config, connections, nc, secrets, Phones(config.sip_port, secrets.passwords))
+
+    async def seen(msg: Msg) -> None:
+        message = decode(msg.data)
+        (pbx.commands if msg.subject.startswith("voco.pbx.cmd.") else pbx.events).append(message)
+
+    await nc.subscribe("voco.pbx.evt.>", cb=seen)
+    await nc.subscribe("voco.pbx.cmd.>", cb=seen)
     presence = pbx.presence = await build_presence(connections, SystemClock())
     await presence.start()
     transport, pbx._confirm = await serve(config.confirm_port)

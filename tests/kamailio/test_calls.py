@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from tests.kamailio.conftest import Pbx, eventually
+from contracts import pbx as contract
+from contracts.presence import ActivateProfile, Profile, SaveProfile
+from runtime.bus import request
+from tests.kamailio.conftest import Pbx, eventually, port_of
 
 pytestmark = pytest.mark.integration
 
 
-async def devices_of(pbx: Pbx, extension: str) -> dict[str, str]:
-    return dict((await pbx.presence_of(extension)).get("devices", {}))
+async def registered(pbx: Pbx, extension: str, device: str, state: str = "registered") -> bool:
+    devices = (await pbx.presence_of(extension)).get("devices", {})
+    return bool(devices.get(device) == state)
+
+
+async def activate(pbx: Pbx, extension: str, profile: Profile | str) -> None:
+    if isinstance(profile, Profile):
+        await request(pbx.nc, "presence", SaveProfile(extension=extension, profile=profile))
+        profile = profile.id
+    await request(pbx.nc, "presence", ActivateProfile(extension=extension, profile_id=profile))
 
 
 async def test_two_extensions_register_and_a_call_rings_and_is_answered(pbx: Pbx) -> None:
@@ -18,14 +31,104 @@ async def test_two_extensions_register_and_a_call_rings_and_is_answered(pbx: Pbx
     desk = await pbx.register("1001-desk")
     await pbx.register("1002-desk")
     await eventually(lambda: registered(pbx, "1001", "1001-desk"))
+    await eventually(lambda: registered(pbx, "1002", "1002-desk"))
     phone = await pbx.phones.phone("answer", port=desk)
-    caller = await pbx.phones.call("1002-desk", "1001")
+    caller = await pbx.phones.call("1002-desk", "1001", talk_ms=1500)
+    await eventually(lambda: registered(pbx, "1001", "1001-desk", "busy"))  # in the call
     called = await caller.wait()
     assert called.ok, called.output[-3000:]
-    assert (await phone.wait()).ok
+    answered = await phone.wait()
+    assert answered.ok and "invite for 1001-desk " in answered.log
+    await eventually(lambda: registered(pbx, "1001", "1001-desk", "idle"))
+    kinds = [type(e) for e in pbx.events]
+    assert contract.LegRinging in kinds
+    assert kinds.index(contract.LegAnswered) < kinds.index(contract.CallEnded)
     assert pbx.adapter is not None and pbx.adapter.fork_latencies_ms
 
 
-async def registered(pbx: Pbx, extension: str, device: str) -> bool:
-    devices = await devices_of(pbx, extension)
-    return devices.get(device) == "registered"
+async def test_do_not_disturb_sends_the_call_to_the_voicemail_uri(pbx: Pbx) -> None:
+    await pbx.provision("1001", "1002")
+    await pbx.register("1001-desk")
+    await pbx.register("1002-desk")
+    await activate(pbx, "1001", "dnd")
+    await asyncio.sleep(0.3)  # routing's read model follows presence's events
+    voicemail = await pbx.phones.phone("answer", port=port_of(pbx.config.voicemail_uri))
+    called = await (await pbx.phones.call("1002-desk", "1001")).wait()
+    assert called.ok, called.output[-3000:]
+    mailbox = await voicemail.wait()
+    vm = next(c for c in pbx.commands if isinstance(c, contract.SendToVoicemail))
+    assert f"invite for 1001 greeting {vm.greeting} " in mailbox.log, mailbox.log
+
+
+async def test_a_busy_leg_is_reported_busy_while_the_other_leg_times_out(pbx: Pbx) -> None:
+    await pbx.provision("1001", "1002")
+    desk = await pbx.register("1001-desk")
+    softphone = await pbx.register("1001-softphone")
+    await pbx.register("1002-desk")
+    await eventually(lambda: registered(pbx, "1001", "1001-softphone"))
+    ring_all = Profile(id="office", name="Office", ringing={"strategy": "simultaneous", "timeout": 5})
+    await activate(pbx, "1001", ring_all)
+    await asyncio.sleep(0.3)
+    busy = await pbx.phones.phone("busy", port=desk)
+    ringing = await pbx.phones.phone("ring", port=softphone)
+    voicemail = await pbx.phones.phone("answer", port=port_of(pbx.config.voicemail_uri))
+    called = await (await pbx.phones.call("1002-desk", "1001")).wait()
+    assert called.ok, called.output[-3000:]
+    assert (await busy.wait()).ok and (await ringing.wait()).ok
+    assert "invite for 1001 " in (await voicemail.wait()).log
+    ring = next(c for c in pbx.commands if isinstance(c, contract.RingTargets))
+    leg_of = {leg.device_id: leg.leg_id for leg in ring.legs}
+    failures = {e.leg_id: e.reason for e in pbx.events if isinstance(e, contract.LegFailed)}
+    assert failures[leg_of["1001-desk"]] is contract.LegFailure.BUSY
+    assert failures.get(leg_of["1001-softphone"], "cancelled by routing") != contract.LegFailure.BUSY
+
+
+async def test_a_feature_code_is_confirmed_and_switches_the_profile(pbx: Pbx) -> None:
+    await pbx.provision("1001")
+    await pbx.register("1001-desk")
+    dialled = await (await pbx.phones.call("1001-desk", "*72", scenario="uac_feature.xml")).wait()
+    assert dialled.ok, dialled.output[-3000:]  # 200, then the PBX hung up
+
+    async def away() -> bool:
+        return bool((await pbx.presence_of("1001")).get("status") == "away")
+
+    await eventually(away)
+    assert any(isinstance(e, contract.FeatureCodeDialled) and e.code == "*72" for e in pbx.events)
+
+
+async def test_nothing_unauthenticated_registers(pbx: Pbx) -> None:
+    await pbx.provision("1001")
+    wrong = await pbx.phones.register("1001-desk", 5999, password="not-the-password", refused=True)
+    assert wrong.ok, wrong.output[-2000:]  # challenged again: refused
+    stranger = await pbx.phones.register("1009-desk", 5999, password="whatever1", refused=True)
+    assert stranger.ok, stranger.output[-2000:]
+    await asyncio.sleep(0.3)
+    assert not any(isinstance(e, contract.DeviceReported) and e.state == "registered"
+                   for e in pbx.events)  # fmt: skip
+
+
+async def test_a_call_offered_while_routing_is_down_is_routed_when_it_is_back(pbx: Pbx) -> None:
+    await pbx.provision("1001", "1002")
+    desk = await pbx.register("1001-desk")
+    await pbx.register("1002-desk")
+    await eventually(lambda: registered(pbx, "1001", "1001-desk"))
+    await pbx.stop_routing()
+    phone = await pbx.phones.phone("answer", port=desk)
+    caller = await pbx.phones.call("1002-desk", "1001")
+    await eventually(lambda: asyncio.sleep(0, any(isinstance(e, contract.CallOffered) for e in pbx.events)))
+    await asyncio.sleep(0.5)  # the INVITE waits, suspended, under the guard timer
+    await pbx.start_routing()
+    called = await caller.wait()
+    assert called.ok, called.output[-3000:]
+    assert (await phone.wait()).ok
+
+
+async def test_the_guard_timer_ends_a_call_routing_never_took(pbx: Pbx) -> None:
+    await pbx.provision("1001", "1002")
+    await pbx.register("1002-desk")
+    await pbx.stop_routing()
+    started = asyncio.get_running_loop().time()
+    refused = await (await pbx.phones.call("1002-desk", "1001", scenario="uac_fail.xml")).wait()
+    assert refused.ok, refused.output[-3000:]
+    assert "final 480" in refused.log
+    assert asyncio.get_running_loop().time() - started < pbx.config.guard_seconds + 3
