@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from launcher.processes import LaunchError, NatsServer, PostgresServer, stop_process
-from launcher.services import DEMO_LOADERS, SERVICES
+from launcher.services import DEMO_LOADERS, services_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +52,12 @@ def main() -> int:
         help="port for the embedded PostgreSQL (default: a free one)",
     )
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+    parser.add_argument(
+        "--pbx",
+        choices=["pbxsim", "kamailio"],
+        default="pbxsim",
+        help="the PBX side: the simulator (default) or Kamailio with its adapter",
+    )
     args = parser.parse_args()
 
     stopping = threading.Event()
@@ -93,7 +99,13 @@ def main() -> int:
             env["VOCO_DEMO"] = "0"
         logs = root / "logs"
         logs.mkdir(exist_ok=True)
-        for name, module in SERVICES:
+        if args.pbx == "kamailio":
+            from adapters.kamailio.announce import announce
+
+            env["VOCO_DATA_DIR"] = str(root)
+            for line in announce(env):
+                say(line)
+        for name, module in services_for(args.pbx):
             with open(logs / f"{name}.log", "ab") as log:
                 process = subprocess.Popen(
                     [sys.executable, "-m", module],

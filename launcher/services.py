@@ -14,6 +14,21 @@ SERVICES: list[tuple[str, str]] = [
     ("pbxsim", "services.pbxsim"),
 ]
 
+KAMAILIO: list[tuple[str, str]] = [
+    # `./voco up --pbx kamailio`: Kamailio itself (installs Debian's packages when missing,
+    # as root) and its adapter, instead of the simulator (adapters/kamailio/README.md).
+    ("kamailio", "adapters.kamailio.server"),
+    ("kamailio-adapter", "adapters.kamailio"),
+]
+
+
+def services_for(pbx: str) -> list[tuple[str, str]]:
+    """The services with the PBX side chosen: `pbxsim` (default) or `kamailio`."""
+    if pbx == "pbxsim":
+        return SERVICES
+    return [entry for entry in SERVICES if entry[0] != "pbxsim"] + KAMAILIO
+
+
 DEMO_LOADERS: list[str] = [
     "services.presence.demo",
 ]

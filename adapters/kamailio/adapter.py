@@ -183,8 +183,8 @@ class KamailioAdapter:
             log.warning(
                 "offer refused", extra={"call_id": call.call_id, "error": reply.error.message}
             )
-            await self.evapi.send({"op": "reject", "call": call.call_id, "cmd": f"refused-{call.call_id}",
-                                   "code": 500, "reason": "Server Internal Error"})  # fmt: skip
+            refused = {"op": "reject", "call": call.call_id, "cmd": f"refused-{call.call_id}"}
+            await self.evapi.send({**refused, "code": 500, "reason": "Server Internal Error"})
 
     async def answered(self, call_id: str, leg: str) -> None:
         call = self.call(call_id)
@@ -199,8 +199,8 @@ class KamailioAdapter:
     def leg_failed(self, call_id: str, leg: str, code: int, rang: bool) -> None:
         reason = translate.classify(code, rang)
         if reason is not None:
-            self.emit(pbx.LegFailed(call_id=call_id, leg_id=leg, reason=reason, at=self.clock.now()),
-                      f"{call_id}:{leg}:failed")  # fmt: skip
+            failed = pbx.LegFailed(call_id=call_id, leg_id=leg, reason=reason, at=self.clock.now())
+            self.emit(failed, f"{call_id}:{leg}:failed")
 
     async def ended(self, call_id: str) -> None:
         call = self.call(call_id)

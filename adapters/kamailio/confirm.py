@@ -115,7 +115,7 @@ class Confirmation(asyncio.DatagramProtocol):
             "Max-Forwards: 70",
             "Content-Length: 0",
         ]
-        target = HOST_PORT.match((routes[0].strip("<>") if routes else contact))
+        target = HOST_PORT.match(routes[0].strip("<>") if routes else contact)
         if target is None:
             return
         self._send(

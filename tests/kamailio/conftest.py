@@ -49,7 +49,7 @@ def debian_packages() -> None:
         pytest.fail(str(error))
 
 
-def test_config(root: Path, **changes: Any) -> KamailioConfig:
+def pbx_config(root: Path, **changes: Any) -> KamailioConfig:
     config = KamailioConfig(
         node="kam1",
         data_dir=root,
@@ -95,8 +95,10 @@ class Pbx:
     log: Path = field(default_factory=lambda: Path(tempfile.mktemp(suffix="-kamailio.log")))
 
     async def start_kamailio(self) -> None:
-        with open(self.log, "ab") as out:
-            self.kamailio = subprocess.Popen(command(self.config), stdout=out, stderr=out)
+        with open(self.log, "ab") as out:  # noqa: ASYNC230 - a local file, once per test
+            self.kamailio = subprocess.Popen(  # noqa: ASYNC220 - started once, not awaited
+                command(self.config), stdout=out, stderr=out
+            )
         for _ in range(200):
             with contextlib.suppress(OSError):
                 _, writer = await asyncio.open_connection("127.0.0.1", self.config.evapi_port)
@@ -167,7 +169,7 @@ async def eventually(check: Any, timeout: float = 10.0) -> Any:
 @pytest.fixture
 async def pbx(debian_packages: None, connections: Connections) -> AsyncIterator[Pbx]:
     root = Path(tempfile.mkdtemp(prefix="voco-kamailio-"))
-    config = test_config(root)
+    config = pbx_config(root)
     secrets = Secrets.load(config)
     nc = await nats.connect(connections.nats_url)
     pbx = Pbx(config, connections, nc, secrets, Phones(config.sip_port, secrets.passwords))

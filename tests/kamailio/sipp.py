@@ -88,9 +88,7 @@ class Phones:
     async def phone(self, behaviour: str = "answer", *, port: int, ring_ms: int = 200) -> Agent:
         """A phone listening on `port`: answer (uas.xml), busy, or ring (until cancelled)."""
         scenario = {"answer": "uas.xml", "busy": "uas_busy.xml", "ring": "uas_ring.xml"}[behaviour]
-        return await self._run(
-            scenario, "-d", str(ring_ms), remote=False, port=port
-        )
+        return await self._run(scenario, "-d", str(ring_ms), remote=False, port=port)
 
     async def call(self, device: str, dialled: str, *, scenario: str = "uac_call.xml",
                    talk_ms: int = 300) -> Agent:  # fmt: skip

@@ -38,12 +38,14 @@ async def test_two_extensions_register_and_a_call_rings_and_is_answered(pbx: Pbx
     called = await caller.wait()
     assert called.ok, called.output[-3000:]
     answered = await phone.wait()
-    assert answered.ok and "invite for 1001-desk " in answered.log
+    assert answered.ok
+    assert "invite for 1001-desk " in answered.log
     await eventually(lambda: registered(pbx, "1001", "1001-desk", "idle"))
     kinds = [type(e) for e in pbx.events]
     assert contract.LegRinging in kinds
     assert kinds.index(contract.LegAnswered) < kinds.index(contract.CallEnded)
-    assert pbx.adapter is not None and pbx.adapter.fork_latencies_ms
+    assert pbx.adapter is not None
+    assert 0 < pbx.adapter.fork_latencies_ms[0] < 1000  # Kamailio's offer to routing's fork
 
 
 async def test_do_not_disturb_sends_the_call_to_the_voicemail_uri(pbx: Pbx) -> None:
@@ -66,7 +68,9 @@ async def test_a_busy_leg_is_reported_busy_while_the_other_leg_times_out(pbx: Pb
     softphone = await pbx.register("1001-softphone")
     await pbx.register("1002-desk")
     await eventually(lambda: registered(pbx, "1001", "1001-softphone"))
-    ring_all = Profile(id="office", name="Office", ringing={"strategy": "simultaneous", "timeout": 5})
+    ring_all = Profile(
+        id="office", name="Office", ringing={"strategy": "simultaneous", "timeout": 5}
+    )
     await activate(pbx, "1001", ring_all)
     await asyncio.sleep(0.3)
     busy = await pbx.phones.phone("busy", port=desk)
@@ -74,13 +78,16 @@ async def test_a_busy_leg_is_reported_busy_while_the_other_leg_times_out(pbx: Pb
     voicemail = await pbx.phones.phone("answer", port=port_of(pbx.config.voicemail_uri))
     called = await (await pbx.phones.call("1002-desk", "1001")).wait()
     assert called.ok, called.output[-3000:]
-    assert (await busy.wait()).ok and (await ringing.wait()).ok
+    assert (await busy.wait()).ok
+    assert (await ringing.wait()).ok
     assert "invite for 1001 " in (await voicemail.wait()).log
     ring = next(c for c in pbx.commands if isinstance(c, contract.RingTargets))
     leg_of = {leg.device_id: leg.leg_id for leg in ring.legs}
     failures = {e.leg_id: e.reason for e in pbx.events if isinstance(e, contract.LegFailed)}
     assert failures[leg_of["1001-desk"]] is contract.LegFailure.BUSY
-    assert failures.get(leg_of["1001-softphone"], "cancelled by routing") != contract.LegFailure.BUSY
+    assert (
+        failures.get(leg_of["1001-softphone"], "cancelled by routing") != contract.LegFailure.BUSY
+    )
 
 
 async def test_a_feature_code_is_confirmed_and_switches_the_profile(pbx: Pbx) -> None:
@@ -115,7 +122,9 @@ async def test_a_call_offered_while_routing_is_down_is_routed_when_it_is_back(pb
     await pbx.stop_routing()
     phone = await pbx.phones.phone("answer", port=desk)
     caller = await pbx.phones.call("1002-desk", "1001")
-    await eventually(lambda: asyncio.sleep(0, any(isinstance(e, contract.CallOffered) for e in pbx.events)))
+    await eventually(
+        lambda: asyncio.sleep(0, any(isinstance(e, contract.CallOffered) for e in pbx.events))
+    )
     await asyncio.sleep(0.5)  # the INVITE waits, suspended, under the guard timer
     await pbx.start_routing()
     called = await caller.wait()
