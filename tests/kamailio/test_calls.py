@@ -141,3 +141,39 @@ async def test_the_guard_timer_ends_a_call_routing_never_took(pbx: Pbx) -> None:
     assert refused.ok, refused.output[-3000:]
     assert "final 480" in refused.log
     assert asyncio.get_running_loop().time() - started < pbx.config.guard_seconds + 3
+
+
+async def test_the_caller_hangs_up_while_the_phones_ring(pbx: Pbx) -> None:
+    await pbx.provision("1001", "1002")
+    desk = await pbx.register("1001-desk")
+    await pbx.register("1002-desk")
+    await eventually(lambda: registered(pbx, "1001", "1001-desk"))
+    ringing = await pbx.phones.phone("ring", port=desk)
+    caller = await pbx.phones.call("1002-desk", "1001", scenario="uac_cancel.xml", talk_ms=800)
+    hung_up = await caller.wait()
+    assert hung_up.ok, hung_up.output[-3000:]  # 200 for the CANCEL, 487 for the INVITE
+    assert (await ringing.wait()).ok  # the phone was cancelled too
+    await eventually(lambda: seen(pbx, contract.CallerHungUp))
+
+
+async def test_the_adapter_restarts_while_a_phone_rings_and_the_answer_still_counts(
+    pbx: Pbx,
+) -> None:
+    await pbx.provision("1001", "1002")
+    desk = await pbx.register("1001-desk")
+    await pbx.register("1002-desk")
+    await eventually(lambda: registered(pbx, "1001", "1001-desk"))
+    phone = await pbx.phones.phone("answer", port=desk, ring_ms=2500)
+    caller = await pbx.phones.call("1002-desk", "1001", talk_ms=300)
+    await eventually(lambda: seen(pbx, contract.LegRinging))
+    await pbx.stop_adapter()
+    await pbx.start_adapter()  # a new process: Kamailio re-sends each call's last state
+    called = await caller.wait()
+    assert called.ok, called.output[-3000:]
+    assert (await phone.wait()).ok
+    await eventually(lambda: seen(pbx, contract.LegAnswered))
+    await eventually(lambda: seen(pbx, contract.CallEnded))
+
+
+async def seen(pbx: Pbx, kind: type) -> bool:
+    return any(isinstance(e, kind) for e in pbx.events)
