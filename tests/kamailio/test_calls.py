@@ -177,3 +177,10 @@ async def test_the_adapter_restarts_while_a_phone_rings_and_the_answer_still_cou
 
 async def seen(pbx: Pbx, kind: type) -> bool:
     return any(isinstance(e, kind) for e in pbx.events)
+
+
+async def test_a_registration_that_expires_unregisters_the_device(pbx: Pbx) -> None:
+    await pbx.provision("1001")
+    await pbx.register("1001-desk", expires=2)
+    await eventually(lambda: registered(pbx, "1001", "1001-desk"))
+    await eventually(lambda: registered(pbx, "1001", "1001-desk", "unregistered"), timeout=8)
