@@ -9,6 +9,7 @@ state and the registrations are re-read (`ul.dump`) and reported for every devic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -48,6 +49,7 @@ class Call:
     received: float = 0.0  # monotonic, when Kamailio offered it
     first_fork_ms: float | None = None
     outbox: asyncio.Queue[tuple[Message, str]] = field(default_factory=asyncio.Queue)
+    drainer: asyncio.Task[None] | None = None
 
 
 class KamailioAdapter:
@@ -79,14 +81,16 @@ class KamailioAdapter:
             await self._subscription.unsubscribe()
         for call in self.calls.values():  # let what Kamailio said reach JetStream
             if not call.outbox.empty():
-                await asyncio.wait_for(call.outbox.join(), 5)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(call.outbox.join(), 5)
         for task in list(self._tasks):
             task.cancel()
 
-    def _spawn(self, work: Any) -> None:
+    def _spawn(self, work: Any) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # ---- Kamailio -> Voco -------------------------------------------------------------
 
@@ -141,7 +145,7 @@ class KamailioAdapter:
         if call is None:
             call = self.calls[call_id] = Call(call_id)
             call.offered.set()
-            self._spawn(self._drain(call))
+            call.drainer = self._spawn(self._drain(call))
         return call
 
     async def hello(self, boot: str) -> None:
@@ -156,7 +160,7 @@ class KamailioAdapter:
         offered = translate.offered(event, self.node, self.clock.now())
         call = Call(offered.call_id, caller_device=str(event["from"]), received=time.monotonic())
         self.calls[offered.call_id] = call
-        self._spawn(self._drain(call))
+        call.drainer = self._spawn(self._drain(call))
         self._spawn(self._request_offer(call, offered))
 
     async def _request_offer(self, call: Call, offered: pbx.CallOffered) -> None:
@@ -213,6 +217,9 @@ class KamailioAdapter:
     async def _forget(self, call: Call) -> None:
         await call.outbox.join()
         await asyncio.sleep(60)  # a late command or event of the call still finds it
+        await call.outbox.join()
+        if call.drainer is not None:
+            call.drainer.cancel()
         self.calls.pop(call.call_id, None)
 
     def emit(self, event: pbx.CallEvent, msg_id: str) -> None:
