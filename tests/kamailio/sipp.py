@@ -91,9 +91,9 @@ class Phones:
         return await self._run(scenario, "-d", str(ring_ms), remote=False, port=port)
 
     async def call(self, device: str, dialled: str, *, scenario: str = "uac_call.xml",
-                   talk_ms: int = 300) -> Agent:  # fmt: skip
+                   talk_ms: int = 300, password: str | None = None) -> Agent:  # fmt: skip
         return await self._run(
-            scenario, *self._auth(device, None), "-s", dialled, "-d", str(talk_ms)
+            scenario, *self._auth(device, password), "-s", dialled, "-d", str(talk_ms)
         )
 
     def close(self) -> None:
