@@ -68,6 +68,9 @@ class KamailioAdapter:
         self._tasks: set[asyncio.Task[None]] = set()
         self._subscription: Subscription | None = None
         self._stop = asyncio.Event()
+        # Device and feature-code reports leave in order per device, off the evapi reader
+        # (a JetStream ack awaited there would hold up the next offer).
+        self._lanes: dict[str, asyncio.Queue[tuple[str, Message, str]]] = {}
 
     async def start(self) -> None:
         self._subscription = await self.nc.subscribe(
@@ -79,10 +82,11 @@ class KamailioAdapter:
         self._stop.set()
         if self._subscription is not None:
             await self._subscription.unsubscribe()
-        for call in self.calls.values():  # let what Kamailio said reach JetStream
-            if not call.outbox.empty():
+        queues = [c.outbox for c in self.calls.values()] + list(self._lanes.values())
+        for queue in queues:  # let what Kamailio said reach JetStream
+            if not queue.empty():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(call.outbox.join(), 5)
+                    await asyncio.wait_for(queue.join(), 5)
         for task in list(self._tasks):
             task.cancel()
 
@@ -240,7 +244,22 @@ class KamailioAdapter:
         event = pbx.DeviceReported(
             extension=extension, device_id=device, state=state, at=self.clock.now()
         )
-        await self.publish(pbx.device_subject(extension), event, f"{device}:{uuid.uuid4().hex}")
+        self._lane(device, pbx.device_subject(extension), event)
+
+    def _lane(self, device: str, subject: str, message: Message) -> None:
+        lane = self._lanes.get(device)
+        if lane is None:
+            lane = self._lanes[device] = asyncio.Queue()
+            self._spawn(self._drain_lane(lane))
+        lane.put_nowait((subject, message, f"{device}:{uuid.uuid4().hex}"))
+
+    async def _drain_lane(self, lane: asyncio.Queue[tuple[str, Message, str]]) -> None:
+        while True:
+            subject, message, msg_id = await lane.get()
+            try:
+                await self.publish(subject, message, msg_id)
+            finally:
+                lane.task_done()
 
     async def resync_devices(self, contacts: dict[str, int]) -> None:
         """After Kamailio or this process restarted: every subscriber as Kamailio has it."""
@@ -258,9 +277,7 @@ class KamailioAdapter:
         event = pbx.FeatureCodeDialled(
             extension=extension, code=code, device_id=device, at=self.clock.now()
         )
-        await self.publish(
-            pbx.feature_code_subject(extension), event, f"{device}:{uuid.uuid4().hex}"
-        )
+        self._lane(device, pbx.feature_code_subject(extension), event)
 
     async def publish(self, subject: str, message: Message, msg_id: str) -> None:
         """A JetStream publish, retried with the same Nats-Msg-Id until acked."""
@@ -292,6 +309,16 @@ class KamailioAdapter:
         if op is not None and not await self.evapi.send(op):
             log.warning("Kamailio not connected: command lost", extra={"call_id": call.call_id})
 
+    def _fork_measured(self, ms: float) -> None:
+        """Kamailio's offer received -> routing's first command received, logged per 100."""
+        self.fork_latencies_ms.append(ms)
+        if len(self.fork_latencies_ms) % 100 == 0:
+            last = sorted(self.fork_latencies_ms[-100:])
+            figures = {"p50_ms": round(last[49], 2), "p99_ms": round(last[98], 2)}
+            log.info("offer to first command, last 100 calls", extra=figures)
+        if len(self.fork_latencies_ms) > 10_000:
+            del self.fork_latencies_ms[:5_000]
+
     def op_for(self, call: Call, command: pbx.PbxCommand) -> dict[str, Any] | None:
         match command:
             case pbx.RingTargets():
@@ -303,7 +330,7 @@ class KamailioAdapter:
                     self.leg_failed(call.call_id, leg_id, 404, rang=False)
                 if call.first_fork_ms is None and call.received:
                     call.first_fork_ms = (time.monotonic() - call.received) * 1000
-                    self.fork_latencies_ms.append(call.first_fork_ms)
+                    self._fork_measured(call.first_fork_ms)
                 call.ringing = True
                 return op
             case pbx.CancelLegs():

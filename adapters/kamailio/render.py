@@ -13,11 +13,20 @@ PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
 SAFE_PASSWORD = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
-def render(config: KamailioConfig, secrets: Secrets, boot_id: str, log_level: int = 1) -> str:
+def render(
+    config: KamailioConfig,
+    secrets: Secrets,
+    boot_id: str,
+    log_level: int = 1,
+    static_routing: bool = False,
+) -> str:
+    """`static_routing` is the benchmark's baseline: Kamailio routes by its own location
+    lookup and never asks Voco."""
     for device, password in secrets.passwords.items():
         if not SAFE_PASSWORD.match(password):  # it goes into a quoted cfg string
             raise ValueError(f"the password of {device} must be 8-64 of A-Z a-z 0-9 _ -")
     values = {
+        "static_define": "#!define VOCO_STATIC_ROUTING" if static_routing else "",
         "log_level": str(log_level),
         "children": str(config.children),
         "sip_host": config.sip_host,
@@ -46,11 +55,13 @@ def render(config: KamailioConfig, secrets: Secrets, boot_id: str, log_level: in
     return PLACEHOLDER.sub(fill, TEMPLATE.read_text())
 
 
-def write_config(config: KamailioConfig, secrets: Secrets, boot_id: str) -> Path:
+def write_config(
+    config: KamailioConfig, secrets: Secrets, boot_id: str, static_routing: bool = False
+) -> Path:
     """The rendered file holds the passwords: 0600 in the data dir."""
     (config.data_dir / "run").mkdir(parents=True, exist_ok=True)
     path = config.data_dir / "kamailio.cfg"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
-        out.write(render(config, secrets, boot_id))
+        out.write(render(config, secrets, boot_id, static_routing=static_routing))
     return path

@@ -21,8 +21,9 @@ from runtime.logs import setup_logging
 log = logging.getLogger("kamailio")
 
 
-def command(config: KamailioConfig) -> list[str]:
-    path = write_config(config, Secrets.load(config), boot_id=uuid.uuid4().hex[:12])
+def command(config: KamailioConfig, static_routing: bool = False) -> list[str]:
+    boot = uuid.uuid4().hex[:12]
+    path = write_config(config, Secrets.load(config), boot, static_routing=static_routing)
     run = config.data_dir / "run"
     return ["kamailio", "-f", str(path), "-DD", "-E", "-m", "64", "-M", "8", "-Y", str(run),
             "-P", str(run / "kamailio.pid"), "-w", str(run)]  # fmt: skip
