@@ -92,7 +92,10 @@ class Pbx:
     _confirm: Any = None
     events: list[Any] = field(default_factory=list)  # every PBX event seen on NATS
     commands: list[Any] = field(default_factory=list)  # every command routing sent
-    log: Path = field(default_factory=lambda: Path(tempfile.mktemp(suffix="-kamailio.log")))
+
+    @property
+    def log(self) -> Path:
+        return self.config.data_dir / "kamailio.log"
 
     async def start_kamailio(self) -> None:
         with open(self.log, "ab") as out:  # noqa: ASYNC230 - a local file, once per test
