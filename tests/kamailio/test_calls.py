@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TypeVar
 
 import pytest
 
@@ -12,6 +13,7 @@ from runtime.bus import request
 from tests.kamailio.conftest import Pbx, eventually, port_of
 
 pytestmark = pytest.mark.integration
+E = TypeVar("E")
 
 
 async def registered(pbx: Pbx, extension: str, device: str, state: str = "registered") -> bool:
@@ -184,3 +186,41 @@ async def test_a_registration_that_expires_unregisters_the_device(pbx: Pbx) -> N
     await pbx.register("1001-desk", expires=2)
     await eventually(lambda: registered(pbx, "1001", "1001-desk"))
     await eventually(lambda: registered(pbx, "1001", "1001-desk", "unregistered"), timeout=8)
+
+
+async def test_cancel_legs_at_a_steps_end_stops_the_fork_and_the_next_command_runs(
+    pbx: Pbx,
+) -> None:
+    """Routing's step timer before Kamailio's: CancelLegs(step_timeout) cancels the ringing
+    fork, and the command after it (voicemail) runs from the fork's failure route. Routing
+    is stopped; the test sends the commands itself, as routing would."""
+    await pbx.provision("1001", "1002")
+    desk = await pbx.register("1001-desk")
+    await pbx.register("1002-desk")
+    await pbx.stop_routing()
+    ringing = await pbx.phones.phone("ring", port=desk)
+    voicemail = await pbx.phones.phone("answer", port=port_of(pbx.config.voicemail_uri))
+    caller = await pbx.phones.call("1002-desk", "1001")
+    offered = await eventually(lambda: first(pbx, contract.CallOffered))
+    subject = contract.command_subject("kam1", offered.call_id)
+    leg = contract.Leg(leg_id="s1l1", extension="1001", device_id="1001-desk")
+    ring = contract.RingTargets(command_id="r1", call_id=offered.call_id, step=1, legs=[leg],
+                                timeout_seconds=30, caller="1002")  # fmt: skip
+    await pbx.nc.publish(subject, contract.encode(ring))
+    await pbx.nc.publish(subject, contract.encode(ring))  # a repeat is ignored
+    await eventually(lambda: first(pbx, contract.LegRinging))
+    cancel = contract.CancelLegs(command_id="c1", call_id=offered.call_id, leg_ids=["s1l1"],
+                                 reason=contract.CancelReason.STEP_TIMEOUT)  # fmt: skip
+    await pbx.nc.publish(subject, contract.encode(cancel))
+    mailbox = contract.SendToVoicemail(command_id="v1", call_id=offered.call_id,
+                                       mailbox="1001", greeting="no-answer")  # fmt: skip
+    await pbx.nc.publish(subject, contract.encode(mailbox))
+    assert (await ringing.wait()).ok  # CANCEL reached the phone
+    assert "invite for 1001 greeting no-answer " in (await voicemail.wait()).log
+    called = await caller.wait()
+    assert called.ok, called.output[-3000:]
+    assert not any(isinstance(e, contract.LegFailed) for e in pbx.events)  # 487: not a failure
+
+
+async def first(pbx: Pbx, kind: type[E]) -> E | None:
+    return next((e for e in pbx.events if isinstance(e, kind)), None)
