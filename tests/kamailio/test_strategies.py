@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from contracts import pbx as contract
-from contracts.presence import Profile
+from contracts.presence import Profile, SaveIvr
+from runtime.bus import request
 from tests.kamailio.conftest import Pbx, eventually, port_of
 from tests.kamailio.test_calls import activate, registered, seen
 
@@ -106,3 +107,37 @@ async def test_an_extension_with_no_registered_phone_goes_to_voicemail(pbx: Pbx)
     called = await (await pbx.phones.call("1002-desk", "1001")).wait()
     assert called.ok, called.output[-3000:]
     assert "invite for 1001 " in (await voicemail.wait()).log
+
+
+async def test_first_available_skips_the_desk_busy_in_a_call(pbx: Pbx) -> None:
+    """Busy from dialog state: the desk is in a call, so the next call rings the softphone."""
+    desk, softphone = await two_devices(pbx)
+    await pbx.provision("1003")
+    await pbx.register("1003-desk")
+    steps = [{"device": "1001-desk"}, {"device": "1001-softphone"}]
+    await activate(pbx, "1001", Profile(id="first", name="First available",
+                   ringing={"strategy": "first_available", "devices": steps}))  # fmt: skip
+    await asyncio.sleep(0.3)
+    in_call = await pbx.phones.phone("answer", port=desk)
+    first_call = await pbx.phones.call("1002-desk", "1001", talk_ms=4000)
+    await eventually(lambda: registered(pbx, "1001", "1001-desk", "busy"))
+    await asyncio.sleep(0.3)  # routing's read model follows presence
+    second = await pbx.phones.phone("answer", port=softphone)
+    called = await (await pbx.phones.call("1003-desk", "1001")).wait()
+    assert called.ok, called.output[-3000:]
+    assert "invite for 1001-softphone " in (await second.wait()).log
+    assert (await first_call.wait()).ok
+    assert (await in_call.wait()).ok
+
+
+async def test_forward_always_to_an_ivr_goes_to_the_ivr_uri(pbx: Pbx) -> None:
+    await pbx.provision("1001", "1002")
+    await pbx.register("1002-desk")
+    await request(pbx.nc, "presence", SaveIvr(ivr_id="main", name="Main menu", actor="admin"))
+    forward = {"always": {"kind": "ivr", "target": "main"}}
+    await activate(pbx, "1001", Profile(id="ivr", name="IVR", forwarding=forward))
+    await asyncio.sleep(0.3)
+    ivr = await pbx.phones.phone("answer", port=port_of(pbx.config.ivr_uri))
+    called = await (await pbx.phones.call("1002-desk", "1001")).wait()
+    assert called.ok, called.output[-3000:]
+    assert "invite for main " in (await ivr.wait()).log
