@@ -121,7 +121,7 @@ class KamailioAdapter:
                 await self.feature_code(str(event["dev"]), str(event["code"]))
             case "offer":
                 await self.offer(event)
-            case "offered" | "routed" | "ringing_step" | "done":
+            case "routed" | "ringing_step" | "done":
                 pass  # a resync's "still held", or an acknowledgement
             case "fork_ended":
                 self.call(call_id).ringing = False
@@ -161,6 +161,10 @@ class KamailioAdapter:
         await self.evapi.send({"op": "dump"})
 
     async def offer(self, event: dict[str, Any]) -> None:
+        """An INVITE waiting for routing; also a resync's call that Kamailio held while no
+        adapter was connected (a repeat of an offer routing has decides nothing)."""
+        if str(event.get("call")) in self.calls:
+            return  # this process offered it already
         offered = translate.offered(event, self.node, self.clock.now())
         call = Call(offered.call_id, caller_device=str(event["from"]), received=time.monotonic())
         self.calls[offered.call_id] = call

@@ -224,3 +224,20 @@ async def test_cancel_legs_at_a_steps_end_stops_the_fork_and_the_next_command_ru
 
 async def first(pbx: Pbx, kind: type[E]) -> E | None:
     return next((e for e in pbx.events if isinstance(e, kind)), None)
+
+
+async def test_a_call_made_while_the_adapter_is_away_is_offered_when_it_is_back(
+    pbx: Pbx,
+) -> None:
+    await pbx.provision("1001", "1002")
+    desk = await pbx.register("1001-desk")
+    await pbx.register("1002-desk")
+    await eventually(lambda: registered(pbx, "1001", "1001-desk"))
+    await pbx.stop_adapter()
+    phone = await pbx.phones.phone("answer", port=desk)
+    caller = await pbx.phones.call("1002-desk", "1001")
+    await asyncio.sleep(1)  # the INVITE waits in Kamailio, its offer told to nobody
+    await pbx.start_adapter()  # Kamailio's resync hands it the waiting offer
+    called = await caller.wait()
+    assert called.ok, called.output[-3000:]
+    assert (await phone.wait()).ok
