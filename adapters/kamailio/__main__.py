@@ -10,6 +10,8 @@ import asyncio
 import logging
 import signal
 
+import uvloop
+
 from adapters.kamailio.adapter import KamailioAdapter
 from adapters.kamailio.config import KamailioConfig, Secrets
 from adapters.kamailio.confirm import serve
@@ -45,4 +47,5 @@ async def main() -> int:
 if __name__ == "__main__":
     setup_logging("kamailio-adapter", env_str("VOCO_LOG_LEVEL", "info"))
     setup_tracing("kamailio-adapter")
+    uvloop.install()  # as run_service does: a shorter path for every offer and command
     raise SystemExit(asyncio.run(main()))
