@@ -245,6 +245,7 @@ async def load(
 async def main(rates: list[int], seconds: int) -> dict[str, Any]:
     ensure_kamailio()
     ensure_sipp()
+    load_before = [round(x, 2) for x in os.getloadavg()]
     with servers() as s:
         static = await run_mode(True, rates, seconds, s)
         voco = await run_mode(False, rates, seconds, s)
@@ -255,7 +256,14 @@ async def main(rates: list[int], seconds: int) -> dict[str, Any]:
         }
         for rate in voco
     }
-    return {"static": static, "voco": voco, "voco_adds": added}
+    # the machine's load beside the figures: on a shared machine it moves them most
+    return {
+        "static": static,
+        "voco": voco,
+        "voco_adds": added,
+        "load_average_before": load_before,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 if __name__ == "__main__":

@@ -121,8 +121,10 @@ class KamailioAdapter:
                 await self.feature_code(str(event["dev"]), str(event["code"]))
             case "offer":
                 await self.offer(event)
-            case "routed" | "ringing_step" | "done":
-                pass  # a resync's "still held", or an acknowledgement
+            case "routed" | "ringing_step":
+                pass  # a resync's "still held"
+            case "done":  # a command Kamailio could not resume its call for
+                log.warning("command not carried out", extra={"command_id": event.get("cmd")})
             case "fork_ended":
                 self.call(call_id).ringing = False
             case "ringing":

@@ -7,8 +7,10 @@ from the rendered config, and Kamailio drops any other connection that sends a c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,15 +23,25 @@ def netstring(payload: bytes) -> bytes:
 
 
 class NetstringReader:
-    def __init__(self, reader: asyncio.StreamReader) -> None:
+    def __init__(self, reader: asyncio.StreamReader, sock: socket.socket | None = None) -> None:
         self.reader = reader
+        self.sock = sock
 
     async def next(self) -> bytes:
         length = await self.reader.readuntil(b":")
         body = await self.reader.readexactly(int(length[:-1]) + 1)
         if body[-1:] != b",":
             raise ValueError("evapi: a netstring without its closing comma")
+        self._ack_at_once()
         return body[:-1]
+
+    def _ack_at_once(self) -> None:
+        """Kamailio's evapi socket keeps Nagle on: a second event sent before the first
+        was acknowledged waits for our delayed ACK (40 ms, measured: 0.09 ms with this).
+        Linux clears TCP_QUICKACK after a while, so it is set again after every read."""
+        if self.sock is not None and hasattr(socket, "TCP_QUICKACK"):
+            with contextlib.suppress(OSError):
+                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
 
 
 class Evapi:
@@ -60,7 +72,7 @@ class Evapi:
             log.info("evapi connected", extra={"port": self.port})
             await self.send({"op": "hello", "secret": self.secret})
             try:
-                await self._read(NetstringReader(reader))
+                await self._read(NetstringReader(reader, writer.get_extra_info("socket")))
             except (asyncio.IncompleteReadError, ConnectionError, ValueError) as error:
                 log.warning("evapi connection lost", extra={"error": str(error)})
             finally:
