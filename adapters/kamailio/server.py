@@ -25,7 +25,7 @@ def command(config: KamailioConfig, static_routing: bool = False) -> list[str]:
     boot = uuid.uuid4().hex[:12]
     path = write_config(config, Secrets.load(config), boot, static_routing=static_routing)
     run = config.data_dir / "run"
-    return ["kamailio", "-f", str(path), "-DD", "-E", "-m", "64", "-M", "8", "-Y", str(run),
+    return ["kamailio", "-f", str(path), "-DD", "-E", "-m", "256", "-M", "8", "-Y", str(run),
             "-P", str(run / "kamailio.pid"), "-w", str(run)]  # fmt: skip
 
 
