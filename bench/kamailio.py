@@ -38,7 +38,7 @@ SCENARIOS = Path(__file__).resolve().parent.parent / "tests" / "kamailio" / "sce
 OUT = Path(__file__).resolve().parent / "results" / "kamailio.json"
 # A phone in a call is busy (routing skips it), so calls go round-robin over many
 # extensions, each with one device; one SIPp process is every device's phone.
-EXTENSIONS = [str(2001 + n) for n in range(40)]
+EXTENSIONS = [str(2001 + n) for n in range(100)]
 CALLER = "1002-desk"
 
 
@@ -51,6 +51,9 @@ def bench_config(root: Path) -> KamailioConfig:
         evapi_port=free_port(),
         confirm_port=free_port(),
         devices=(CALLER, *(f"{e}-desk" for e in EXTENSIONS)),
+        # a call to a device still busy (in routing's view) goes to voicemail: answered
+        # there and counted apart, not as a failure
+        voicemail_uri=f"sip:{{mailbox}}@127.0.0.1:{free_port()}",
         children=4,
     )
 
@@ -90,6 +93,7 @@ async def run_mode(static: bool, rates: list[int], seconds: int, s: Any) -> dict
         "VOCO_KAMAILIO_EVAPI_PORT": str(config.evapi_port),
         "VOCO_KAMAILIO_CONFIRM_PORT": str(config.confirm_port),
         "VOCO_KAMAILIO_DEVICES": ",".join(config.devices),
+        "VOCO_KAMAILIO_VOICEMAIL_URI": config.voicemail_uri,
     }
     await create_database(s.database_url, "bench_kam")
     await delete_streams(s.nats_url)
@@ -124,6 +128,21 @@ async def run_mode(static: bool, rates: list[int], seconds: int, s: Any) -> dict
             config, "-sf", str(SCENARIOS / "uas.xml"), "-d", "1", "-p", str(phone_port), cwd=root
         )
         processes.append(phone)
+        voicemail_port = config.voicemail_uri.rsplit(":", 1)[1]
+        voicemail = sipp(
+            config,
+            "-sf",
+            str(SCENARIOS / "uas.xml"),
+            "-d",
+            "1",
+            "-p",
+            voicemail_port,
+            "-trace_logs",
+            "-log_file",
+            str(root / "voicemail.log"),
+            cwd=root,
+        )
+        processes.append(voicemail)
         for extension in EXTENSIONS:
             device = f"{extension}-desk"
             register = sipp(
@@ -178,6 +197,8 @@ async def load(
 ) -> dict[str, Any]:
     run = root / f"rate{rate}"
     run.mkdir()
+    voicemail_log = root / "voicemail.log"
+    before = voicemail_log.read_text().count("invite for") if voicemail_log.exists() else 0
     calls = rate * seconds
     scenario = run / "uac_call.xml"  # the callee per call from a CSV (-inf) instead of -s
     scenario.write_text(
@@ -235,6 +256,10 @@ async def load(
         "calls": calls,
         "successful": successful,
         "failed": failed,
+        "to_voicemail": (
+            voicemail_log.read_text().count("invite for") if voicemail_log.exists() else 0
+        )
+        - before,
         "sipp_exit": code,
         "p50_ms": round(percentile(samples, 50), 3),
         "p99_ms": round(percentile(samples, 99), 3),
@@ -279,6 +304,6 @@ if __name__ == "__main__":
             print(
                 f"{mode:<7} {rate:>4}/s  INVITE->180 p50 {figures['p50_ms']:.2f} ms  "
                 f"p99 {figures['p99_ms']:.2f} ms  ok {figures['successful']}/{figures['calls']}"
-                f"  failed {figures['failed']}"
+                f"  failed {figures['failed']}  to voicemail {figures['to_voicemail']}"
             )
     print("voco adds:", json.dumps(result["voco_adds"]))
