@@ -241,3 +241,12 @@ async def test_a_call_made_while_the_adapter_is_away_is_offered_when_it_is_back(
     called = await caller.wait()
     assert called.ok, called.output[-3000:]
     assert (await phone.wait()).ok
+
+
+async def test_a_phone_that_unregisters_is_reported_unregistered(pbx: Pbx) -> None:
+    await pbx.provision("1001")
+    port = await pbx.register("1001-desk")
+    await eventually(lambda: registered(pbx, "1001", "1001-desk"))
+    gone = await pbx.phones.register("1001-desk", port, expires=0)  # REGISTER, Expires: 0
+    assert gone.ok, gone.output[-2000:]
+    await eventually(lambda: registered(pbx, "1001", "1001-desk", "unregistered"))
