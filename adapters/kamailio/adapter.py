@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +26,7 @@ from pydantic import ValidationError
 from adapters.kamailio import translate
 from adapters.kamailio.config import KamailioConfig, extension_of
 from adapters.kamailio.evapi import Evapi
+from adapters.kamailio.publish import Publisher
 from contracts import pbx
 from contracts.base import Message
 from contracts.errors import Reply
@@ -70,7 +70,7 @@ class KamailioAdapter:
         self._stop = asyncio.Event()
         # Device and feature-code reports leave in order per device, off the evapi reader
         # (a JetStream ack awaited there would hold up the next offer).
-        self._lanes: dict[str, asyncio.Queue[tuple[str, Message, str]]] = {}
+        self.publisher = Publisher(self.js)
 
     async def start(self) -> None:
         self._subscription = await self.nc.subscribe(
@@ -82,11 +82,11 @@ class KamailioAdapter:
         self._stop.set()
         if self._subscription is not None:
             await self._subscription.unsubscribe()
-        queues = [c.outbox for c in self.calls.values()] + list(self._lanes.values())
-        for queue in queues:  # let what Kamailio said reach JetStream
-            if not queue.empty():
+        for call in self.calls.values():  # let what Kamailio said reach JetStream
+            if not call.outbox.empty():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(queue.join(), 5)
+                    await asyncio.wait_for(call.outbox.join(), 5)
+        await self.publisher.close()
         for task in list(self._tasks):
             task.cancel()
 
@@ -186,7 +186,7 @@ class KamailioAdapter:
                 # Routing is down or slow: the offer waits on JetStream, the INVITE under
                 # Kamailio's guard timer; a repeat of a stored offer decides nothing.
                 log.info("offer not answered, publishing it", extra={"call_id": call.call_id})
-                await self.publish(
+                await self.publisher.publish(
                     pbx.call_subject(call.call_id), offered, f"{call.call_id}:offered"
                 )
                 call.offered.set()
@@ -241,7 +241,7 @@ class KamailioAdapter:
         while True:
             event, msg_id = await call.outbox.get()
             try:
-                await self.publish(pbx.call_subject(call.call_id), event, msg_id)
+                await self.publisher.publish(pbx.call_subject(call.call_id), event, msg_id)
             finally:
                 call.outbox.task_done()
 
@@ -250,22 +250,7 @@ class KamailioAdapter:
         event = pbx.DeviceReported(
             extension=extension, device_id=device, state=state, at=self.clock.now()
         )
-        self._lane(device, pbx.device_subject(extension), event)
-
-    def _lane(self, device: str, subject: str, message: Message) -> None:
-        lane = self._lanes.get(device)
-        if lane is None:
-            lane = self._lanes[device] = asyncio.Queue()
-            self._spawn(self._drain_lane(lane))
-        lane.put_nowait((subject, message, f"{device}:{uuid.uuid4().hex}"))
-
-    async def _drain_lane(self, lane: asyncio.Queue[tuple[str, Message, str]]) -> None:
-        while True:
-            subject, message, msg_id = await lane.get()
-            try:
-                await self.publish(subject, message, msg_id)
-            finally:
-                lane.task_done()
+        self.publisher.in_order(device, pbx.device_subject(extension), event)
 
     async def resync_devices(self, contacts: dict[str, int]) -> None:
         """After Kamailio or this process restarted: every subscriber as Kamailio has it."""
@@ -283,20 +268,7 @@ class KamailioAdapter:
         event = pbx.FeatureCodeDialled(
             extension=extension, code=code, device_id=device, at=self.clock.now()
         )
-        self._lane(device, pbx.feature_code_subject(extension), event)
-
-    async def publish(self, subject: str, message: Message, msg_id: str) -> None:
-        """A JetStream publish, retried with the same Nats-Msg-Id until acked."""
-        headers = inject_headers({"Nats-Msg-Id": msg_id})
-        for attempt in range(20):
-            try:
-                await self.js.publish(subject, pbx.encode(message), headers=headers, timeout=2)
-                return
-            except Exception as error:  # no stream yet, NATS reconnecting, a lost ack
-                if attempt == 19:
-                    log.error("event not published", extra={"msg_id": msg_id, "error": str(error)})
-                    return
-                await asyncio.sleep(min(0.1 * 2**attempt, 2))
+        self.publisher.in_order(device, pbx.feature_code_subject(extension), event)
 
     # ---- Voco -> Kamailio -------------------------------------------------------------
 
