@@ -36,7 +36,7 @@ from launcher.migrate import migrate_services
 from launcher.paths import ROOT, data_dir
 from launcher.postgres import PostgresServer, run_async
 from launcher.processes import LaunchError, NatsServer
-from launcher.services import LOADERS, SERVICES
+from launcher.services import LOADERS, PRINCIPAL_OF, services_for
 from launcher.supervisor import Child, GiveUp, RestartPolicy, Supervisor
 from runtime.config import redact_url
 
@@ -66,6 +66,12 @@ def main() -> int:
         help="port for the embedded PostgreSQL (default: a free one)",
     )
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+    parser.add_argument(
+        "--pbx",
+        choices=["pbxsim", "kamailio"],
+        default="pbxsim",
+        help="the PBX side: the simulator (default) or Kamailio with its adapter",
+    )
     args = parser.parse_args()
 
     stopping = threading.Event()
@@ -125,6 +131,7 @@ def main() -> int:
                 **os.environ,
                 **endpoints.urls(principal),
                 "PYTHONPATH": str(ROOT),
+                "VOCO_DATA_DIR": str(root),
                 **({"VOCO_DEMO": "0"} if args.no_demo else {}),
             }
 
@@ -134,12 +141,17 @@ def main() -> int:
         logs.mkdir(exist_ok=True)
         heartbeats = root / "run"
         heartbeats.mkdir(exist_ok=True)
-        for name, module in SERVICES:
+        if args.pbx == "kamailio":
+            from adapters.kamailio.announce import announce
+
+            for line in announce(env_for("kamailio")):
+                say(line)
+        for name, module in services_for(args.pbx):
             child = supervisor.start(
                 Child(
                     name,
                     [sys.executable, "-m", module],
-                    env_for(name),  # the service's principal has its name
+                    env_for(PRINCIPAL_OF.get(name, name)),  # its own principal
                     logs / f"{name}.log",
                     heartbeat=heartbeats / f"{name}.alive",
                 )

@@ -16,6 +16,23 @@ SERVICES: list[tuple[str, str]] = [
     ("gateway", "services.gateway"),
 ]
 
+KAMAILIO: list[tuple[str, str]] = [
+    # `./voco up --pbx kamailio`: Kamailio itself (installs Debian's packages when missing,
+    # as root) and its adapter, instead of the simulator (adapters/kamailio/README.md).
+    ("kamailio", "adapters.kamailio.server"),
+    ("kamailio-adapter", "adapters.kamailio"),
+]
+PRINCIPAL_OF = {"kamailio-adapter": "kamailio"}
+"""A process whose NATS user is not its own name (runtime/permissions.py)."""
+
+
+def services_for(pbx: str) -> list[tuple[str, str]]:
+    """The services with the PBX side chosen: `pbxsim` (default) or `kamailio`."""
+    if pbx == "pbxsim":
+        return SERVICES
+    return [entry for entry in SERVICES if entry[0] != "pbxsim"] + KAMAILIO
+
+
 LOADERS: list[tuple[str, str, bool]] = [
     # (principal it runs as, module, demo only)
     ("operator", "services.presence.demo", True),

@@ -52,7 +52,10 @@ OWNER_ROLE = "voco_owner"
 SUPERUSER = "voco"
 """The embedded cluster's superuser (its name from before roles existed): provisioning only."""
 
-DEFAULT_PBX_NODES = {"pbxsim": ("sim1",), "kamailio": ("kamailio1",)}
+DEFAULT_PBX_NODES = {
+    "pbxsim": ("sim1",),
+    "kamailio": ("kam1",),
+}  # the adapter's VOCO_KAMAILIO_NODE default
 """The PBX nodes each adapter speaks for (VOCO_PBXSIM_NODES / VOCO_KAMAILIO_NODES,
 comma separated); it hears only their commands."""
 

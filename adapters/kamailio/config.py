@@ -1,0 +1,127 @@
+"""The Kamailio adapter's configuration: environment, documented defaults, and the secrets
+kept in its data dir (README.md lists every variable)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from runtime.config import env_float, env_int, env_str
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+DEMO_DEVICES = [f"{ext}-{kind}" for ext in range(1001, 1006) for kind in ("desk", "softphone")]
+DEVICE = re.compile(r"^([0-9]{2,10})(-[a-z0-9]{1,32})?$")
+
+
+def extension_of(device: str) -> str:
+    """A SIP account is a device: `1001-desk` belongs to extension 1001 (`1001` to itself)."""
+    match = DEVICE.match(device)
+    if match is None:
+        raise ValueError(
+            f"device {device!r} is not <extension>[-<name>], e.g. 1001-desk "
+            "(digits, then lower-case letters and digits)"
+        )
+    return match.group(1)
+
+
+@dataclass(frozen=True)
+class KamailioConfig:
+    node: str
+    data_dir: Path
+    sip_host: str
+    sip_port: int
+    domain: str
+    evapi_host: str
+    evapi_port: int
+    confirm_port: int
+    gateway_uri: str
+    voicemail_uri: str
+    ivr_uri: str
+    guard_seconds: float
+    offer_timeout: float
+    min_expires: int
+    usrloc_timer: int
+    children: int
+    devices: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls) -> KamailioConfig:
+        data = Path(env_str("VOCO_DATA_DIR", str(ROOT / ".voco-data")))
+        host = env_str("VOCO_KAMAILIO_SIP_HOST", "127.0.0.1")
+        devices = tuple(
+            d.strip()
+            for d in env_str("VOCO_KAMAILIO_DEVICES", ",".join(DEMO_DEVICES)).split(",")
+            if d.strip()
+        )
+        for device in devices:
+            extension_of(device)
+        config = cls(
+            node=env_str("VOCO_KAMAILIO_NODE", "kam1"),
+            data_dir=Path(env_str("VOCO_KAMAILIO_DIR", str(data / "kamailio"))).resolve(),
+            sip_host=host,
+            sip_port=env_int("VOCO_KAMAILIO_SIP_PORT", 5060),
+            domain=env_str("VOCO_KAMAILIO_DOMAIN", host),
+            evapi_host="127.0.0.1",
+            evapi_port=env_int("VOCO_KAMAILIO_EVAPI_PORT", 5068),
+            confirm_port=env_int("VOCO_KAMAILIO_CONFIRM_PORT", 5069),
+            gateway_uri=env_str("VOCO_KAMAILIO_GATEWAY_URI", "sip:{number}@127.0.0.1:5070"),
+            voicemail_uri=env_str("VOCO_KAMAILIO_VOICEMAIL_URI", "sip:{mailbox}@127.0.0.1:5071"),
+            ivr_uri=env_str("VOCO_KAMAILIO_IVR_URI", "sip:{target}@127.0.0.1:5072"),
+            guard_seconds=env_float("VOCO_KAMAILIO_GUARD_SECONDS", 10.0),
+            offer_timeout=env_float("VOCO_KAMAILIO_OFFER_TIMEOUT", 2.0),
+            min_expires=env_int("VOCO_KAMAILIO_MIN_EXPIRES", 60),
+            usrloc_timer=env_int("VOCO_KAMAILIO_USRLOC_TIMER", 10),
+            children=env_int("VOCO_KAMAILIO_CHILDREN", 4),
+            devices=devices,
+        )
+        for name, template, key in (
+            ("VOCO_KAMAILIO_GATEWAY_URI", config.gateway_uri, "{number}"),
+            ("VOCO_KAMAILIO_VOICEMAIL_URI", config.voicemail_uri, "{mailbox}"),
+            ("VOCO_KAMAILIO_IVR_URI", config.ivr_uri, "{target}"),
+        ):
+            if not template.startswith("sip:") or key not in template:
+                raise SystemExit(f"{name}={template!r}: give a sip: URI containing {key}")
+        return config
+
+    @property
+    def sip_address(self) -> str:
+        return f"sip:{self.sip_host}:{self.sip_port}"
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """The evapi secret (the adapter proves itself to Kamailio), the nonce secret, and one
+    SIP password per device; kept 0600 in the data dir, made once, extended for new devices."""
+
+    evapi: str
+    auth: str
+    passwords: dict[str, str]
+
+    @classmethod
+    def load(cls, config: KamailioConfig) -> Secrets:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        path = config.data_dir / "secrets.json"
+        stored: dict[str, object] = json.loads(path.read_text()) if path.exists() else {}
+        passwords = dict(stored.get("passwords", {}))  # type: ignore[call-overload]
+        changed = not path.exists()
+        for device in config.devices:
+            if device not in passwords:
+                passwords[device] = secrets.token_urlsafe(12)
+                changed = True
+        loaded = cls(
+            evapi=str(stored.get("evapi") or secrets.token_hex(16)),
+            auth=str(stored.get("auth") or secrets.token_hex(16)),
+            passwords={d: passwords[d] for d in config.devices},
+        )
+        if changed:
+            body = {"evapi": loaded.evapi, "auth": loaded.auth, "passwords": passwords}
+            temporary = path.with_suffix(".tmp")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                json.dump(body, out, indent=1)
+            temporary.replace(path)
+        return loaded
