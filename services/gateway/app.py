@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,7 +17,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime.clock import Clock
-from runtime.config import Connections
+from runtime.config import Connections, env_str
+from runtime.heartbeat import beat
 from runtime.telemetry import tracer
 from services.gateway import errors
 from services.gateway.config import GatewayConfig
@@ -123,11 +125,19 @@ def create_app(
         keepalive = asyncio.create_task(
             edge.live.keep_alive(config.stream_keepalive_seconds, stopping), name="keepalive"
         )
+        heartbeat = env_str("VOCO_HEARTBEAT_FILE", "")  # liveness, as every service's
+        beating = (
+            asyncio.create_task(beat(Path(heartbeat), edge.nc), name="heartbeat")
+            if heartbeat
+            else None
+        )
         log.info("gateway started", extra={"port": config.port})
         try:
             yield {}
         finally:
             stopping.set()
+            if beating is not None:
+                beating.cancel()
             await asyncio.gather(sweeper, keepalive)
             await edge.close()
             log.info("gateway stopped")

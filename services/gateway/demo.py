@@ -96,7 +96,8 @@ async def _main() -> None:
     port = env_str("VOCO_HTTP_PORT", "8080")
     sign_ins = ", ".join(f"{login} / {password}" for login, password in passwords.items())
     print(
-        f"web API http://{host}:{port}/api (docs /api/docs); sign in with login / password: "
+        f"web client http://{host}:{port}/ (API /api, docs /api/docs); sign in with login / "
+        f"password: "
         f"{sign_ins} (kept in {path})"
     )
 

@@ -29,13 +29,15 @@ from adapters.kamailio.server import command
 from contracts.pbx import decode
 from contracts.presence import GetPresence, ProvisionUser
 from launcher.processes import free_port
-from runtime.bus import request
+from runtime.bus import connect, request
 from runtime.clock import SystemClock
 from runtime.config import Connections
 from runtime.service import ServiceRuntime
 from services.presence.app import build as build_presence
 from services.routing.app import build as build_routing
+from tests.conftest import ConnectionsFor
 from tests.kamailio.sipp import Phones
+from tests.principals import ADMIN
 
 DEVICES = ("1001-desk", "1001-softphone", "1002-desk", "1003-desk")
 
@@ -81,8 +83,9 @@ class Pbx:
     """Kamailio, its adapter, routing and presence; `phones` are SIPp agents."""
 
     config: KamailioConfig
-    connections: Connections
-    nc: NatsClient
+    connections_for: ConnectionsFor
+    nc: NatsClient  # the test bench's: it watches every PBX event and command
+    adapter_nc: NatsClient  # the adapter's own NATS user, `kamailio`, with its rights only
     secrets: Secrets
     phones: Phones
     kamailio: subprocess.Popen[bytes] | None = None
@@ -123,7 +126,9 @@ class Pbx:
         self.kamailio = None
 
     async def start_adapter(self) -> KamailioAdapter:
-        self.adapter = KamailioAdapter(self.nc, SystemClock(), self.config, self.secrets.evapi)
+        self.adapter = KamailioAdapter(
+            self.adapter_nc, SystemClock(), self.config, self.secrets.evapi
+        )
         await self.adapter.start()
         await asyncio.wait_for(self.adapter.evapi.connected.wait(), 5)
         return self.adapter
@@ -134,7 +139,7 @@ class Pbx:
             self.adapter = None
 
     async def start_routing(self) -> None:
-        self.routing = await build_routing(self.connections, SystemClock())
+        self.routing = await build_routing(self.connections_for("routing"), SystemClock())
         await self.routing.start()
 
     async def stop_routing(self) -> None:
@@ -145,10 +150,10 @@ class Pbx:
     async def provision(self, *extensions: str) -> None:
         for extension in extensions:
             await request(self.nc, "presence", ProvisionUser(
-                extension=extension, display_name=f"User {extension}", actor="admin"))  # fmt: skip
+                extension=extension, display_name=f"User {extension}", **ADMIN))  # fmt: skip
 
     async def presence_of(self, extension: str) -> dict[str, Any]:
-        return await request(self.nc, "presence", GetPresence(extension=extension))
+        return await request(self.nc, "presence", GetPresence(extension=extension, **ADMIN))
 
     async def register(self, device: str, **options: Any) -> int:
         """Registers `device` with a phone port; returns that port."""
@@ -170,12 +175,16 @@ async def eventually(check: Any, timeout: float = 10.0) -> Any:
 
 
 @pytest.fixture
-async def pbx(debian_packages: None, connections: Connections) -> AsyncIterator[Pbx]:
+async def pbx(
+    debian_packages: None, connections: Connections, connections_for: ConnectionsFor
+) -> AsyncIterator[Pbx]:
     root = Path(tempfile.mkdtemp(prefix="voco-kamailio-"))
     config = pbx_config(root)
     secrets = Secrets.load(config)
     nc = await nats.connect(connections.nats_url)
-    pbx = Pbx(config, connections, nc, secrets, Phones(config.sip_port, secrets.passwords))
+    adapter_nc = await connect(connections_for("kamailio").nats_url, "test-kamailio")
+    phones = Phones(config.sip_port, secrets.passwords)
+    pbx = Pbx(config, connections_for, nc, adapter_nc, secrets, phones)
 
     async def seen(msg: Msg) -> None:
         message = decode(msg.data)
@@ -183,7 +192,7 @@ async def pbx(debian_packages: None, connections: Connections) -> AsyncIterator[
 
     await nc.subscribe("voco.pbx.evt.>", cb=seen)
     await nc.subscribe("voco.pbx.cmd.>", cb=seen)
-    presence = pbx.presence = await build_presence(connections, SystemClock())
+    presence = pbx.presence = await build_presence(connections_for("presence"), SystemClock())
     await presence.start()
     transport, pbx._confirm = await serve(config.confirm_port)
     try:
@@ -198,4 +207,5 @@ async def pbx(debian_packages: None, connections: Connections) -> AsyncIterator[
         transport.close()
         await pbx.stop_routing()
         await presence.stop()
+        await adapter_nc.close()
         await nc.close()

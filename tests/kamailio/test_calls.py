@@ -11,6 +11,7 @@ from contracts import pbx as contract
 from contracts.presence import ActivateProfile, Profile, SaveProfile
 from runtime.bus import request
 from tests.kamailio.conftest import Pbx, eventually, port_of
+from tests.principals import ADMIN
 
 pytestmark = pytest.mark.integration
 E = TypeVar("E")
@@ -23,9 +24,13 @@ async def registered(pbx: Pbx, extension: str, device: str, state: str = "regist
 
 async def activate(pbx: Pbx, extension: str, profile: Profile | str) -> None:
     if isinstance(profile, Profile):
-        await request(pbx.nc, "presence", SaveProfile(extension=extension, profile=profile))
+        await request(
+            pbx.nc, "presence", SaveProfile(extension=extension, profile=profile, **ADMIN)
+        )
         profile = profile.id
-    await request(pbx.nc, "presence", ActivateProfile(extension=extension, profile_id=profile))
+    await request(
+        pbx.nc, "presence", ActivateProfile(extension=extension, profile_id=profile, **ADMIN)
+    )
 
 
 async def test_two_extensions_register_and_a_call_rings_and_is_answered(pbx: Pbx) -> None:

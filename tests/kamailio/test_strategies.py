@@ -11,6 +11,7 @@ from contracts.presence import Profile, SaveIvr
 from runtime.bus import request
 from tests.kamailio.conftest import Pbx, eventually, port_of
 from tests.kamailio.test_calls import activate, registered, seen
+from tests.principals import ADMIN
 
 pytestmark = pytest.mark.integration
 
@@ -133,7 +134,7 @@ async def test_first_available_skips_the_desk_busy_in_a_call(pbx: Pbx) -> None:
 async def test_forward_always_to_an_ivr_goes_to_the_ivr_uri(pbx: Pbx) -> None:
     await pbx.provision("1001", "1002")
     await pbx.register("1002-desk")
-    await request(pbx.nc, "presence", SaveIvr(ivr_id="main", name="Main menu", actor="admin"))
+    await request(pbx.nc, "presence", SaveIvr(ivr_id="main", name="Main menu", **ADMIN))
     forward = {"always": {"kind": "ivr", "target": "main"}}
     await activate(pbx, "1001", Profile(id="ivr", name="IVR", forwarding=forward))
     await asyncio.sleep(0.3)
