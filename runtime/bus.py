@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import asyncpg
 import nats
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -27,6 +28,16 @@ from runtime.telemetry import inject_headers, span_from_headers, tracer
 
 log = logging.getLogger(__name__)
 _tracer = tracer(__name__)
+
+# What a service's storage going away raises (Postgres restarting, a connection cut, a
+# socket refused): the caller is told the service is unavailable, to try again, rather
+# than that it failed inside.
+STORAGE_AWAY: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.InterfaceError,
+)
 
 C = TypeVar("C", bound=Command)
 M = TypeVar("M", bound=Message)
@@ -169,6 +180,20 @@ class CommandServer:
             message, field = explain_validation(error)
             return Reply(
                 ok=False, error=ErrorBody(code=ErrorCode.INVALID, message=message, field=field)
+            )
+        except STORAGE_AWAY as error:
+            log.warning(
+                "command failed: storage unreachable",
+                extra={"command": model.type_name, "error": repr(error)},
+            )
+            return Reply(
+                ok=False,
+                error=ErrorBody(
+                    code=ErrorCode.UNAVAILABLE,
+                    message=f"{model.type_name} could not be served: the {self.service} "
+                    "service cannot reach its database or message store right now; "
+                    "try again in a moment",
+                ),
             )
         except Exception:
             log.exception("command failed", extra={"command": model.type_name})
