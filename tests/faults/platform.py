@@ -11,6 +11,7 @@ Kubernetes StatefulSet or systemd would restart them.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -104,7 +105,7 @@ class Platform:
         out.close()
         wait_for(self._running, timeout, f"./voco up started (see {self.data_dir / 'up.out'})")
         for name in SERVICES:
-            wait_for(lambda n=name: self.heartbeat_fresh(n), 60, f"{name} healthy")
+            wait_for(functools.partial(self.heartbeat_fresh, name), 60, f"{name} healthy")
         return self
 
     def _running(self) -> bool:
@@ -195,9 +196,7 @@ class Platform:
         pid = self.pid(service)
         argv = _cmdline(pid)
         raw = Path(f"/proc/{pid}/environ").read_bytes()
-        env = dict(
-            item.decode().split("=", 1) for item in raw.split(b"\0") if b"=" in item
-        )
+        env = dict(item.decode().split("=", 1) for item in raw.split(b"\0") if b"=" in item)
         env.pop("VOCO_HEARTBEAT_FILE", None)
         with (self.data_dir / "logs" / f"{service}-replica.log").open("ab") as log:
             process = subprocess.Popen(
@@ -289,8 +288,14 @@ class Platform:
                         return True
             else:
                 ready = subprocess.run(
-                    [str(postgres_bin_dir() / "pg_isready"), "-q", "-h", "127.0.0.1", "-p",
-                     str(self.pg_port)],
+                    [
+                        str(postgres_bin_dir() / "pg_isready"),
+                        "-q",
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        str(self.pg_port),
+                    ],
                     check=False,
                 )
                 if ready.returncode == 0:

@@ -17,7 +17,9 @@ from tests.faults.rows import assert_nothing_lost, run_row
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
-@pytest.mark.parametrize(("row", "service"), [("F2", "routing"), ("F3", "visibility"), ("F4", "scheduler")])
+@pytest.mark.parametrize(
+    ("row", "service"), [("F2", "routing"), ("F3", "visibility"), ("F4", "scheduler")]
+)
 async def test_a_killed_service_is_restarted_and_loses_nothing(
     platform: Platform, row: str, service: str
 ) -> None:

@@ -27,6 +27,7 @@ from nats.aio.msg import Msg
 from contracts.base import Command, Role
 from contracts.errors import CommandError, ErrorCode
 from contracts.presence import (
+    ActivateProfile,
     Channel,
     DeviceState,
     GetHistory,
@@ -36,7 +37,6 @@ from contracts.presence import (
     ReportDevice,
     Ringing,
     SaveProfile,
-    ActivateProfile,
     SetStatus,
     Status,
 )
@@ -137,13 +137,21 @@ class Workload:
         ringing = Profile(id="quick", name="Quick ring", ringing=Ringing(timeout=5))
         everyone = [*self.users, *self.watchers, self.timed_user]
         for user in everyone:
-            await self.send_patiently("presence", ProvisionUser(extension=user, display_name=f"F {user}", **ADMIN))
+            await self.send_patiently(
+                "presence", ProvisionUser(extension=user, display_name=f"F {user}", **ADMIN)
+            )
         for user in self.users:
-            await self.send_patiently("presence", SaveProfile(extension=user, profile=ringing, **ADMIN))
-            await self.send_patiently("presence", ActivateProfile(extension=user, profile_id="quick", **ADMIN))
+            await self.send_patiently(
+                "presence", SaveProfile(extension=user, profile=ringing, **ADMIN)
+            )
+            await self.send_patiently(
+                "presence", ActivateProfile(extension=user, profile_id="quick", **ADMIN)
+            )
             await self.send_patiently(
                 "presence",
-                ReportDevice(extension=user, device_id=f"{user}-desk", state=DeviceState.REGISTERED, **PBX),
+                ReportDevice(
+                    extension=user, device_id=f"{user}-desk", state=DeviceState.REGISTERED, **PBX
+                ),
             )
         for watcher in self.watchers:
             await self.nc.subscribe(f"voco.view.{watcher}.>", cb=self._on_view)
@@ -164,11 +172,18 @@ class Workload:
         now = datetime.now(UTC)
         self.timed_ends = now + timedelta(seconds=6)
         timed = TimedStatus(
-            timed_id="faults", starts_at=now, ends_at=self.timed_ends, status=Status.BUSY,
-            note=f"timed {self.tag}", reverts_to=Status.AWAY,
+            timed_id="faults",
+            starts_at=now,
+            ends_at=self.timed_ends,
+            status=Status.BUSY,
+            note=f"timed {self.tag}",
+            reverts_to=Status.AWAY,
         )
         await self.send_patiently(
-            "scheduler", SetTimedStatus(extension=self.timed_user, timed_status=timed, actor="faults", role=Role.ADMIN)
+            "scheduler",
+            SetTimedStatus(
+                extension=self.timed_user, timed_status=timed, actor="faults", role=Role.ADMIN
+            ),
         )
 
     # ---- running -------------------------------------------------------------------
@@ -187,10 +202,16 @@ class Workload:
         while not self._stop.is_set():
             n += 1
             note = f"{self.tag}-{user}-{n}-{uuid.uuid4().hex[:6]}"
-            command = SetStatus(extension=user, status=STATUSES[n % len(STATUSES)], note=note, actor=user, role=Role.USER)
+            command = SetStatus(
+                extension=user,
+                status=STATUSES[n % len(STATUSES)],
+                note=note,
+                actor=user,
+                role=Role.USER,
+            )
             try:
                 await self.send("presence", command, timeout=3.0)
-            except Exception as error:  # noqa: BLE001 - every error a client sees is judged
+            except Exception as error:
                 self.errors.saw(error)
                 await asyncio.sleep(0.2)
                 continue
@@ -212,7 +233,7 @@ class Workload:
                     self.refused_offers += 1
                 else:
                     self.calls.append(call.call_id)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 self.errors.saw(error)
             await asyncio.sleep(0.4)
 
@@ -234,7 +255,10 @@ class Workload:
                 continue
             for contact in answer["contacts"]:
                 presence = contact.get("presence") or contact
-                self.views[(watcher, contact["extension"])] = (presence["status"], presence.get("note"))
+                self.views[(watcher, contact["extension"])] = (
+                    presence["status"],
+                    presence.get("note"),
+                )
 
     async def probe(self, within: float = 120.0) -> float:
         """Seconds until a SetStatus is acknowledged again, counted from now."""
@@ -318,7 +342,9 @@ class Workload:
             for watcher in self.watchers:
                 seen = self.views.get((watcher, user))
                 if seen != (truth["status"], truth["note"]):
-                    wrong.append(f"view {watcher}->{user}: {seen} != {truth['status']}, {truth['note']}")
+                    wrong.append(
+                        f"view {watcher}->{user}: {seen} != {truth['status']}, {truth['note']}"
+                    )
         return wrong
 
     async def close(self) -> None:
