@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.base import Command, Message, UnknownMessageType
 from contracts.errors import CommandError, ErrorBody, ErrorCode, Reply
+from runtime.config import env_int
 from runtime.telemetry import inject_headers, span_from_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,16 @@ def explain_validation(error: ValidationError) -> tuple[str, str | None]:
 class CommandServer:
     """Routes each command type to one handler and answers with a Reply."""
 
-    def __init__(self, nc: NatsClient, service: str, max_concurrency: int = 256) -> None:
+    def __init__(
+        self,
+        nc: NatsClient,
+        service: str,
+        max_concurrency: int = 256,
+        max_waiting: int | None = None,
+    ) -> None:
+        """`max_waiting` (default VOCO_COMMAND_QUEUE, 2,000): commands allowed to wait for
+        one of the `max_concurrency` slots; past it a command is refused at once
+        (`unavailable`, "overloaded"), instead of waiting until its caller times out."""
         self.nc = nc
         self.service = service
         self._handlers: dict[str, tuple[type[Message], Handler[Any], Decode | None]] = {}
@@ -94,6 +104,11 @@ class CommandServer:
         # slow command does not hold up the next, bounded so overload queues in NATS.
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(max_concurrency)
+        self.max_waiting = (
+            max_waiting if max_waiting is not None else env_int("VOCO_COMMAND_QUEUE", 2000)
+        )
+        self._capacity = max_concurrency
+        self._admitted = 0  # answering or waiting for a slot
 
     def route(
         self,
@@ -123,14 +138,31 @@ class CommandServer:
             await asyncio.wait(self._in_flight)
 
     async def _dispatch(self, msg: Msg) -> None:
-        await self._slots.acquire()
-        task = asyncio.create_task(self._answer(msg))
+        if self._admitted >= self._capacity + self.max_waiting:
+            work = self._refuse_overloaded(msg)
+        else:
+            self._admitted += 1  # counted now: the task may not start before the next one
+            work = self._answer_in_turn(msg)
+        task = asyncio.create_task(work)
         self._in_flight.add(task)
-        task.add_done_callback(self._finished)
+        task.add_done_callback(self._in_flight.discard)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._in_flight.discard(task)
-        self._slots.release()
+    async def _answer_in_turn(self, msg: Msg) -> None:
+        try:
+            async with self._slots:
+                await self._answer(msg)
+        finally:
+            self._admitted -= 1
+
+    async def _refuse_overloaded(self, msg: Msg) -> None:
+        log.warning("command refused: overloaded", extra={"subject": msg.subject})
+        if msg.reply:
+            body = ErrorBody(
+                code=ErrorCode.UNAVAILABLE,
+                message=f"the {self.service} service is overloaded "
+                f"({self._admitted - self._capacity} commands waiting); try again in a moment",
+            )
+            await self.nc.publish(msg.reply, Reply(ok=False, error=body).model_dump_json().encode())
 
     async def _answer(self, msg: Msg) -> None:
         model, handler, decode = self._handlers[msg.subject]

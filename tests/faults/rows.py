@@ -18,15 +18,22 @@ Fault = Callable[[], Awaitable[float]]
 
 
 async def run_row(
-    platform: Platform, row: str, fault: Fault, *, before: float = 2.0, after: float = 3.0
+    platform: Platform,
+    row: str,
+    fault: Fault,
+    *,
+    probe: str = "presence",
+    before: float = 2.0,
+    after: float = 3.0,
 ) -> Figures:
+    """`probe`: the service whose answers count as "commands work again"."""
     workload = Workload(platform.endpoints()["VOCO_NATS_URL"], row)
     try:
         await workload.prepare()
         workload.start()
         await asyncio.sleep(before)
         since = await fault()
-        recovered = await workload.probe()
+        recovered = await workload.probe(probe)
         recovery = time.monotonic() - since
         await asyncio.sleep(after)
         await workload.stop()

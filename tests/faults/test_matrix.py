@@ -29,7 +29,7 @@ async def test_a_killed_service_is_restarted_and_loses_nothing(
         await asyncio.to_thread(platform.wait_restarted, service, old)
         return since
 
-    assert_nothing_lost(await run_row(platform, row, kill))
+    assert_nothing_lost(await run_row(platform, row, kill, probe=service))
 
 
 async def test_f7_a_service_paused_for_10_s_loses_nothing(platform: Platform) -> None:

@@ -40,8 +40,8 @@ from contracts.presence import (
     SetStatus,
     Status,
 )
-from contracts.routing import ExplainCall
-from contracts.scheduler import SetTimedStatus, TimedStatus
+from contracts.routing import ExplainCall, WhatIf
+from contracts.scheduler import GetSchedule, SetTimedStatus, TimedStatus
 from contracts.visibility import AddContact, GetContacts, WatchedPresence
 from runtime.bus import connect, request
 from runtime.clock import SystemClock
@@ -260,20 +260,31 @@ class Workload:
                     presence.get("note"),
                 )
 
-    async def probe(self, within: float = 120.0) -> float:
-        """Seconds until a SetStatus is acknowledged again, counted from now."""
+    def probe_command(self, service: str) -> Command:
+        """A command that works only when `service` can serve again; for the servers'
+        rows a presence write (it needs NATS, PostgreSQL and the outbox's store)."""
+        admin: dict[str, Any] = {"actor": "faults", "role": Role.ADMIN}
+        match service:
+            case "routing":
+                return WhatIf(callee=self.users[0], **admin)
+            case "visibility":
+                return GetContacts(watcher=self.watchers[0], **admin)
+            case "scheduler":
+                return GetSchedule(extension=self.timed_user, **admin)
+        return SetStatus(extension=self.watchers[0], status=Status.AVAILABLE, note="probe", **ADMIN)
+
+    async def probe(self, service: str = "presence", within: float = 120.0) -> float:
+        """Seconds until `service` answers a command again, counted from now."""
+        service = service if service in ("routing", "visibility", "scheduler") else "presence"
+        command = self.probe_command(service)
         started = time.monotonic()
         while time.monotonic() - started < within:
             try:
-                await self.send(
-                    "presence",
-                    GetPresence(extension=self.users[0], actor="faults", role=Role.ADMIN),
-                    timeout=1.0,
-                )
+                await self.send(service, command, timeout=1.0)
                 return time.monotonic() - started
             except CommandError:
                 await asyncio.sleep(0.05)
-        raise AssertionError(f"commands did not work again within {within} s")
+        raise AssertionError(f"{service} did not answer again within {within} s")
 
     # ---- checking ------------------------------------------------------------------
 
