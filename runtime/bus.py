@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.base import Command, Message, UnknownMessageType
 from contracts.errors import CommandError, ErrorBody, ErrorCode, Reply
-from runtime.config import env_int
+from runtime.config import env_float, env_int
 from runtime.telemetry import inject_headers, span_from_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -92,10 +93,14 @@ class CommandServer:
         service: str,
         max_concurrency: int = 256,
         max_waiting: int | None = None,
+        max_wait_seconds: float | None = None,
     ) -> None:
         """`max_waiting` (default VOCO_COMMAND_QUEUE, 2,000): commands allowed to wait for
         one of the `max_concurrency` slots; past it a command is refused at once
-        (`unavailable`, "overloaded"), instead of waiting until its caller times out."""
+        (`unavailable`, "overloaded"), instead of waiting until its caller times out.
+        `max_wait_seconds` (default VOCO_COMMAND_MAX_WAIT, 2): a command that waited longer
+        than this for a slot is refused the same way when its turn comes, unread: its
+        caller (5 s by default) would otherwise get a timeout, or a late answer after it."""
         self.nc = nc
         self.service = service
         self._handlers: dict[str, tuple[type[Message], Handler[Any], Decode | None]] = {}
@@ -106,6 +111,11 @@ class CommandServer:
         self._slots = asyncio.Semaphore(max_concurrency)
         self.max_waiting = (
             max_waiting if max_waiting is not None else env_int("VOCO_COMMAND_QUEUE", 2000)
+        )
+        self.max_wait_seconds = (
+            max_wait_seconds
+            if max_wait_seconds is not None
+            else env_float("VOCO_COMMAND_MAX_WAIT", 2.0)
         )
         self._capacity = max_concurrency
         self._admitted = 0  # answering or waiting for a slot
@@ -142,15 +152,18 @@ class CommandServer:
             work = self._refuse_overloaded(msg)
         else:
             self._admitted += 1  # counted now: the task may not start before the next one
-            work = self._answer_in_turn(msg)
+            work = self._answer_in_turn(msg, time.monotonic())
         task = asyncio.create_task(work)
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
-    async def _answer_in_turn(self, msg: Msg) -> None:
+    async def _answer_in_turn(self, msg: Msg, arrived: float) -> None:
         try:
             async with self._slots:
-                await self._answer(msg)
+                if time.monotonic() - arrived > self.max_wait_seconds:
+                    await self._refuse_overloaded(msg)
+                else:
+                    await self._answer(msg)
         finally:
             self._admitted -= 1
 

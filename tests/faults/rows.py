@@ -13,8 +13,9 @@ from dataclasses import asdict
 from tests.faults.platform import Platform
 from tests.faults.workload import Figures, Workload
 
-Fault = Callable[[], Awaitable[float]]
-"""Strikes, and returns the monotonic moment from which recovery is counted."""
+Fault = Callable[[Workload], Awaitable[float]]
+"""Strikes (the workload at hand), and returns the monotonic moment from which recovery
+is counted."""
 
 
 async def run_row(
@@ -32,7 +33,7 @@ async def run_row(
         await workload.prepare()
         workload.start()
         await asyncio.sleep(before)
-        since = await fault()
+        since = await fault(workload)
         recovered = await workload.probe(probe)
         recovery = time.monotonic() - since
         await asyncio.sleep(after)

@@ -11,12 +11,13 @@ import pytest
 
 from tests.faults.platform import Platform
 from tests.faults.rows import assert_nothing_lost, run_row
+from tests.faults.workload import Workload
 
 pytestmark = pytest.mark.integration
 
 
 async def test_f1_presence_killed_is_restarted_and_loses_nothing(platform: Platform) -> None:
-    async def kill() -> float:
+    async def kill(_: Workload) -> float:
         old = platform.kill_service("presence")
         since = time.monotonic()
         await asyncio.to_thread(platform.wait_restarted, "presence", old)
@@ -26,7 +27,7 @@ async def test_f1_presence_killed_is_restarted_and_loses_nothing(platform: Platf
 
 
 async def test_f5_nats_killed_and_restarted_on_its_store_loses_nothing(platform: Platform) -> None:
-    async def kill() -> float:
+    async def kill(_: Workload) -> float:
         server = await asyncio.to_thread(platform.kill_server, "nats")
         since = time.monotonic()
         await asyncio.sleep(1.0)
@@ -37,7 +38,7 @@ async def test_f5_nats_killed_and_restarted_on_its_store_loses_nothing(platform:
 
 
 async def test_f6_postgres_killed_and_restarted_loses_nothing(platform: Platform) -> None:
-    async def kill() -> float:
+    async def kill(_: Workload) -> float:
         server = await asyncio.to_thread(platform.kill_server, "postgres")
         since = time.monotonic()
         await asyncio.sleep(1.0)

@@ -13,6 +13,7 @@ import pytest
 
 from tests.faults.platform import SERVICES, Platform
 from tests.faults.rows import assert_nothing_lost, run_row
+from tests.faults.workload import Workload
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -23,7 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 async def test_a_killed_service_is_restarted_and_loses_nothing(
     platform: Platform, row: str, service: str
 ) -> None:
-    async def kill() -> float:
+    async def kill(_: Workload) -> float:
         old = platform.kill_service(service)
         since = time.monotonic()
         await asyncio.to_thread(platform.wait_restarted, service, old)
@@ -33,7 +34,7 @@ async def test_a_killed_service_is_restarted_and_loses_nothing(
 
 
 async def test_f7_a_service_paused_for_10_s_loses_nothing(platform: Platform) -> None:
-    async def pause() -> float:
+    async def pause(_: Workload) -> float:
         pid = platform.pid("presence")
         os.kill(pid, signal.SIGSTOP)
         try:
@@ -46,7 +47,7 @@ async def test_f7_a_service_paused_for_10_s_loses_nothing(platform: Platform) ->
 
 
 async def test_f8_nats_paused_for_5_s_loses_nothing(platform: Platform) -> None:
-    async def pause() -> float:
+    async def pause(_: Workload) -> float:
         pid = platform.server("nats").pid
         os.kill(pid, signal.SIGSTOP)
         try:
@@ -67,7 +68,7 @@ async def test_f8_nats_paused_for_5_s_loses_nothing(platform: Platform) -> None:
     strict=False,
 )
 async def test_f9_the_whole_platform_stopped_and_started_on_its_data(platform: Platform) -> None:
-    async def restart() -> float:
+    async def restart(_: Workload) -> float:
         code = await asyncio.to_thread(platform.stop)
         assert code == 0, platform.output()[-2000:]
         since = time.monotonic()
@@ -83,7 +84,7 @@ async def test_f12_two_replicas_of_each_service_one_killed_mid_burst(platform: P
             platform.start_replica(service)
     await asyncio.sleep(3)  # the replicas are up and in their queue groups
 
-    async def kill_each() -> float:
+    async def kill_each(_: Workload) -> float:
         since = time.monotonic()
         for service in ("presence", "routing", "visibility", "scheduler"):
             platform.kill_service(service)  # the supervised one; possibly the leader

@@ -56,3 +56,31 @@ async def test_commands_past_the_queue_are_refused_quickly_as_overloaded(nats_ur
         await server.drain()
         await client.close()
         await nc.close()
+
+
+async def test_a_command_that_waited_too_long_for_its_turn_is_refused_unread(
+    nats_url: str,
+) -> None:
+    nc = await nats.connect(nats_url)
+    server = CommandServer(nc, "queued", max_concurrency=1, max_wait_seconds=0.2)
+    handled: list[str] = []
+
+    async def handler(command: Slow) -> dict[str, bool]:
+        handled.append(str(command.actor))
+        await asyncio.sleep(0.5)
+        return {"done": True}
+
+    server.route(Slow, handler)
+    await server.start()
+    client = await nats.connect(nats_url)
+    try:
+        first = asyncio.create_task(request(client, "queued", Slow(actor="first"), timeout=5))
+        await asyncio.sleep(0.05)
+        with pytest.raises(CommandError, match="overloaded"):
+            await request(client, "queued", Slow(actor="second"), timeout=5)
+        assert await first == {"done": True}
+        assert handled == ["first"]
+    finally:
+        await server.drain()
+        await client.close()
+        await nc.close()
