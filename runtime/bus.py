@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import asyncpg
 import nats
 import nats.errors
 from nats.aio.client import Client as NatsClient
@@ -24,12 +26,22 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.base import Command, Message, UnknownMessageType
 from contracts.errors import CommandError, ErrorBody, ErrorCode, Reply
-from runtime.config import redact_url, url_user
+from runtime.config import env_float, env_int, redact_url, url_user
 from runtime.permissions import inbox_prefix
 from runtime.telemetry import inject_headers, span_from_headers, tracer
 
 log = logging.getLogger(__name__)
 _tracer = tracer(__name__)
+
+# What a service's storage going away raises (Postgres restarting, a connection cut, a
+# socket refused): the caller is told the service is unavailable, to try again, rather
+# than that it failed inside.
+STORAGE_AWAY: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.InterfaceError,
+)
 
 C = TypeVar("C", bound=Command)
 M = TypeVar("M", bound=Message)
@@ -134,7 +146,20 @@ def explain_validation(error: ValidationError) -> tuple[str, str | None]:
 class CommandServer:
     """Routes each command type to one handler and answers with a Reply."""
 
-    def __init__(self, nc: NatsClient, service: str, max_concurrency: int = 256) -> None:
+    def __init__(
+        self,
+        nc: NatsClient,
+        service: str,
+        max_concurrency: int = 256,
+        max_waiting: int | None = None,
+        max_wait_seconds: float | None = None,
+    ) -> None:
+        """`max_waiting` (default VOCO_COMMAND_QUEUE, 2,000): commands allowed to wait for
+        one of the `max_concurrency` slots; past it a command is refused at once
+        (`unavailable`, "overloaded"), instead of waiting until its caller times out.
+        `max_wait_seconds` (default VOCO_COMMAND_MAX_WAIT, 2): a command that waited longer
+        than this for a slot is refused the same way when its turn comes, unread: its
+        caller (5 s by default) would otherwise get a timeout, or a late answer after it."""
         self.nc = nc
         self.service = service
         self._handlers: dict[str, tuple[type[Message], Handler[Any], Decode | None]] = {}
@@ -143,6 +168,16 @@ class CommandServer:
         # slow command does not hold up the next, bounded so overload queues in NATS.
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(max_concurrency)
+        self.max_waiting = (
+            max_waiting if max_waiting is not None else env_int("VOCO_COMMAND_QUEUE", 2000)
+        )
+        self.max_wait_seconds = (
+            max_wait_seconds
+            if max_wait_seconds is not None
+            else env_float("VOCO_COMMAND_MAX_WAIT", 2.0)
+        )
+        self._capacity = max_concurrency
+        self._admitted = 0  # answering or waiting for a slot
 
     def route(
         self,
@@ -172,14 +207,34 @@ class CommandServer:
             await asyncio.wait(self._in_flight)
 
     async def _dispatch(self, msg: Msg) -> None:
-        await self._slots.acquire()
-        task = asyncio.create_task(self._answer(msg))
+        if self._admitted >= self._capacity + self.max_waiting:
+            work = self._refuse_overloaded(msg)
+        else:
+            self._admitted += 1  # counted now: the task may not start before the next one
+            work = self._answer_in_turn(msg, time.monotonic())
+        task = asyncio.create_task(work)
         self._in_flight.add(task)
-        task.add_done_callback(self._finished)
+        task.add_done_callback(self._in_flight.discard)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._in_flight.discard(task)
-        self._slots.release()
+    async def _answer_in_turn(self, msg: Msg, arrived: float) -> None:
+        try:
+            async with self._slots:
+                if time.monotonic() - arrived > self.max_wait_seconds:
+                    await self._refuse_overloaded(msg)
+                else:
+                    await self._answer(msg)
+        finally:
+            self._admitted -= 1
+
+    async def _refuse_overloaded(self, msg: Msg) -> None:
+        log.warning("command refused: overloaded", extra={"subject": msg.subject})
+        if msg.reply:
+            body = ErrorBody(
+                code=ErrorCode.UNAVAILABLE,
+                message=f"the {self.service} service is overloaded "
+                f"({self._admitted - self._capacity} commands waiting); try again in a moment",
+            )
+            await self.nc.publish(msg.reply, Reply(ok=False, error=body).model_dump_json().encode())
 
     async def _answer(self, msg: Msg) -> None:
         model, handler, decode = self._handlers[msg.subject]
@@ -229,6 +284,20 @@ class CommandServer:
             message, field = explain_validation(error)
             return Reply(
                 ok=False, error=ErrorBody(code=ErrorCode.INVALID, message=message, field=field)
+            )
+        except STORAGE_AWAY as error:
+            log.warning(
+                "command failed: storage unreachable",
+                extra={"command": model.type_name, "error": repr(error)},
+            )
+            return Reply(
+                ok=False,
+                error=ErrorBody(
+                    code=ErrorCode.UNAVAILABLE,
+                    message=f"{model.type_name} could not be served: the {self.service} "
+                    "service cannot reach its database or message store right now; "
+                    "try again in a moment",
+                ),
             )
         except Exception:
             log.exception("command failed", extra={"command": model.type_name})

@@ -168,6 +168,7 @@ class CheckpointedConsumer:
             batch=self.batch,
         )
         await pull.start()
+        msgs: list[Msg] = []
         try:
             while not self._stopping.is_set():
                 msgs = await pull.next_batch(timeout=0.5)
@@ -179,7 +180,7 @@ class CheckpointedConsumer:
                         log.exception("batch failed, trying again", extra={"consumer": self.name})
                         await self._stopped_within(1.0)
         finally:
-            await pull.stop()
+            await pull.stop(unhandled=msgs)
 
     async def _ensure(self, config: ConsumerConfig) -> str:
         await self.js.add_consumer(self.stream, config)

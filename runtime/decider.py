@@ -311,12 +311,29 @@ class CommandRunner(Generic[C, S]):
             f"decide {command.type_name}", attributes={"voco.stream": stream}
         ):
             for attempt in range(1, self.max_attempts + 1):
+                # A state not read from the store just now (the cache's, or a stream taken
+                # to be new) may be stale: another replica may have appended since. A stale
+                # state that leads to events is caught by the append's version conflict;
+                # one that leads to a refusal or to nothing must be read again first, or a
+                # command the current state allows would be refused (seen with two
+                # presence replicas: ActivateProfile refused just after SaveProfile).
+                unread = attempt == 1 and (
+                    self._taken_as_new(stream, command)
+                    or (self.cache is not None and self.cache.get(stream) is not None)
+                )
                 if attempt == 1 and self._taken_as_new(stream, command):
                     state, version = self.decider.initial_state, 0
                 else:
                     state, version = await self.state_of(stream, fresh=attempt > 1)
-                events = list(self.decider.decide(command, state))
+                try:
+                    events = list(self.decider.decide(command, state))
+                except CommandError:
+                    if unread:
+                        continue
+                    raise
                 if not events:
+                    if unread:
+                        continue
                     return Decided(state, version, [])
                 try:
                     appended = await self.store.append(

@@ -14,9 +14,10 @@ asked (`wake`, for rows written with `enqueue`), when another replica has commit
 (it sends a Postgres NOTIFY on the schema's channel, which the leader LISTENs to),
 every `idle_poll_seconds` (a notification lost with a connection) and after any failed
 publish; until a scan finds the table drained,
-rows handed over in memory are left to it, so a row never overtakes an older one (one
-of another replica's only once its notification has arrived: within that moment, about
-a millisecond, the leader's own next commit can still leave first).
+rows handed over in memory are left to it, so a row never overtakes an older one. Before
+it sends rows handed over, the leader checks the table for an older row it has not sent
+(another replica's, committed while its notification is still on the way), and leaves
+them to the scan if there is one: every stream's events reach JetStream in version order.
 A row published by both ways is dropped by JetStream as a duplicate; a core NATS
 subscriber may see it twice (rarely: a scan must read a row in the moment between its
 commit and its hand-over), which the contracts allow (ids make every message idempotent).
@@ -141,7 +142,10 @@ class OutboxRelay:
         replica that does not lead, the leader is told to scan."""
         if self._leading and self._caught_up and not self._fresh and not self._sending.locked():
             async with self._sending:
-                await self._send(queued)
+                if await self._older_rows_waiting(queued):
+                    self._leave_to_scan()
+                else:
+                    await self._send(queued)
         elif self._leading and self._caught_up:
             self._fresh.extend(queued)
             self._wake.set()
@@ -279,8 +283,39 @@ class OutboxRelay:
         async with self._sending:
             if self._fresh and self._caught_up:
                 fresh = list(self._fresh)
+                if await self._older_rows_waiting(fresh):
+                    self._leave_to_scan()
+                    return
                 self._fresh.clear()
                 await self._send(fresh)
+
+    async def _older_rows_waiting(self, queued: Sequence[Queued]) -> bool:
+        """Whether the table holds a row older than these that this relay has not sent:
+        another replica's commit whose NOTIFY has not arrived, or one of this process
+        whose committing task has not handed it over yet. An older event of the same
+        stream is always committed (and so visible here) before a newer one can be
+        appended, so this check keeps every stream in order on JetStream; it costs one
+        indexed read per hand-over on the leader."""
+        if not queued:
+            return False
+        try:
+            return bool(
+                await self.store.pool.fetchval(
+                    f"SELECT EXISTS (SELECT 1 FROM {self.store.s}.outbox WHERE position < $1 "
+                    "AND position <> ALL($2::bigint[]))",
+                    min(q.position for q in queued),
+                    list(self._sent),
+                )
+            )
+        except Exception as error:  # the database is away: the scan sorts it out later
+            log.warning("could not check the outbox order", extra={"error": repr(error)})
+            return True
+
+    def _leave_to_scan(self) -> None:
+        """Rows handed over are left in the table, for the scan to send in position order."""
+        self._caught_up = False
+        self._scan_wanted = True
+        self._wake.set()
 
     async def _send(self, queued: Sequence[Queued]) -> None:
         """Publish without waiting for the acks: the confirmer awaits them and deletes.

@@ -60,11 +60,18 @@ class PullStream:
         self._sub = await self.nc.subscribe(self._inbox, cb=self._on_message)
         await self._request_more()
 
-    async def stop(self) -> None:
+    async def stop(self, unhandled: list[Msg] | None = None) -> None:
+        """Stop pulling; what arrived and was not handled (`unhandled`, and what is still
+        waiting here) is given back at once (NAK), so the next consumer (this service
+        started again, or another replica) gets it now rather than after the ack wait."""
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
             self._sub = None
+        for msg in [*(unhandled or []), *self._waiting]:
+            with contextlib.suppress(Exception):
+                await msg.nak()
+        self._waiting.clear()
 
     async def next_batch(self, timeout: float) -> list[Msg]:
         """What has arrived (at most `batch`), waiting up to `timeout` for the first."""

@@ -121,6 +121,7 @@ class ServiceRuntime:
     consumers: list[CheckpointedConsumer] = field(default_factory=list)
     workers: list[Worker] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    died: asyncio.Event = field(default_factory=asyncio.Event)
 
     def consume(
         self,
@@ -155,7 +156,10 @@ class ServiceRuntime:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("background task died", extra={"task": name})
+            # A service whose loop died would go on answering (and beating) without doing
+            # its work: it stops instead, and its supervisor starts it afresh.
+            log.exception("background task died; the service stops", extra={"task": name})
+            self.died.set()
             raise
 
     async def start(self) -> None:
@@ -293,5 +297,10 @@ async def _serve(
     service = await build(Connections.from_env())
     await service.start()
     quiet_collector(gc_threshold)
-    await stop.wait()
+    stopped, died = asyncio.create_task(stop.wait()), asyncio.create_task(service.died.wait())
+    await asyncio.wait([stopped, died], return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    died.cancel()
     await service.stop()
+    if service.died.is_set():
+        raise SystemExit(f"{name}: a background task died (see the log above); exiting")

@@ -64,6 +64,22 @@ class Driver:
         self._wake.set()
 
     async def run(self) -> None:
+        """Lead the timers until stopped; after a failure (Postgres or NATS away) start over
+        from the table, which holds every timer: a database restart must not end the
+        boundaries for good."""
+        while True:
+            try:
+                await self._drive()
+                return
+            except Exception:
+                if self._stopping:
+                    return
+                log.exception("timer driver failed, starting again")
+                self._prepared.clear()
+                self._tried.clear()
+                await asyncio.sleep(self.settings.poll_seconds)
+
+    async def _drive(self) -> None:
         async with self.store.pool.acquire() as lock_conn:
             key = f"driver:{self.store.schema}"
             while not await lock_conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):

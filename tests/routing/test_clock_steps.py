@@ -1,0 +1,39 @@
+"""F11: the wall clock stepped (NTP) an hour forward and an hour back while a call rings
+with a 5 s timeout pending: the timeout fires once, the call ends final, once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from contracts.presence import DeviceState, Profile, Ringing
+from services.pbxsim.scenario import Scenario
+from tests.routing.platform import Platform, eventually
+
+pytestmark = pytest.mark.integration
+QUICK = Profile(id="quick", name="Quick", ringing=Ringing(timeout=5))
+
+
+async def test_a_step_forward_fires_the_pending_ring_timeout_once(platform: Platform) -> None:
+    await platform.provision("1001", QUICK, desk=DeviceState.IDLE)
+    await platform.start_sim(Scenario())
+    call = await platform.call("1001")
+    await eventually(lambda: call.kinds() == ["RingTargets"])
+    await platform.clock.advance(3600)
+    await eventually(lambda: call.outcome)
+    assert call.outcome == "voicemail:1001:default"
+    await platform.clock.advance(3600)
+    assert call.kinds() == ["RingTargets", "CancelLegs", "SendToVoicemail"]
+
+
+async def test_a_step_back_then_forward_fires_the_timeout_once(platform: Platform) -> None:
+    await platform.provision("1001", QUICK, desk=DeviceState.IDLE)
+    await platform.start_sim(Scenario())
+    call = await platform.call("1001")
+    await eventually(lambda: call.kinds() == ["RingTargets"])
+    platform.clock.set(platform.clock.now() - timedelta(hours=1))
+    await platform.clock.advance(3600 + 6)  # back to where it was, and past the 5 s
+    await eventually(lambda: call.outcome)
+    assert call.outcome == "voicemail:1001:default"
+    assert call.kinds() == ["RingTargets", "CancelLegs", "SendToVoicemail"]
