@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from launcher.postgres import postgres_bin_dir
+from launcher.credentials import load_or_create
+from launcher.postgres import postgres_bin_dir, root_cluster_home
 from launcher.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,7 +93,18 @@ class Platform:
             env.pop(name, None)
         env["VOCO_NATS_PORT"] = str(self.nats_port)
         env["VOCO_PG_PORT"] = str(self.pg_port)
+        # Each row's workload is a PBX node of its own (f<row>); pbxsim's NATS user hears
+        # only the nodes named here (runtime/permissions.py).
+        rows = [f"F{n}" for n in range(1, 13)] + ["F10b", "O1", "O2"]
+        env["VOCO_PBXSIM_NODES"] = ",".join(["sim1", *(f"f{row}" for row in rows)])
         return env
+
+    def principal_url(self, principal: str) -> str:
+        """A principal's NATS URL, from the credentials the launcher made in the data dir
+        (a workload plays the PBX as `pbxsim`, as the simulator does)."""
+        credentials, _ = load_or_create(self.data_dir / "secrets")
+        operator = self.endpoints()["VOCO_NATS_URL"]
+        return credentials.nats_url(principal, operator.rsplit("@", 1)[1])
 
     def start(self, timeout: float = 120.0) -> Platform:
         out = (self.data_dir / "up.out").open("ab")
@@ -216,6 +228,9 @@ class Platform:
     def server(self, which: str) -> ServerProcess:
         """`nats` or `postgres`: the running server of this data dir."""
         marker = str(self.data_dir / which)
+        if which == "postgres" and os.geteuid() == 0:
+            # root's cluster lives apart from the data dir (launcher/postgres.py)
+            marker = str(root_cluster_home(self.data_dir.resolve() / "postgres"))
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue

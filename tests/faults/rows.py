@@ -28,7 +28,9 @@ async def run_row(
     after: float = 3.0,
 ) -> Figures:
     """`probe`: the service whose answers count as "commands work again"."""
-    workload = Workload(platform.endpoints()["VOCO_NATS_URL"], row)
+    workload = Workload(
+        platform.endpoints()["VOCO_NATS_URL"], row, pbx_url=platform.principal_url("pbxsim")
+    )
     try:
         await workload.prepare()
         workload.start()

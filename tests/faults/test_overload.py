@@ -23,7 +23,13 @@ SUSTAINED_CALLS_PER_SECOND = 175
 
 
 async def test_o1_2000_status_changes_at_once(platform: Platform) -> None:
-    workload = Workload(platform.endpoints()["VOCO_NATS_URL"], "O1", users=40, watchers=1)
+    workload = Workload(
+        platform.endpoints()["VOCO_NATS_URL"],
+        "O1",
+        users=40,
+        watchers=1,
+        pbx_url=platform.principal_url("pbxsim"),
+    )
     await workload.prepare()
     pid = platform.pid("presence")
     before = rss_kib(pid)
@@ -81,7 +87,13 @@ async def test_o1_2000_status_changes_at_once(platform: Platform) -> None:
 
 
 async def test_o2_calls_at_twice_the_sustained_rate(platform: Platform) -> None:
-    workload = Workload(platform.endpoints()["VOCO_NATS_URL"], "O2", users=12, watchers=1)
+    workload = Workload(
+        platform.endpoints()["VOCO_NATS_URL"],
+        "O2",
+        users=12,
+        watchers=1,
+        pbx_url=platform.principal_url("pbxsim"),
+    )
     await workload.prepare()
     assert workload.sim is not None
     pid = platform.pid("routing")

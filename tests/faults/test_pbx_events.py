@@ -22,8 +22,8 @@ CALLS = 4
 
 
 async def publish(workload: Workload, message: Message, call_id: str) -> None:
-    assert workload.nc is not None
-    js = workload.nc.jetstream()
+    assert workload.pbx_nc is not None  # the PBX's own NATS user publishes PBX events
+    js = workload.pbx_nc.jetstream()
     await js.publish(
         pbx.call_subject(call_id),
         pbx.encode(message),
@@ -74,7 +74,13 @@ async def test_f10_duplicate_and_reordered_pbx_events(platform: Platform) -> Non
 
 
 async def test_f10_a_messy_call_is_answered_once(platform: Platform) -> None:
-    workload = Workload(platform.endpoints()["VOCO_NATS_URL"], "F10b", users=2, watchers=1)
+    workload = Workload(
+        platform.endpoints()["VOCO_NATS_URL"],
+        "F10b",
+        users=2,
+        watchers=1,
+        pbx_url=platform.principal_url("pbxsim"),
+    )
     try:
         await workload.prepare()
         call_id = await messy_call(workload, workload.users[0])

@@ -86,8 +86,12 @@ class Figures:
 
 
 class Workload:
-    def __init__(self, nats_url: str, tag: str, users: int = 12, watchers: int = 3) -> None:
+    def __init__(
+        self, nats_url: str, tag: str, users: int = 12, watchers: int = 3, *, pbx_url: str = ""
+    ) -> None:
         self.nats_url = nats_url
+        self.pbx_url = pbx_url or nats_url  # the PBX side's own user (pbxsim)
+        self.pbx_nc: NatsClient | None = None
         self.tag = tag  # unique per row: its users and notes are its own
         base = 3000 + (abs(hash(tag)) % 60) * 100
         self.users = [str(base + n) for n in range(users)]
@@ -167,7 +171,8 @@ class Workload:
             f"{u}-desk": Behaviour(action=Action.ANSWER, after=0.5) for u in self.users[1::2]
         }
         scenario = Scenario(node=f"f{self.tag}", behaviours=behaviours, talk_seconds=0.5)
-        self.sim = PbxSimulator(self.nc, SystemClock(), scenario)
+        self.pbx_nc = await connect(self.pbx_url, f"faults-pbx-{self.tag}")
+        self.sim = PbxSimulator(self.pbx_nc, SystemClock(), scenario)
         await self.sim.start()
         now = datetime.now(UTC)
         self.timed_ends = now + timedelta(seconds=6)
@@ -361,5 +366,7 @@ class Workload:
     async def close(self) -> None:
         if self.sim is not None:
             await self.sim.stop()
+        if self.pbx_nc is not None:
+            await self.pbx_nc.close()
         if self.nc is not None:
             await self.nc.close()
