@@ -31,7 +31,7 @@ import threading
 from pathlib import Path
 
 from launcher.credentials import load_or_create, nats_authorization
-from launcher.locks import Endpoints, address_of, owner_url, private_data_dir, write_private
+from launcher.locks import Endpoints, address_of, owner_url, private_data_dir
 from launcher.migrate import migrate_services
 from launcher.paths import ROOT, data_dir
 from launcher.postgres import PostgresServer, run_async
@@ -39,6 +39,7 @@ from launcher.processes import LaunchError, NatsServer
 from launcher.services import LOADERS, PRINCIPAL_OF, services_for
 from launcher.supervisor import Child, GiveUp, RestartPolicy, Supervisor
 from runtime.config import redact_url
+from runtime.private_file import write_private
 
 
 def endpoints_file() -> Path:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import secrets
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,6 +38,7 @@ from pathlib import Path
 import bcrypt
 
 from runtime.permissions import OWNER_ROLE, PRINCIPALS, SCHEMAS, SUPERUSER, nats_permissions
+from runtime.private_file import write_private
 
 PG_ROLES = (*SCHEMAS, OWNER_ROLE, SUPERUSER)
 BCRYPT_COST = 11  # nats-server checks it on every connect: about 0.1 s each here
@@ -124,11 +124,7 @@ def load_or_create(secrets_dir: Path, *, cost: int = BCRYPT_COST) -> tuple[Crede
     before = json.dumps(credentials.__dict__, sort_keys=True)
     added = credentials.fill(cost=cost)
     if json.dumps(credentials.__dict__, sort_keys=True) != before:
-        temporary = path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as file:
-            json.dump(credentials.__dict__, file, indent=2, sort_keys=True)
-        temporary.replace(path)
+        write_private(path, json.dumps(credentials.__dict__, indent=2, sort_keys=True))
     path.chmod(0o600)
     return credentials, added
 

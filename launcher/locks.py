@@ -7,7 +7,6 @@ logs. One found open to other users is closed, and the launcher says what it cha
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,13 +53,6 @@ class Endpoints:
 
 def owner_url(credentials: Credentials, postgres_address: str) -> str:
     return credentials.database_url(OWNER_ROLE, postgres_address)
-
-
-def write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(text)
-    path.chmod(0o600)
 
 
 def address_of(url: str) -> str:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from runtime.private_file import write_private
+
 
 class LaunchError(RuntimeError):
     pass
@@ -79,9 +81,7 @@ class NatsServer:
         include = ""
         if self.authorization:
             auth = self.data_dir / "auth.conf"
-            fd = os.open(auth, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as file:
-                file.write(self.authorization)
+            write_private(auth, self.authorization)
             include = "include auth.conf\n"  # relative to nats.conf's folder
         config.write_text(
             f"listen: 127.0.0.1:{self.port}\nhttp: 127.0.0.1:-1\n{include}"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from launcher.processes import stop_process
+from runtime.private_file import write_private
 
 
 @dataclass(frozen=True)
@@ -176,12 +177,7 @@ class Supervisor:
                 for c in self.children
             ],
         }
-        temporary = self.state_file.with_suffix(".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            json.dump(state, file, indent=1)
-        os.chmod(temporary, 0o600)  # O_CREAT's mode does not apply to an existing file
-        temporary.replace(self.state_file)
+        write_private(self.state_file, json.dumps(state, indent=1))
 
 
 def describe_exit(returncode: int | None) -> str:

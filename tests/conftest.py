@@ -106,10 +106,15 @@ async def database_url(postgres_server: PostgresServer) -> AsyncIterator[str]:
         yield dsn
 
 
+def bench_nats_url(nats_server: NatsServer, test_password: str) -> str:
+    """The session's NATS server as the test bench's user (`voco_test`, any subject)."""
+    return f"nats://{TEST_PRINCIPAL}:{test_password}@{nats_server.url.removeprefix('nats://')}"
+
+
 @pytest.fixture
 async def nats_url(nats_server: NatsServer, test_password: str) -> AsyncIterator[str]:
     """The session's server as the test bench, every JetStream stream removed afterwards."""
-    url = f"nats://{TEST_PRINCIPAL}:{test_password}@{nats_server.url.removeprefix('nats://')}"
+    url = bench_nats_url(nats_server, test_password)
     yield url
     import nats
 

@@ -4,13 +4,13 @@ kept in its data dir (README.md lists every variable)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from runtime.config import env_float, env_int, env_str
+from runtime.private_file import write_private
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEMO_DEVICES = [f"{ext}-{kind}" for ext in range(1001, 1006) for kind in ("desk", "softphone")]
@@ -119,9 +119,5 @@ class Secrets:
         )
         if changed:
             body = {"evapi": loaded.evapi, "auth": loaded.auth, "passwords": passwords}
-            temporary = path.with_suffix(".tmp")
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                json.dump(body, out, indent=1)
-            temporary.replace(path)
+            write_private(path, json.dumps(body, indent=1))
         return loaded

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 from adapters.kamailio.config import KamailioConfig, Secrets
+from runtime.private_file import write_private
 
 TEMPLATE = Path(__file__).with_name("kamailio.cfg")
 PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
@@ -61,7 +61,5 @@ def write_config(
     """The rendered file holds the passwords: 0600 in the data dir."""
     (config.data_dir / "run").mkdir(parents=True, exist_ok=True)
     path = config.data_dir / "kamailio.cfg"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(render(config, secrets, boot_id, static_routing=static_routing))
+    write_private(path, render(config, secrets, boot_id, static_routing=static_routing))
     return path

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 from runtime.config import Connections, env_str
 from runtime.eventstore import EventStore
+from runtime.private_file import write_private
 from runtime.schema import open_pool, prepare
 from services.gateway.accounts.domain import AccountRole, OpenAccount
 from services.gateway.accounts.store import AccountStore
@@ -41,10 +41,7 @@ def kept_passwords(path: Path) -> dict[str, str]:
 
 def keep(path: Path, passwords: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        json.dump(passwords, file, indent=1)
-    path.chmod(0o600)
+    write_private(path, json.dumps(passwords, indent=1))
 
 
 async def ensure_accounts(

@@ -29,7 +29,8 @@ from launcher.processes import NatsServer
 from runtime.config import Connections
 from services.gateway.app import create_app
 from services.gateway.config import GatewayConfig
-from tests.databases import TEST_PRINCIPAL, fresh_database
+from tests.conftest import bench_nats_url
+from tests.databases import fresh_database
 from tests.gateway.platform import running_gateway
 
 pytestmark = [
@@ -96,8 +97,7 @@ def live(
     nats_server: NatsServer, postgres_server: PostgresServer, test_password: str
 ) -> Iterator[Platform]:
     # The test bench's NATS user, as the `nats_url` fixture (function-scoped) gives it.
-    address = nats_server.url.removeprefix("nats://")
-    platform = Platform(f"nats://{TEST_PRINCIPAL}:{test_password}@{address}", postgres_server)
+    platform = Platform(bench_nats_url(nats_server, test_password), postgres_server)
     platform.start()
     platform.ready.wait(60)
     if platform.error is not None:
