@@ -270,6 +270,7 @@ async def watch(nc: NatsClient, args: argparse.Namespace) -> int:
     """Print each event about the extension as it arrives, until Ctrl-C or --count events."""
     subject = f"voco.evt.presence.{args.extension}.>"
     sub = await nc.subscribe(subject)
+    await nc.flush()  # the server has the subscription before we say we are watching
     print(f"watching {subject} (Ctrl-C to stop)", flush=True)
     seen = 0
     async for msg in sub.messages:

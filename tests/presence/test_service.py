@@ -184,10 +184,14 @@ async def test_watch_prints_events_as_they_happen(
 ) -> None:
     await provision(nc)
     watcher = asyncio.create_task(cli(["watch", "1001", "--count", "1"]))
-    await asyncio.sleep(0.2)
+    printed = ""
+    async with asyncio.timeout(5):
+        while "watching" not in printed:  # from that line on, every event is printed
+            await asyncio.sleep(0.01)
+            printed += capsys.readouterr().out
     assert await cli(["status", "set", "1001", "brb"]) == 0
     assert await asyncio.wait_for(watcher, 5) == 0
-    assert "PresenceChanged" in capsys.readouterr().out
+    assert "PresenceChanged" in printed + capsys.readouterr().out
 
 
 async def test_cached_states_see_what_another_replica_appended(
