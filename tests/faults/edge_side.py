@@ -61,7 +61,7 @@ class EdgeWorkload:
     def __init__(self, platform: Platform, tag: str, users: int = 6, watchers: int = 2) -> None:
         self.platform = platform
         self.url = f"http://127.0.0.1:{platform.http_port}"
-        base = 9100 + (abs(hash(tag)) % 8) * 100  # above every Workload's (3000-8999)
+        base = 9100  # above every Workload's users (workload.first_extension)
         self.users = [str(base + n) for n in range(users)]
         self.watchers = [str(base + 50 + n) for n in range(watchers)]
         self.tag = tag

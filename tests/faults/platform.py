@@ -26,6 +26,7 @@ from typing import Any
 from launcher.credentials import load_or_create
 from launcher.postgres import postgres_bin_dir, root_cluster_home
 from launcher.processes import free_port
+from tests.faults.workload import ROWS
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("presence", "visibility", "scheduler", "routing", "pbxsim")
@@ -97,8 +98,7 @@ class Platform:
         env["VOCO_HTTP_PORT"] = str(self.http_port)
         # Each row's workload is a PBX node of its own (f<row>); pbxsim's NATS user hears
         # only the nodes named here (runtime/permissions.py).
-        rows = [f"F{n}" for n in range(1, 15)] + ["F10b", "O1", "O2"]
-        env["VOCO_PBXSIM_NODES"] = ",".join(["sim1", *(f"f{row}" for row in rows)])
+        env["VOCO_PBXSIM_NODES"] = ",".join(["sim1", *(f"f{row}" for row in ROWS)])
         return env
 
     def principal_url(self, principal: str) -> str:
