@@ -1,13 +1,21 @@
 """JetStream consumers whose effect and checkpoint commit together.
 
 Each consumer is a durable pull consumer (runtime/pull.py keeps its requests
-outstanding). A batch is applied atomically with the checkpoint (the last JetStream
-stream sequence applied); a message at or below the checkpoint is a redelivery and is skipped,
-so every message takes effect exactly once. JetStream's sequence is assigned
-when the outbox relay publishes, which happens only after the producing
-transaction committed, so a late commit gets a later sequence and is never
-skipped. One instance per consumer is active at a time (an advisory lock),
-which keeps sequences applied in order.
+outstanding). A batch is applied atomically with the checkpoint, which says which
+JetStream stream sequences are applied: every one up to a floor, and each one above it
+(`is_applied`). A message the checkpoint has is a redelivery and is skipped, so every
+message takes effect exactly once. JetStream's sequence is assigned when the outbox
+relay publishes, which happens only after the producing transaction committed, so a
+late commit gets a later sequence. One instance per consumer is active at a time (an
+advisory lock).
+
+The highest sequence applied is not the checkpoint: JetStream delivers in stream order
+except a redelivery. A message pulled by a process that stopped or died before it was
+applied comes again after its ack wait, by when the next leader has applied later ones
+(F9, tests/faults/README.md); a high-water mark would skip it for good. The floor
+follows JetStream's ack floor for the consumer (every message up to it acked, and a
+message is acked only after its effect committed), so the sequences kept above it are
+the few applied since it was last read (`_ACK_FLOOR_EVERY`).
 
 A message that fails to decode or apply on its own is moved to dead_letters
 with the reason and the stream goes on: one bad message never blocks the rest.
@@ -29,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -67,6 +76,22 @@ statement, `EventStore.write(checkpoint=)`, or in a transaction it opens on `con
 returns what to do once that has committed."""
 
 _CONFLICT_ATTEMPTS = 5
+_ACK_FLOOR_EVERY = 1.0
+"""Seconds between reads of JetStream's ack floor (sooner once a batch's worth is kept
+above the floor)."""
+
+
+def is_applied(checkpoint: Checkpoint, sequence: int) -> bool:
+    return sequence <= checkpoint.contiguous or sequence in checkpoint.above
+
+
+def advanced(checkpoint: Checkpoint, sequences: Sequence[int], ack_floor: int) -> Checkpoint:
+    """The checkpoint once `sequences` are applied too, its floor raised to `ack_floor`
+    (every message up to it acked, so applied) and what it covers dropped from above."""
+    floor = max(checkpoint.contiguous, ack_floor)
+    above = sorted({s for s in (*checkpoint.above, *sequences) if s > floor})
+    highest = max(checkpoint.sequence, floor, *sequences)
+    return Checkpoint(checkpoint.consumer, highest, floor, tuple(above))
 
 
 async def _nothing() -> None:
@@ -117,7 +142,9 @@ class CheckpointedConsumer:
         self.after_commit = after_commit
         self.deliver_new_only = deliver_new_only
         self._stopping = asyncio.Event()
-        self._last_committed: int | None = None
+        self._last_committed: Checkpoint | None = None
+        self._ack_floor = 0  # JetStream's, for this consumer, as last read
+        self._ack_floor_read = 0.0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -188,6 +215,7 @@ class CheckpointedConsumer:
         return config.durable_name
 
     async def handle_batch(self, msgs: Sequence[Msg]) -> None:
+        await self._read_ack_floor()
         await self.apply_batch([to_delivery(m) for m in msgs])
         for m in msgs:
             await m.ack()
@@ -201,6 +229,8 @@ class CheckpointedConsumer:
         try:
             await self._apply_together(deliveries)
         except Exception:
+            # The commit may have happened (a connection lost on COMMIT): read it again.
+            self._last_committed = None
             # Find the bad message: apply one at a time, dead-lettering what fails.
             for delivery in deliveries:
                 await self._apply_alone(delivery)
@@ -208,12 +238,12 @@ class CheckpointedConsumer:
     async def _apply_together(self, deliveries: Sequence[Delivery]) -> None:
         async with self.store.pool.acquire() as conn:
             last = await self._checkpoint(conn)
-            fresh = [d for d in deliveries if d.sequence > last]
+            fresh = [d for d in deliveries if not is_applied(last, d.sequence)]
             if not fresh:
                 return
-            checkpoint = Checkpoint(self.name, fresh[-1].sequence)
+            checkpoint = advanced(last, [d.sequence for d in fresh], self._ack_floor)
             done = await self._apply_batch(conn, fresh, checkpoint)
-        self._committed(checkpoint.sequence)
+        self._last_committed = checkpoint
         await done()
 
     def _apply_each(self, apply: Apply) -> ApplyBatch:
@@ -236,11 +266,12 @@ class CheckpointedConsumer:
         return apply_in_order
 
     async def _apply_alone(self, delivery: Delivery) -> None:
-        checkpoint = Checkpoint(self.name, delivery.sequence)
         async with self.store.pool.acquire() as conn:
             for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
-                if delivery.sequence <= await self._checkpoint(conn):
+                last = await self._checkpoint(conn)
+                if is_applied(last, delivery.sequence):
                     return
+                checkpoint = advanced(last, [delivery.sequence], self._ack_floor)
                 try:
                     done = await self._apply_batch(conn, [delivery], checkpoint)
                 except VersionConflict as error:
@@ -256,7 +287,7 @@ class CheckpointedConsumer:
                         raise  # not this message's fault: the whole batch is tried again
                     reason = str(error) if isinstance(error, Rejected) else repr(error)
                     break
-                self._committed(delivery.sequence)
+                self._last_committed = checkpoint
                 await done()
                 return
             log.warning(
@@ -278,20 +309,43 @@ class CheckpointedConsumer:
                     delivery.data,
                     reason,
                 )
+                last = await self._checkpoint(conn)
+                checkpoint = advanced(last, [delivery.sequence], self._ack_floor)
                 await self.store.advance(conn, checkpoint)
-            self._committed(delivery.sequence)
+            self._last_committed = checkpoint
 
-    async def _checkpoint(self, conn: Conn) -> int:
+    async def _checkpoint(self, conn: Conn) -> Checkpoint:
         # Only the leader writes the checkpoint, so after one read it is known in memory;
-        # it is read again whenever this instance (re)gains leadership.
+        # it is read again whenever this instance (re)gains leadership or a write failed.
         if self._last_committed is None:
-            value = await conn.fetchval(
-                f"SELECT sequence FROM {self.store.s}.checkpoints WHERE consumer = $1",
+            row = await conn.fetchrow(
+                "SELECT sequence, floor_sequence, applied_above "
+                f"FROM {self.store.s}.checkpoints WHERE consumer = $1",
                 self.name,
             )
-            self._last_committed = int(value or 0)
+            if row is None:
+                self._last_committed = Checkpoint(self.name, 0, 0)
+            else:  # a checkpoint from before the floor: everything up to its sequence
+                floor = row["sequence"] if row["floor_sequence"] is None else row["floor_sequence"]
+                above = tuple(row["applied_above"] or ())
+                self._last_committed = Checkpoint(self.name, row["sequence"], floor, above)
         return self._last_committed
 
-    def _committed(self, sequence: int | None) -> None:
-        if sequence is not None and self._last_committed is not None:
-            self._last_committed = max(self._last_committed, sequence)
+    async def _read_ack_floor(self) -> None:
+        """JetStream's ack floor for this consumer, now and then: the checkpoint's floor
+        follows it, so that only the sequences applied since are kept above it."""
+        kept = len(self._last_committed.above) if self._last_committed is not None else 0
+        since = time.monotonic() - self._ack_floor_read
+        if kept == 0 or (kept < self.batch and since < _ACK_FLOOR_EVERY):
+            return
+        self._ack_floor_read = time.monotonic()
+        try:
+            info = await self.js.consumer_info(self.stream, self.name)
+        except Exception as error:  # the floor stays where it is; the next batch asks again
+            log.warning(
+                "could not read the consumer's ack floor",
+                extra={"consumer": self.name, "error": repr(error)},
+            )
+            return
+        if info.ack_floor is not None and info.ack_floor.stream_seq is not None:
+            self._ack_floor = max(self._ack_floor, info.ack_floor.stream_seq)

@@ -3,7 +3,9 @@
 Tables (in the service's schema):
 - events:      every event, PRIMARY KEY (stream, version) makes a concurrent append conflict.
 - outbox:      what must still be published; written in the same transaction as the events.
-- checkpoints: per consumer, the last JetStream sequence whose effect committed.
+- checkpoints: per consumer, the JetStream sequences whose effect committed: every one
+               up to `floor_sequence` and those in `applied_above` (runtime/consumer.py);
+               `sequence` is the highest.
 - dead_letters: messages a consumer could not apply, kept with the reason.
 
 `position` is a bigserial: it orders rows but it is not commit order, so no
@@ -55,11 +57,20 @@ class Queued:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A consumer's position (the last JetStream stream sequence applied), written with its
-    effect."""
+    """What a consumer has applied, written with its effect: every JetStream stream sequence
+    up to `floor` (all of them, when it is None) and each one in `above`; `sequence` is the
+    highest applied. A sequence below the highest may still be unapplied (a redelivery
+    comes after later messages), which is why the highest alone is not the checkpoint."""
 
     consumer: str
     sequence: int
+    floor: int | None = None
+    above: tuple[int, ...] = ()
+
+    @property
+    def contiguous(self) -> int:
+        """Every sequence up to this one is applied."""
+        return self.sequence if self.floor is None else self.floor
 
 
 InlineProjection = Callable[[Conn, Sequence[Envelope]], Awaitable[None]]
@@ -105,8 +116,13 @@ CREATE TABLE IF NOT EXISTS {s}.outbox (
 );
 CREATE TABLE IF NOT EXISTS {s}.checkpoints (
     consumer text PRIMARY KEY,
-    sequence bigint NOT NULL
+    sequence bigint NOT NULL,
+    floor_sequence bigint,
+    applied_above bigint[] NOT NULL DEFAULT '{{}}'
 );
+-- schemas made before the floor (their `sequence` was taken for everything up to it)
+ALTER TABLE {s}.checkpoints ADD COLUMN IF NOT EXISTS floor_sequence bigint,
+    ADD COLUMN IF NOT EXISTS applied_above bigint[] NOT NULL DEFAULT '{{}}';
 CREATE TABLE IF NOT EXISTS {s}.dead_letters (
     id bigserial PRIMARY KEY,
     consumer text NOT NULL,
@@ -137,17 +153,27 @@ WITH appended AS (
 SELECT position, msg_id FROM queued
 """
 
-_CHECKPOINT_CTE = """, checkpointed AS (
-    INSERT INTO {s}.checkpoints (consumer, sequence) VALUES (${0}, ${1})
+_CHECKPOINT_UPSERT = """
+    INSERT INTO {s}.checkpoints (consumer, sequence, floor_sequence, applied_above)
+    VALUES (${0}, ${1}, ${2}, ${3}::bigint[])
     ON CONFLICT (consumer) DO UPDATE
-    SET sequence = GREATEST({s}.checkpoints.sequence, EXCLUDED.sequence)
-)"""
-
-_ADVANCE_SQL = """
-INSERT INTO {s}.checkpoints (consumer, sequence) VALUES ($1, $2)
-ON CONFLICT (consumer) DO UPDATE
-SET sequence = GREATEST({s}.checkpoints.sequence, EXCLUDED.sequence)
+    SET sequence = GREATEST({s}.checkpoints.sequence, EXCLUDED.sequence),
+        floor_sequence = GREATEST({s}.checkpoints.floor_sequence, EXCLUDED.floor_sequence),
+        applied_above = EXCLUDED.applied_above
 """
+_CHECKPOINT_CTE = ", checkpointed AS (" + _CHECKPOINT_UPSERT + ")"
+
+CHECKPOINT_PARAMS = 4
+"""A checkpoint's parameters in a statement: consumer, highest, floor, sequences above."""
+
+
+def checkpoint_params(checkpoint: Checkpoint) -> list[object]:
+    return [
+        checkpoint.consumer,
+        checkpoint.sequence,
+        checkpoint.contiguous,
+        list(checkpoint.above),
+    ]
 
 
 def with_headers(message: Outgoing, headers: dict[str, str]) -> Outgoing:
@@ -331,7 +357,7 @@ class EventStore:
         for projection in in_statement:
             params += projection.params(envelopes)
         if checkpoint is not None:
-            params += [checkpoint.consumer, checkpoint.sequence]
+            params += checkpoint_params(checkpoint)
         try:
             rows = await conn.fetch(self._statement(in_statement, checkpoint is not None), *params)
         except asyncpg.UniqueViolationError as error:
@@ -355,13 +381,15 @@ class EventStore:
                 more += ", " + projection.sql.format(*numbers, s=self.s)
                 n += projection.arity
             if checkpoint:
-                more += _CHECKPOINT_CTE.format(n, n + 1, s=self.s)
+                more += _CHECKPOINT_CTE.format(*range(n, n + CHECKPOINT_PARAMS), s=self.s)
             self._statements[key] = _APPEND_SQL.format(s=self.s, more=more)
         return self._statements[key]
 
     async def advance(self, conn: Conn, checkpoint: Checkpoint) -> None:
-        """Move a consumer's checkpoint forward (never back), in the caller's transaction."""
-        await conn.execute(_ADVANCE_SQL.format(s=self.s), checkpoint.consumer, checkpoint.sequence)
+        """Write a consumer's checkpoint (its floor and highest never move back), in the
+        caller's transaction."""
+        sql = _CHECKPOINT_UPSERT.format(*range(1, CHECKPOINT_PARAMS + 1), s=self.s)
+        await conn.execute(sql, *checkpoint_params(checkpoint))
 
     async def enqueue(self, conn: Conn, messages: Sequence[Outgoing]) -> None:
         """Add messages to the outbox inside the caller's transaction.

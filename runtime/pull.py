@@ -30,6 +30,7 @@ from nats.aio.subscription import Subscription
 _STATUS = "Status"
 _PENDING = "Nats-Pending-Messages"
 _HEARTBEAT = "100"
+_DRAIN_SECONDS = 2.0
 
 
 class PullStream:
@@ -63,10 +64,15 @@ class PullStream:
     async def stop(self, unhandled: list[Msg] | None = None) -> None:
         """Stop pulling; what arrived and was not handled (`unhandled`, and what is still
         waiting here) is given back at once (NAK), so the next consumer (this service
-        started again, or another replica) gets it now rather than after the ack wait."""
+        started again, or another replica) gets it now rather than after the ack wait.
+        The inbox is drained, not just unsubscribed: what the server sent before it heard
+        the unsubscribe arrives too, and is given back with the rest (F9)."""
         if self._sub is not None:
-            with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
+            try:
+                await asyncio.wait_for(self._sub.drain(), _DRAIN_SECONDS)  # type: ignore[no-untyped-call]
+            except Exception:  # the connection is closing or gone: nothing more will come
+                with contextlib.suppress(Exception):
+                    await self._sub.unsubscribe()
             self._sub = None
         for msg in [*(unhandled or []), *self._waiting]:
             with contextlib.suppress(Exception):

@@ -26,6 +26,7 @@ from typing import Any
 from launcher.credentials import load_or_create
 from launcher.postgres import postgres_bin_dir, root_cluster_home
 from launcher.processes import free_port
+from tests.faults.workload import ROWS
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("presence", "visibility", "scheduler", "routing", "pbxsim")
@@ -81,6 +82,7 @@ class Platform:
     data_dir: Path
     nats_port: int = field(default_factory=free_port)
     pg_port: int = field(default_factory=free_port)
+    http_port: int = field(default_factory=free_port)  # the edge's (never its 8080 default)
     launcher: subprocess.Popen[bytes] | None = None
     restarted_servers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     replicas: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -93,10 +95,10 @@ class Platform:
             env.pop(name, None)
         env["VOCO_NATS_PORT"] = str(self.nats_port)
         env["VOCO_PG_PORT"] = str(self.pg_port)
+        env["VOCO_HTTP_PORT"] = str(self.http_port)
         # Each row's workload is a PBX node of its own (f<row>); pbxsim's NATS user hears
         # only the nodes named here (runtime/permissions.py).
-        rows = [f"F{n}" for n in range(1, 13)] + ["F10b", "O1", "O2"]
-        env["VOCO_PBXSIM_NODES"] = ",".join(["sim1", *(f"f{row}" for row in rows)])
+        env["VOCO_PBXSIM_NODES"] = ",".join(["sim1", *(f"f{row}" for row in ROWS)])
         return env
 
     def principal_url(self, principal: str) -> str:

@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from typing import Any
 
 from tests.faults.platform import Platform
 from tests.faults.workload import Figures, Workload
@@ -49,7 +50,8 @@ async def run_row(
     return figures
 
 
-def report(row: str, figures: Figures) -> None:
+def report(row: str, figures: Any) -> None:
+    """`figures`: a dataclass with `details` (the workload's Figures, the edge's)."""
     line = {"row": row, **asdict(figures), "details": figures.details[:20]}
     print(json.dumps(line))
     target = os.environ.get("VOCO_FAULTS_REPORT")

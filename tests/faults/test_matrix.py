@@ -59,14 +59,6 @@ async def test_f8_nats_paused_for_5_s_loses_nothing(platform: Platform) -> None:
     assert_nothing_lost(await run_row(platform, "F8", pause))
 
 
-@pytest.mark.xfail(
-    reason="known loss, not fixed yet: a PBX offer published on JetStream while routing "
-    "stops is delivered to the stopping process and never acked; the restarted routing "
-    "applies later messages first, and its checkpoint (the highest stream sequence "
-    "applied) then skips the redelivered offer for good. Seen in 3 of 3 runs: 1 call of "
-    "about 20 unknown to routing (tests/faults/README.md)",
-    strict=False,
-)
 async def test_f9_the_whole_platform_stopped_and_started_on_its_data(platform: Platform) -> None:
     async def restart(_: Workload) -> float:
         code = await asyncio.to_thread(platform.stop)

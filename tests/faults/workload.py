@@ -52,6 +52,14 @@ ADMIN: dict[str, Any] = {"actor": "faults", "role": Role.ADMIN, "channel": Chann
 PBX: dict[str, Any] = {"actor": "pbx", "role": Role.SERVICE, "channel": Channel.PBX}
 STATUSES = [Status.AVAILABLE, Status.AWAY, Status.BUSY, Status.IN_MEETING, Status.BE_RIGHT_BACK]
 NOT_FINAL = ("offered", "ringing", "unknown call")
+ROWS = [*(f"F{n}" for n in range(1, 15)), "F10b", "O1", "O2"]
+"""Every row's tag: its PBX node is `f<tag>`, and its users a hundred extensions of their own."""
+
+
+def first_extension(tag: str) -> int:
+    """Rows on one platform must not share users (a contact added twice is refused): each
+    row's hundred extensions from 3000 on, in ROWS's order."""
+    return 3000 + ROWS.index(tag) * 100
 
 
 @dataclass
@@ -93,7 +101,7 @@ class Workload:
         self.pbx_url = pbx_url or nats_url  # the PBX side's own user (pbxsim)
         self.pbx_nc: NatsClient | None = None
         self.tag = tag  # unique per row: its users and notes are its own
-        base = 3000 + (abs(hash(tag)) % 60) * 100
+        base = first_extension(tag)
         self.users = [str(base + n) for n in range(users)]
         self.watchers = [str(base + 90 + n) for n in range(watchers)]
         self.timed_user = str(base + 99)
