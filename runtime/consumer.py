@@ -30,6 +30,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import asyncpg
@@ -119,8 +120,18 @@ class CheckpointedConsumer:
         self._stopping = asyncio.Event()
         self._last_committed: int | None = None
 
+    @property
+    def label(self) -> str:
+        """The name its dead letters are kept under."""
+        return self.name
+
     def stop(self) -> None:
         self._stopping.set()
+
+    def _connection(self) -> AbstractAsyncContextManager[Conn]:
+        """Where batches are applied: any pooled connection (the advisory lock that makes
+        this the only instance is held on another)."""
+        return self.store.pool.acquire()
 
     async def run(self) -> None:
         """Lead and consume until stopped; after a failure (Postgres or NATS gone) start over."""
@@ -206,7 +217,7 @@ class CheckpointedConsumer:
                 await self._apply_alone(delivery)
 
     async def _apply_together(self, deliveries: Sequence[Delivery]) -> None:
-        async with self.store.pool.acquire() as conn:
+        async with self._connection() as conn:
             last = await self._checkpoint(conn)
             fresh = [d for d in deliveries if d.sequence > last]
             if not fresh:
@@ -237,7 +248,7 @@ class CheckpointedConsumer:
 
     async def _apply_alone(self, delivery: Delivery) -> None:
         checkpoint = Checkpoint(self.name, delivery.sequence)
-        async with self.store.pool.acquire() as conn:
+        async with self._connection() as conn:
             for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
                 if delivery.sequence <= await self._checkpoint(conn):
                     return
@@ -272,7 +283,7 @@ class CheckpointedConsumer:
                 await conn.execute(
                     f"INSERT INTO {self.store.s}.dead_letters "
                     "(consumer, subject, sequence, payload, reason) VALUES ($1, $2, $3, $4, $5)",
-                    self.name,
+                    self.label,
                     delivery.subject,
                     delivery.sequence,
                     delivery.data,
