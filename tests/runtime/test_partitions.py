@@ -207,3 +207,21 @@ async def test_a_replica_joining_mid_burst_takes_half_and_order_holds_across_the
                 by = [r["replica"] for r in rows if r["key"] == key]
                 assert by == sorted(by), by
                 assert by[-1] == "b"
+
+
+async def test_a_stream_made_before_partitions_is_partitioned_in_place_keeping_its_messages(
+    nats_url: str,
+) -> None:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await js.add_stream(stream_config(STREAM, ["test.parts.>"]))  # as an older version made it
+    await js.publish("test.parts.k0", b"old")
+    assert await ensure_partitioned(js, stream_config(STREAM, ["test.parts.>"]), SCHEME) == 4
+    await js.publish("test.parts.k0", b"new")
+    assert (await js.get_msg(STREAM, 1)).subject == "test.parts.k0"
+    assert (await js.get_msg(STREAM, 2)).subject == f"test.parts.k0.{partition_of('k0', 4)}"
+    # A later start with another VOCO_PARTITIONS keeps the stream's count.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("VOCO_PARTITIONS", "8")
+        assert await ensure_partitioned(js, stream_config(STREAM, ["test.parts.>"]), SCHEME) == 4
+    await nc.close()
