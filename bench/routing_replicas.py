@@ -1,0 +1,124 @@
+"""Routing scale-out: the call rate with one and with two routing replicas, same run.
+
+    python -m bench.routing_replicas [--quick]      (also `./voco bench --only replicas`)
+
+For one replica, then two (each its own process, sharing the VOCO_PBX partitions,
+runtime/leases.py), in a fresh database each: the same open-loop call load as the
+routing section (bench/routing_load.py, the full conversation per call), offered by
+request and offered on JetStream (every call event then goes through the partitions).
+For each: p50/p99 at 200 calls/s, the highest rate with p99 < 10 ms (a search like the
+routing section's), each replica's CPU share and the load average. The floors (NATS round
+trip, PostgreSQL commit) are measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from contextlib import AsyncExitStack
+from typing import Any
+
+import uvloop
+
+from bench import floors
+from bench.harness import Servers, servers
+from bench.routing import cpu_seconds
+from bench.suite import Load, fresh, service
+
+
+def _meets(step: dict[str, Any]) -> bool:
+    return step["p99_ms"] is not None and step["p99_ms"] < 10
+
+
+def _brief(step: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in step.items() if k != "latencies_ms"}
+
+
+async def highest_rate(load: Load, step_seconds: float, steps: int, publish: bool) -> Any:
+    """Highest rate with p99 < 10 ms: double from 100 while met, then bisect."""
+    met: float | None = None
+    missed: float | None = None
+    rate, tried = 100.0, []
+    for _ in range(steps):
+        step = await load.run(rate, step_seconds, publish=publish)
+        tried.append(_brief(step))
+        if _meets(step):
+            met = rate
+        else:
+            missed = rate
+            await asyncio.sleep(1.5)  # let the backlog drain
+        if missed is None:
+            rate *= 2
+        elif met is None:
+            rate /= 2
+        elif missed - met <= max(10.0, met * 0.1):
+            break
+        else:
+            rate = round((met + missed) / 2)
+        if rate < 10:
+            break
+    return met, tried
+
+
+async def with_replicas(s: Servers, count: int, quick: bool) -> dict[str, Any]:
+    dsn = await fresh(s, f"bench_replicas_{count}")
+    seconds, step_seconds, steps = (3.0, 1.5, 4) if quick else (8.0, 4.0, 6)
+    async with AsyncExitStack() as stack:
+        processes: list[subprocess.Popen[bytes]] = [
+            await stack.enter_async_context(service(s, dsn, "routing")) for _ in range(count)
+        ]
+        load = Load(s.nats_url)
+        try:
+            await load.ready()
+            await asyncio.sleep(3)  # each replica has taken its share of the partitions
+            result: dict[str, Any] = {"replicas": count}
+            for how, publish in (("offers_requested", False), ("offers_published", True)):
+                cpu = [cpu_seconds(p.pid) for p in processes]
+                fixed = await load.run(200, seconds, publish=publish)
+                shares = [
+                    round((cpu_seconds(p.pid) - c) / seconds, 2)
+                    for p, c in zip(processes, cpu, strict=True)
+                ]
+                await asyncio.sleep(1.5)
+                met, tried = await highest_rate(load, step_seconds, steps, publish)
+                result[how] = {
+                    "at_200": {**_brief(fixed), "routing_cpu_share": shares},
+                    "max_rate_p99_under_10ms": met,
+                    "search": tried,
+                    "loadavg": os.getloadavg()[0],
+                }
+                await asyncio.sleep(1.5)
+        finally:
+            load.close()
+    return result
+
+
+async def replicas(s: Servers, quick: bool) -> dict[str, Any]:
+    one = await with_replicas(s, 1, quick)
+    two = await with_replicas(s, 2, quick)
+    ratio: dict[str, float | None] = {}
+    for how in ("offers_requested", "offers_published"):
+        a, b = one[how]["max_rate_p99_under_10ms"], two[how]["max_rate_p99_under_10ms"]
+        ratio[how] = round(b / a, 2) if a and b else None
+    return {"one": one, "two": two, "two_over_one_max_rate": ratio}
+
+
+async def main(quick: bool) -> None:
+    with servers() as s:
+        results: dict[str, Any] = {
+            "floors": await floors.measure(s.nats_url, s.database_url, quick=quick)
+        }
+        results["replicas"] = await replicas(s, quick)
+    results["cpus"] = os.cpu_count()
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m bench.routing_replicas", description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    uvloop.run(main(parser.parse_args().quick))
+    sys.exit(0)
