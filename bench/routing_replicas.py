@@ -6,8 +6,9 @@ For one replica, then two (each its own process, sharing the VOCO_PBX partitions
 runtime/leases.py), in a fresh database each: the same open-loop call load as the
 routing section (bench/routing_load.py, the full conversation per call), offered by
 request and offered on JetStream (every call event then goes through the partitions).
-For each: p50/p99 at 200 calls/s, the highest rate with p99 < 10 ms (a search like the
-routing section's), each replica's CPU share and the load average. The floors (NATS round
+For each: p50/p99 at 200 calls/s, the highest rate routing sustains (a search like the
+routing section's: doubling from 100 calls/s, then bisecting) and the highest of the rates
+tried with p99 < 10 ms, each replica's CPU share and the load average. The floors (NATS round
 trip, PostgreSQL commit) are measured in the same run.
 """
 
@@ -30,8 +31,14 @@ from bench.routing import cpu_seconds
 from bench.suite import Load, fresh, service
 
 
-def _meets(step: dict[str, Any]) -> bool:
-    return step["p99_ms"] is not None and step["p99_ms"] < 10
+def _sustained(step: dict[str, Any]) -> bool:
+    """Routing kept up: at most 1 % of the calls without a first command in time (the
+    load process gives no p99 past that) and the calls offered at the rate asked."""
+    return step["p99_ms"] is not None and step["achieved_rate"] >= 0.95 * step["rate"]
+
+
+def _fast(step: dict[str, Any]) -> bool:
+    return _sustained(step) and step["p99_ms"] < 10
 
 
 def _brief(step: dict[str, Any]) -> dict[str, Any]:
@@ -39,14 +46,15 @@ def _brief(step: dict[str, Any]) -> dict[str, Any]:
 
 
 async def highest_rate(load: Load, step_seconds: float, steps: int, publish: bool) -> Any:
-    """Highest rate with p99 < 10 ms: double from 100 while met, then bisect."""
+    """Highest rate routing sustains: double from 100 while it does, then bisect; and the
+    highest of the rates tried that had p99 < 10 ms."""
     met: float | None = None
     missed: float | None = None
     rate, tried = 100.0, []
     for _ in range(steps):
         step = await load.run(rate, step_seconds, publish=publish)
         tried.append(_brief(step))
-        if _meets(step):
+        if _sustained(step):
             met = rate
         else:
             missed = rate
@@ -59,9 +67,10 @@ async def highest_rate(load: Load, step_seconds: float, steps: int, publish: boo
             break
         else:
             rate = round((met + missed) / 2)
-        if rate < 10:
+        if not 10 <= rate <= 3200:
             break
-    return met, tried
+    fast = [step["rate"] for step in tried if _fast(step)]
+    return met, max(fast, default=None), tried
 
 
 async def with_replicas(s: Servers, count: int, quick: bool) -> dict[str, Any]:
@@ -84,10 +93,11 @@ async def with_replicas(s: Servers, count: int, quick: bool) -> dict[str, Any]:
                     for p, c in zip(processes, cpu, strict=True)
                 ]
                 await asyncio.sleep(1.5)
-                met, tried = await highest_rate(load, step_seconds, steps, publish)
+                sustained, fast, tried = await highest_rate(load, step_seconds, steps, publish)
                 result[how] = {
                     "at_200": {**_brief(fixed), "routing_cpu_share": shares},
-                    "max_rate_p99_under_10ms": met,
+                    "max_rate_sustained": sustained,
+                    "max_rate_p99_under_10ms": fast,
                     "search": tried,
                     "loadavg": os.getloadavg()[0],
                 }
@@ -102,9 +112,9 @@ async def replicas(s: Servers, quick: bool) -> dict[str, Any]:
     two = await with_replicas(s, 2, quick)
     ratio: dict[str, float | None] = {}
     for how in ("offers_requested", "offers_published"):
-        a, b = one[how]["max_rate_p99_under_10ms"], two[how]["max_rate_p99_under_10ms"]
+        a, b = one[how]["max_rate_sustained"], two[how]["max_rate_sustained"]
         ratio[how] = round(b / a, 2) if a and b else None
-    return {"one": one, "two": two, "two_over_one_max_rate": ratio}
+    return {"one": one, "two": two, "two_over_one_max_rate_sustained": ratio}
 
 
 async def main(quick: bool) -> None:
