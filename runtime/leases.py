@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 
 from nats.aio.msg import Msg
@@ -181,7 +181,13 @@ class PartitionedConsumer:
         batch: int = 200,
         after_commit: Callable[[], None] | None = None,
         rebalance_seconds: float = 1.0,
+        on_taken: Callable[[int], Awaitable[None]] | None = None,
+        on_let_go: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
+        """`on_taken`, `on_let_go`: told of each partition taken, before its consumer
+        starts, and let go, after it has stopped (e.g. to relay that partition's outbox)."""
+        self.on_taken = on_taken
+        self.on_let_go = on_let_go
         self.store = store
         self.js = js
         self.name = name
@@ -293,8 +299,17 @@ class PartitionedConsumer:
             return
         if taken:
             log.info("partition taken", extra={"consumer": consumer.name})
-            task = asyncio.create_task(consumer.hold(), name=f"partition-{consumer.name}")
+            task = asyncio.create_task(self._hold(consumer), name=f"partition-{consumer.name}")
             self._held[partition] = (consumer, task)
+
+    async def _hold(self, consumer: PartitionConsumer) -> None:
+        if self.on_taken is not None:
+            await self.on_taken(consumer.partition)
+        try:
+            await consumer.hold()
+        finally:
+            if self.on_let_go is not None:
+                await self.on_let_go(consumer.partition)
 
     async def _let_go(self, partitions: Sequence[int]) -> None:
         """Stop consuming these, each after its current batch."""

@@ -35,6 +35,7 @@ from runtime.leases import PartitionedConsumer
 from runtime.logs import setup_logging
 from runtime.outbox import OutboxRelay
 from runtime.partitions import PartitionScheme, ensure_partitioned, partitions_from_env
+from runtime.relays import PartitionedRelay
 from runtime.schema import open_pool, prepare
 from runtime.telemetry import setup_metrics, setup_tracing, shutdown_tracing
 
@@ -117,7 +118,7 @@ class ServiceRuntime:
     js: JetStreamContext
     pool: asyncpg.Pool
     store: EventStore
-    relay: OutboxRelay
+    relay: OutboxRelay | PartitionedRelay
     commands: CommandServer
     clock: Clock
     consumers: list[CheckpointedConsumer] = field(default_factory=list)
@@ -163,6 +164,12 @@ class ServiceRuntime:
         scans the outbox after each batch, as for `consume`."""
         options.setdefault("after_commit", self.relay.wake)
         count = await ensure_partitioned(self.js, stream, scheme)
+        if isinstance(self.relay, PartitionedRelay):
+            # The outbox partitioned as the stream: each replica relays what it consumes.
+            if self.store.partitions != 1:
+                raise ValueError("one partitioned consumer per service drives its relays")
+            self.store.partitions = count
+            options.update(on_taken=self.relay.take, on_let_go=self.relay.let_go)
         consumer = PartitionedConsumer(
             self.store,
             self.js,
@@ -255,7 +262,8 @@ async def open_runtime(
     `batched_streams`: those of them the relay publishes to in atomic batches;
     `consumed_streams`: others' streams it reads, created only if missing;
     `partitioned`: it consumes partitions (`consume_partitioned`), each holding a pooled
-    connection while this replica has it, so the pool has room for all of them."""
+    connection while this replica has it, so the pool has room for all of them, and its
+    outbox is relayed partition by partition (runtime/relays.py)."""
     if partitioned:
         pool_size += partitions_from_env() + 1  # and the member lock's connection
     nc = await connect(connections.nats_url, name=f"voco-{name}")
@@ -276,7 +284,11 @@ async def open_runtime(
         js=js,
         pool=pool,
         store=store,
-        relay=OutboxRelay(store, nc, js, batched_subjects=batched_subjects),
+        relay=(
+            PartitionedRelay(store, nc, js, batched_subjects=batched_subjects)
+            if partitioned
+            else OutboxRelay(store, nc, js, batched_subjects=batched_subjects)
+        ),
         commands=CommandServer(nc, name),
         clock=clock or SystemClock(),
     )
