@@ -243,8 +243,11 @@ class PartitionedConsumer:
                     return
         finally:
             await self._let_go(list(self._held))
-            with contextlib.suppress(Exception):
+            try:
                 await conn.execute("SELECT pg_advisory_unlock($1, $2)", self._members, slot)
+            except Exception:  # never back in the pool holding a slot: it would count
+                with contextlib.suppress(Exception):
+                    conn.terminate()
 
     async def _join(self, conn: Conn) -> int | None:
         """Take a free member slot (waiting while every one is taken)."""
