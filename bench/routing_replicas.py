@@ -20,15 +20,21 @@ import json
 import os
 import subprocess
 import sys
+import time
 from contextlib import AsyncExitStack
 from typing import Any
 
+import nats
 import uvloop
+from nats.js.errors import NotFoundError
 
 from bench import floors
 from bench.harness import Servers, servers
 from bench.routing import cpu_seconds
 from bench.suite import Load, fresh, service
+from contracts.pbx import PBX_STREAM
+from runtime.partitions import MAX_PARTITIONS
+from services.routing.app import CALLS_CONSUMER
 
 
 def _sustained(step: dict[str, Any]) -> bool:
@@ -45,7 +51,32 @@ def _brief(step: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in step.items() if k != "latencies_ms"}
 
 
-async def highest_rate(load: Load, step_seconds: float, steps: int, publish: bool) -> Any:
+async def drain(nats_url: str, seconds: float = 60.0) -> float:
+    """Wait until routing's call partitions have nothing pending (a missed step leaves a
+    backlog that would count against the next one); the seconds it took."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    started = time.perf_counter()
+    try:
+        while time.perf_counter() - started < seconds:
+            pending = 0
+            for partition in range(MAX_PARTITIONS):
+                try:
+                    info = await js.consumer_info(PBX_STREAM, f"{CALLS_CONSUMER}-p{partition}")
+                except NotFoundError:
+                    continue
+                pending += info.num_pending + info.num_ack_pending
+            if not pending:
+                break
+            await asyncio.sleep(0.25)
+    finally:
+        await nc.close()
+    return round(time.perf_counter() - started, 1)
+
+
+async def highest_rate(
+    load: Load, nats_url: str, step_seconds: float, steps: int, publish: bool
+) -> Any:
     """Highest rate routing sustains: double from 100 while it does, then bisect; and the
     highest of the rates tried that had p99 < 10 ms."""
     met: float | None = None
@@ -53,12 +84,14 @@ async def highest_rate(load: Load, step_seconds: float, steps: int, publish: boo
     rate, tried = 100.0, []
     for _ in range(steps):
         step = await load.run(rate, step_seconds, publish=publish)
-        tried.append(_brief(step))
+        step = _brief(step)
+        tried.append(step)
         if _sustained(step):
             met = rate
         else:
             missed = rate
-            await asyncio.sleep(1.5)  # let the backlog drain
+            await asyncio.sleep(1.5)
+        step["drained_in_s"] = await drain(nats_url)
         if missed is None:
             rate *= 2
         elif met is None:
@@ -92,8 +125,10 @@ async def with_replicas(s: Servers, count: int, quick: bool) -> dict[str, Any]:
                     round((cpu_seconds(p.pid) - c) / seconds, 2)
                     for p, c in zip(processes, cpu, strict=True)
                 ]
-                await asyncio.sleep(1.5)
-                sustained, fast, tried = await highest_rate(load, step_seconds, steps, publish)
+                await drain(s.nats_url)
+                sustained, fast, tried = await highest_rate(
+                    load, s.nats_url, step_seconds, steps, publish
+                )
                 result[how] = {
                     "at_200": {**_brief(fixed), "routing_cpu_share": shares},
                     "max_rate_sustained": sustained,
@@ -101,7 +136,7 @@ async def with_replicas(s: Servers, count: int, quick: bool) -> dict[str, Any]:
                     "search": tried,
                     "loadavg": os.getloadavg()[0],
                 }
-                await asyncio.sleep(1.5)
+                await drain(s.nats_url)
         finally:
             load.close()
     return result
