@@ -12,6 +12,13 @@ The number of partitions is the stream's: it is fixed when the transform is firs
 replica started with another VOCO_PARTITIONS never consumes a partition set that does not
 match the stored subjects (it says so in its log). Changing it on a live stream is not
 supported: messages stored under the old count would wait on partitions no one reads.
+
+Upgrading a stream made before partitions (`ensure_partitioned` adds the transform in
+place, keeping its messages): the partition consumers read only the partitioned subjects,
+so a message stored before, that the old unpartitioned consumer had not applied (one a
+PBX published while every replica was down for the upgrade), is not applied. Upgrade
+with the old replicas stopped gracefully (they drain what they hold) and the PBX's
+events flowing; the old consumer's checkpoint row and durable are left unused.
 """
 
 from __future__ import annotations
