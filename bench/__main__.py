@@ -1,6 +1,7 @@
 """`./voco bench`: every figure of issue 6 against floors measured once in the same run.
 
-    ./voco bench [--quick] [--only routing,presence,fanout,scheduler,scale,edge] [--out DIR]
+    ./voco bench [--quick] [--only routing,presence,fanout,scheduler,scale,edge,replicas]
+                 [--out DIR]
 
 Starts a durable NATS and PostgreSQL once (as `./voco up`), measures the floors once,
 runs each section (bench/suite.py) and writes DIR/latest.json, DIR/REPORT.md and
@@ -21,10 +22,10 @@ from typing import Any
 
 import uvloop
 
-from bench import floors, report, suite
+from bench import floors, report, routing_replicas, suite
 from bench.harness import servers
 
-SECTIONS = ["routing", "presence", "fanout", "scheduler", "scale", "edge"]
+SECTIONS = ["routing", "presence", "fanout", "scheduler", "scale", "edge", "replicas"]
 
 
 async def run(quick: bool, only: list[str]) -> dict[str, Any]:
@@ -38,6 +39,8 @@ async def run(quick: bool, only: list[str]) -> dict[str, Any]:
             if name == "fanout":
                 pubsub = results["floors"]["pubsub_msgs_per_s"]
                 results[name] = await suite.fanout(s, quick, pubsub)
+            elif name == "replicas":  # one and two routing replicas (bench/routing_replicas.py)
+                results[name] = await routing_replicas.replicas(s, quick)
             else:
                 results[name] = await getattr(suite, name)(s, quick)
             print(f"bench: {name} {time.perf_counter() - started:.1f} s", file=sys.stderr)

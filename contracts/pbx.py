@@ -29,6 +29,15 @@ PBX_SUBJECTS = ["voco.pbx.evt.>"]
 PBX_COMMAND_STREAM = "VOCO_PBX_CMD"
 PBX_COMMAND_SUBJECTS = ["voco.pbx.cmd.>"]
 CALL_EVENTS = "voco.pbx.evt.call.>"
+PARTITIONED_SUBJECTS = "voco.pbx.evt.*.*"
+PARTITION_KEY = 2
+"""VOCO_PBX stores `voco.pbx.evt.<kind>.<key>` as `voco.pbx.evt.<kind>.<key>.<partition>`,
+the partition a hash of the key (the call id, the extension: runtime/partitions.py), so
+routing's and presence's replicas share the calls and the users, each in order."""
+STORED_CALL_EVENTS = "voco.pbx.evt.call.*"
+STORED_DEVICE_EVENTS = "voco.pbx.evt.device.*"
+STORED_FEATURE_CODES = "voco.pbx.evt.feature.*"
+"""The stored subjects of each kind, less the partition token (its consumers add theirs)."""
 OFFER_SUBJECT = "voco.pbx.offer"
 """CallOffered as a request: answered with a Reply once routing has stored the call, or
 "no responders" at once when routing is not running (contracts/PBX.md, "Offering a call")."""

@@ -39,6 +39,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import asyncpg
@@ -146,8 +147,18 @@ class CheckpointedConsumer:
         self._ack_floor = 0  # JetStream's, for this consumer, as last read
         self._ack_floor_read = 0.0
 
+    @property
+    def label(self) -> str:
+        """The name its dead letters are kept under."""
+        return self.name
+
     def stop(self) -> None:
         self._stopping.set()
+
+    def _connection(self) -> AbstractAsyncContextManager[Conn]:
+        """Where batches are applied: any pooled connection (the advisory lock that makes
+        this the only instance is held on another)."""
+        return self.store.pool.acquire()
 
     async def run(self) -> None:
         """Lead and consume until stopped; after a failure (Postgres or NATS gone) start over."""
@@ -236,7 +247,7 @@ class CheckpointedConsumer:
                 await self._apply_alone(delivery)
 
     async def _apply_together(self, deliveries: Sequence[Delivery]) -> None:
-        async with self.store.pool.acquire() as conn:
+        async with self._connection() as conn:
             last = await self._checkpoint(conn)
             fresh = [d for d in deliveries if not is_applied(last, d.sequence)]
             if not fresh:
@@ -266,7 +277,7 @@ class CheckpointedConsumer:
         return apply_in_order
 
     async def _apply_alone(self, delivery: Delivery) -> None:
-        async with self.store.pool.acquire() as conn:
+        async with self._connection() as conn:
             for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
                 last = await self._checkpoint(conn)
                 if is_applied(last, delivery.sequence):
@@ -303,7 +314,7 @@ class CheckpointedConsumer:
                 await conn.execute(
                     f"INSERT INTO {self.store.s}.dead_letters "
                     "(consumer, subject, sequence, payload, reason) VALUES ($1, $2, $3, $4, $5)",
-                    self.name,
+                    self.label,
                     delivery.subject,
                     delivery.sequence,
                     delivery.data,

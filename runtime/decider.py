@@ -242,6 +242,7 @@ class CommandRunner(Generic[C, S]):
         decided: list[Decided[S]] = []
         envelopes: list[Envelope] = []
         messages: list[Outgoing] = []
+        partitions: list[int] = []
         for job in jobs:
             state, version = states[job.stream]
             try:
@@ -256,11 +257,17 @@ class CommandRunner(Generic[C, S]):
             decided.append(Decided(state, version + len(appended), appended))
             envelopes += appended
             messages += outgoing
+            partitions += [self.store.partition_of(job.stream)] * len(outgoing)
         if not envelopes and checkpoint is None:
             return BatchDecided(decided, [], states, self)
         try:
             queued = await self.store.write(
-                conn, envelopes, messages, self.projections, checkpoint=checkpoint
+                conn,
+                envelopes,
+                messages,
+                self.projections,
+                checkpoint=checkpoint,
+                partitions=partitions,
             )
         except VersionConflict:
             for stream in states:

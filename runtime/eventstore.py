@@ -2,7 +2,8 @@
 
 Tables (in the service's schema):
 - events:      every event, PRIMARY KEY (stream, version) makes a concurrent append conflict.
-- outbox:      what must still be published; written in the same transaction as the events.
+- outbox:      what must still be published; written in the same transaction as the events,
+               each row in the partition of its aggregate (runtime/relays.py).
 - checkpoints: per consumer, the JetStream sequences whose effect committed: every one
                up to `floor_sequence` and those in `applied_above` (runtime/consumer.py);
                `sequence` is the highest.
@@ -27,6 +28,7 @@ from asyncpg.pool import PoolConnectionProxy
 from contracts.base import Message
 from contracts.envelope import Envelope, Metadata
 from runtime.metrics import events_stored
+from runtime.partitions import partition_of
 from runtime.telemetry import inject_headers
 
 Conn = asyncpg.Connection | PoolConnectionProxy
@@ -53,6 +55,7 @@ class Queued:
 
     position: int
     message: Outgoing
+    partition: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,9 @@ CREATE TABLE IF NOT EXISTS {s}.outbox (
     headers jsonb NOT NULL,
     payload bytea NOT NULL
 );
+-- Added by the partitioned relay: rows from before it are partition 0.
+ALTER TABLE {s}.outbox ADD COLUMN IF NOT EXISTS partition smallint NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS outbox_partition_position ON {s}.outbox (partition, position);
 CREATE TABLE IF NOT EXISTS {s}.checkpoints (
     consumer text PRIMARY KEY,
     sequence bigint NOT NULL,
@@ -143,10 +149,10 @@ WITH appended AS (
                 $7::text[], $8::text[])
         AS e(stream, version, id, type, schema_version, at, data, meta)
 ), queued AS (
-    INSERT INTO {s}.outbox (msg_id, subject, headers, payload)
-    SELECT msg_id, subject, headers::jsonb, payload
-    FROM unnest($9::text[], $10::text[], $11::text[], $12::bytea[]) WITH ORDINALITY
-        AS o(msg_id, subject, headers, payload, n)
+    INSERT INTO {s}.outbox (msg_id, subject, headers, payload, partition)
+    SELECT msg_id, subject, headers::jsonb, payload, partition
+    FROM unnest($9::text[], $10::text[], $11::text[], $12::bytea[], $13::smallint[])
+        WITH ORDINALITY AS o(msg_id, subject, headers, payload, partition, n)
     ORDER BY n  -- outbox positions follow the order the messages were given in
     RETURNING position, msg_id
 ){more}
@@ -247,6 +253,15 @@ class EventStore:
         self.s = quote_ident(schema)
         self._statements: dict[tuple[tuple[SqlProjection, ...], bool], str] = {}
         self.on_committed: Callable[[Sequence[Queued]], Awaitable[None]] | None = None
+        self.partitions = 1
+        """How many partitions outbox rows are spread over (a partitioned relay sets it)."""
+
+    def partition_of(self, stream: str) -> int:
+        """The outbox partition of a stream's messages: a hash of its key (the part after
+        `<kind>:`, e.g. the call id), the same as JetStream's partition of that key."""
+        if self.partitions == 1:
+            return 0
+        return partition_of(stream.partition(":")[2] or stream, self.partitions)
 
     async def setup(self, extra_sql: str = "") -> None:
         """Create the schema's tables (idempotent), plus a service's own read-model tables."""
@@ -310,13 +325,18 @@ class EventStore:
         if not envelopes:
             return []
         messages = outgoing(envelopes)
+        partitions = [self.partition_of(stream)] * len(messages)
         async with self.pool.acquire() as conn:
             if any(not isinstance(p, SqlProjection) for p in projections):
                 async with conn.transaction():
-                    queued = await self.write(conn, envelopes, messages, projections)
+                    queued = await self.write(
+                        conn, envelopes, messages, projections, partitions=partitions
+                    )
             else:
                 # One statement is atomic on its own: no BEGIN/COMMIT round trips.
-                queued = await self.write(conn, envelopes, messages, projections)
+                queued = await self.write(
+                    conn, envelopes, messages, projections, partitions=partitions
+                )
         await self.committed(queued)
         return envelopes
 
@@ -328,6 +348,7 @@ class EventStore:
         projections: Sequence[InlineProjection | SqlProjection] = (),
         *,
         checkpoint: Checkpoint | None = None,
+        partitions: Sequence[int] | None = None,
     ) -> list[Queued]:
         """Events of any number of streams, their outbox rows, the SQL projections and a
         consumer's checkpoint in one statement; then the inline projections, which need
@@ -336,10 +357,13 @@ class EventStore:
         Each envelope's version is the one expected to be next in its stream: if another
         writer got there first, VersionConflict and nothing of this statement is stored.
         A message's trace context is the current span's unless it carries its own.
+        `partitions`: each message's outbox partition (`partition_of` its stream; all 0
+        when not given).
         """
         in_statement = tuple(p for p in projections if isinstance(p, SqlProjection))
         trace_headers = inject_headers()
         sent = [with_headers(m, trace_headers) for m in messages]
+        where = list(partitions) if partitions is not None else [0] * len(sent)
         params: list[object] = [
             [e.stream for e in envelopes],
             [e.version for e in envelopes],
@@ -353,6 +377,7 @@ class EventStore:
             [m.subject for m in sent],
             [json.dumps(m.headers) for m in sent],
             [m.payload for m in sent],
+            where,
         ]
         for projection in in_statement:
             params += projection.params(envelopes)
@@ -370,12 +395,12 @@ class EventStore:
         for type_name, count in Counter(e.type for e in envelopes).items():
             events_stored.add(count, {"type": type_name})
         position_of = {row["msg_id"]: row["position"] for row in rows}
-        return [Queued(position_of[m.msg_id], m) for m in sent]
+        return [Queued(position_of[m.msg_id], m, p) for m, p in zip(sent, where, strict=True)]
 
     def _statement(self, projections: tuple[SqlProjection, ...], checkpoint: bool) -> str:
         key = (projections, checkpoint)
         if key not in self._statements:
-            more, n = "", 13
+            more, n = "", 14
             for projection in projections:
                 numbers = [f"${n + i}" for i in range(projection.arity)]
                 more += ", " + projection.sql.format(*numbers, s=self.s)

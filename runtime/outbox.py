@@ -5,7 +5,10 @@ transaction committed after a higher-numbered one is still published: there is
 no high-water mark to skip past it. The JetStream message id is the outbox
 msg_id (the event id), so a republish after a crash between ack and delete is
 dropped by JetStream's duplicate window. One relay per schema is active at a
-time (a Postgres advisory lock), so events leave in the order they committed.
+time (a Postgres advisory lock), so events leave in the order they committed; or, for a
+partitioned outbox (runtime/relays.py), one per partition, each reading only its
+partition's rows, with its own lock and notification channel: each stream's rows are in
+one partition, so everything below holds per partition.
 
 Rows this process commits are also handed over in memory (`committed`): the leader
 publishes those at once, without reading them back, and deletes them after the acks.
@@ -97,9 +100,14 @@ class OutboxRelay:
         delete_interval_seconds: float = 0.05,
         ack_timeout_seconds: float = 10.0,
         batched_subjects: Sequence[str] = (),
+        partition: int | None = None,
     ) -> None:
-        """`batched_subjects`: the subjects of the streams configured for atomic batches."""
+        """`batched_subjects`: the subjects of the streams configured for atomic batches;
+        `partition`: relay only that partition's rows (runtime/relays.py), else all."""
         self.store = store
+        self.partition = partition
+        # Only this relay's rows: the scans and the order check read nothing else.
+        self._mine = "" if partition is None else f" AND partition = {int(partition)}"
         self.nc = nc
         self.js = js
         self.ack_timeout_seconds = ack_timeout_seconds
@@ -126,8 +134,9 @@ class OutboxRelay:
 
     @property
     def channel(self) -> str:
-        """The Postgres notification channel of this schema's outbox."""
-        return f"voco_outbox_{self.store.schema}"
+        """The Postgres notification channel of this schema's outbox (or partition)."""
+        suffix = "" if self.partition is None else f"_{self.partition}"
+        return f"voco_outbox_{self.store.schema}{suffix}"
 
     def wake(self) -> None:
         """Rows were committed that were not handed over: scan the table (the leader's)."""
@@ -192,7 +201,9 @@ class OutboxRelay:
                 await self._sleep()
 
     async def _lead(self, lock_conn: Conn) -> None:
-        key = f"outbox:{self.store.schema}"
+        key = f"outbox:{self.store.schema}" + (
+            "" if self.partition is None else f":{self.partition}"
+        )
         while not await lock_conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
             if self._stopping:
                 return
@@ -233,9 +244,13 @@ class OutboxRelay:
         while True:
             try:
                 waiting = await self.store.pool.fetchval(
-                    f"SELECT count(*) FROM (SELECT 1 FROM {s}.outbox LIMIT 100000) AS waiting"
+                    f"SELECT count(*) FROM (SELECT 1 FROM {s}.outbox WHERE true{self._mine} "
+                    "LIMIT 100000) AS waiting"
                 )
-                outbox_backlog.set(int(waiting), {"schema": self.store.schema})
+                where = {"schema": self.store.schema}
+                if self.partition is not None:
+                    where["partition"] = str(self.partition)
+                outbox_backlog.set(int(waiting), where)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the relay's own loop reports a lost database
@@ -256,7 +271,7 @@ class OutboxRelay:
         async with self.store.pool.acquire() as conn:
             rows = await conn.fetch(
                 f"SELECT position, msg_id, subject, headers, payload FROM {s}.outbox "
-                "WHERE position <> ALL($2::bigint[]) ORDER BY position LIMIT $1",
+                f"WHERE position <> ALL($2::bigint[]){self._mine} ORDER BY position LIMIT $1",
                 self.batch,
                 list(self._sent),
             )
@@ -266,6 +281,7 @@ class OutboxRelay:
                 Queued(
                     row["position"],
                     Outgoing(row["subject"], bytes(row["payload"]), row["msg_id"], row["headers"]),
+                    self.partition or 0,
                 )
                 for row in rows
             ]
@@ -302,7 +318,7 @@ class OutboxRelay:
             return bool(
                 await self.store.pool.fetchval(
                     f"SELECT EXISTS (SELECT 1 FROM {self.store.s}.outbox WHERE position < $1 "
-                    "AND position <> ALL($2::bigint[]))",
+                    f"AND position <> ALL($2::bigint[]){self._mine})",
                     min(q.position for q in queued),
                     list(self._sent),
                 )

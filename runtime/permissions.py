@@ -19,7 +19,10 @@ Why each right exists:
   may create a stream it consumes if its owner has not yet (CREATE and INFO, never
   UPDATE or DELETE), and reads through its own durable pull consumers only
   (`CONSUMER.DURABLE.CREATE/INFO/MSG.NEXT.<stream>.<durable>`, acks on
-  `$JS.ACK.<stream>.<durable>.>`), so it cannot drain another service's consumer;
+  `$JS.ACK.<stream>.<durable>.>`), so it cannot drain another service's consumer; a
+  partitioned consumer's are one per partition (`<group>-p<n>`), each also created by
+  name and deleted (the replica that takes a partition makes its consumer afresh from
+  the checkpoint), and its service may add the partitioning to the stream (UPDATE);
 - a PBX adapter publishes its events (`voco.pbx.evt.>`) and offers (`voco.pbx.offer`)
   and hears only its nodes' commands (`voco.pbx.cmd.<node>.>`);
 - the edge (gateway) sends commands and reads the filtered views `voco.view.>`, never
@@ -38,6 +41,7 @@ from contracts.presence import PRESENCE_STREAM
 from contracts.routing import ROUTING_STREAM
 from contracts.scheduler import SCHEDULER_STREAM
 from contracts.visibility import VISIBILITY_STREAM
+from runtime.partitions import MAX_PARTITIONS
 
 SERVICES = ("presence", "routing", "scheduler", "visibility")
 PBX_ADAPTERS = ("pbxsim", "kamailio")
@@ -97,6 +101,23 @@ def pulls(stream: str, durable: str) -> list[str]:
     ]
 
 
+def pulls_partitions(stream: str, group: str) -> list[str]:
+    """The consumers of a partitioned consumer (runtime/leases.py), one per partition, each
+    made afresh by whichever replica takes the partition (so also deleted), by name."""
+    rights = [f"{API}.STREAM.UPDATE.{stream}"]  # to partition a stream made without it
+    for partition in range(MAX_PARTITIONS):
+        durable = f"{group}-p{partition}"
+        rights += [
+            f"{API}.CONSUMER.CREATE.{stream}.{durable}",
+            f"{API}.CONSUMER.CREATE.{stream}.{durable}.>",  # the form naming its filter
+            f"{API}.CONSUMER.DELETE.{stream}.{durable}",
+            f"{API}.CONSUMER.INFO.{stream}.{durable}",
+            f"{API}.CONSUMER.MSG.NEXT.{stream}.{durable}",
+            f"$JS.ACK.{stream}.{durable}.>",
+        ]
+    return rights
+
+
 def _service(name: str, publish: list[str], subscribe: list[str]) -> Permissions:
     return Permissions(
         publish=tuple(publish),
@@ -129,7 +150,7 @@ def nats_permissions(principal: str) -> Permissions:
                     "voco.evt.presence.>",
                     *owns_stream(PRESENCE_STREAM),
                     *reads_stream(PBX_STREAM),
-                    *pulls(PBX_STREAM, "presence-pbx"),
+                    *pulls_partitions(PBX_STREAM, "presence-pbx"),
                 ],
                 [],
             )
@@ -144,7 +165,7 @@ def nats_permissions(principal: str) -> Permissions:
                     *reads_stream(PBX_STREAM),
                     *reads_stream(PRESENCE_STREAM),
                     *pulls(PRESENCE_STREAM, "routing-directory"),
-                    *pulls(PBX_STREAM, "routing-calls"),
+                    *pulls_partitions(PBX_STREAM, "routing-calls"),
                     *reads_stream(VISIBILITY_STREAM),
                     *pulls(VISIBILITY_STREAM, "routing-favourites"),  # breakthrough lists
                 ],

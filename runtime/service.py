@@ -17,7 +17,7 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 from nats.aio.client import Client as NatsClient
@@ -27,12 +27,15 @@ from nats.js.errors import BadRequestError, NotFoundError
 
 from runtime.bus import CommandServer, connect, flush_all
 from runtime.clock import Clock, SystemClock
-from runtime.config import Connections, env_int, env_str
+from runtime.config import Connections, env_float, env_int, env_str
 from runtime.consumer import Apply, CheckpointedConsumer
 from runtime.eventstore import EventStore
 from runtime.heartbeat import beat
+from runtime.leases import PartitionedConsumer
 from runtime.logs import setup_logging
 from runtime.outbox import OutboxRelay
+from runtime.partitions import PartitionScheme, ensure_partitioned, partitions_from_env
+from runtime.relays import PartitionedRelay
 from runtime.schema import open_pool, prepare
 from runtime.telemetry import setup_metrics, setup_tracing, shutdown_tracing
 
@@ -115,7 +118,7 @@ class ServiceRuntime:
     js: JetStreamContext
     pool: asyncpg.Pool
     store: EventStore
-    relay: OutboxRelay
+    relay: OutboxRelay | PartitionedRelay
     commands: CommandServer
     clock: Clock
     consumers: list[CheckpointedConsumer] = field(default_factory=list)
@@ -144,6 +147,42 @@ class ServiceRuntime:
             **options,  # type: ignore[arg-type]
         )
         self.consumers.append(consumer)
+        return consumer
+
+    async def consume_partitioned(
+        self,
+        name: str,
+        stream: StreamConfig,
+        scheme: PartitionScheme,
+        subjects: Sequence[str],
+        apply: Apply | None = None,
+        **options: Any,
+    ) -> PartitionedConsumer:
+        """A consumer of `stream`'s partitions (made partitioned if it is not), sharing
+        them with the service's other replicas (runtime/leases.py). `subjects`: what it
+        reads, as `scheme.source` with some wildcards made literal. By default the relay
+        scans the outbox after each batch, as for `consume`."""
+        options.setdefault("after_commit", self.relay.wake)
+        count = await ensure_partitioned(self.js, stream, scheme)
+        if isinstance(self.relay, PartitionedRelay):
+            # The outbox partitioned as the stream: each replica relays what it consumes.
+            if self.store.partitions != 1:
+                raise ValueError("one partitioned consumer per service drives its relays")
+            self.store.partitions = count
+            options.update(on_taken=self.relay.take, on_let_go=self.relay.let_go)
+        consumer = PartitionedConsumer(
+            self.store,
+            self.js,
+            name=name,
+            stream=stream.name or "",
+            scheme=scheme,
+            subjects=subjects,
+            partitions=count,
+            apply=apply,
+            rebalance_seconds=env_float("VOCO_REBALANCE_SECONDS", 1.0),
+            **options,
+        )
+        self.workers.append(consumer)
         return consumer
 
     def spawn(self, work: Awaitable[None], name: str) -> None:
@@ -217,10 +256,16 @@ async def open_runtime(
     batched_streams: Sequence[str] = (),
     consumed_streams: dict[str, Sequence[str]] | None = None,
     pool_size: int = 10,
+    partitioned: bool = False,
 ) -> ServiceRuntime:
     """`streams`: the streams this service publishes to, configured by it;
     `batched_streams`: those of them the relay publishes to in atomic batches;
-    `consumed_streams`: others' streams it reads, created only if missing."""
+    `consumed_streams`: others' streams it reads, created only if missing;
+    `partitioned`: it consumes partitions (`consume_partitioned`), each holding a pooled
+    connection while this replica has it, so the pool has room for all of them, and its
+    outbox is relayed partition by partition (runtime/relays.py)."""
+    if partitioned:
+        pool_size += partitions_from_env() + 1  # and the member lock's connection
     nc = await connect(connections.nats_url, name=f"voco-{name}")
     js = nc.jetstream()
     batched_subjects = []
@@ -239,7 +284,11 @@ async def open_runtime(
         js=js,
         pool=pool,
         store=store,
-        relay=OutboxRelay(store, nc, js, batched_subjects=batched_subjects),
+        relay=(
+            PartitionedRelay(store, nc, js, batched_subjects=batched_subjects)
+            if partitioned
+            else OutboxRelay(store, nc, js, batched_subjects=batched_subjects)
+        ),
         commands=CommandServer(nc, name),
         clock=clock or SystemClock(),
     )

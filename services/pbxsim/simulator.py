@@ -30,7 +30,8 @@ from contracts.base import Message
 from contracts.errors import Reply
 from contracts.presence import DeviceState
 from runtime.clock import Clock
-from runtime.service import ensure_stream
+from runtime.partitions import PartitionScheme, ensure_partitioned
+from runtime.service import stream_config
 from runtime.telemetry import inject_headers, span_from_headers, tracer
 from services.pbxsim.scenario import Action, Behaviour, Scenario
 
@@ -96,7 +97,11 @@ class PbxSimulator:
         try:
             await self.js.stream_info(pbx.PBX_STREAM)
         except NotFoundError:  # the simulator started before any service: make the stream
-            await ensure_stream(self.js, pbx.PBX_STREAM, pbx.PBX_SUBJECTS)
+            await ensure_partitioned(
+                self.js,
+                stream_config(pbx.PBX_STREAM, pbx.PBX_SUBJECTS),
+                PartitionScheme(pbx.PARTITIONED_SUBJECTS, pbx.PARTITION_KEY),
+            )
         self._subscription = await self.nc.subscribe(
             pbx.node_commands(self.node), cb=self._on_command
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from contracts.pbx import PBX_STREAM, PBX_SUBJECTS
+from contracts import pbx
 from contracts.presence import (
     PRESENCE_STREAM,
     PRESENCE_SUBJECTS,
@@ -20,7 +20,8 @@ from runtime.access import GuardedRoutes
 from runtime.clock import Clock
 from runtime.config import Connections, env_float, env_int
 from runtime.decider import StateCache
-from runtime.service import ServiceRuntime, open_runtime
+from runtime.partitions import PartitionScheme
+from runtime.service import ServiceRuntime, open_runtime, stream_config
 from services.presence.access import ACCESS
 from services.presence.automation import Sweeper
 from services.presence.commands import PresenceCommands
@@ -52,8 +53,8 @@ async def build(
         extra_sql=TABLES_SQL,
         streams={PRESENCE_STREAM: PRESENCE_SUBJECTS},
         batched_streams=[PRESENCE_STREAM],  # SwitchUsers commits thousands of events
-        consumed_streams={PBX_STREAM: PBX_SUBJECTS},
         pool_size=env_int("VOCO_PRESENCE_POOL_SIZE", 10),
+        partitioned=True,
     )
     read_model = ReadModel(base.store.s)
     commands = PresenceCommands(
@@ -83,5 +84,12 @@ async def build(
     routes.route(GetPresence, queries.presence)
     routes.route(GetHistory, queries.history)
     routes.route(ListProfiles, queries.profiles)
-    service.consume(CONSUMER, PBX_STREAM, SUBJECTS, PbxEvents(commands).apply)
+    # Each replica applies the device and feature-code events of its share of the users.
+    await service.consume_partitioned(
+        CONSUMER,
+        stream_config(pbx.PBX_STREAM, pbx.PBX_SUBJECTS),
+        PartitionScheme(pbx.PARTITIONED_SUBJECTS, pbx.PARTITION_KEY),
+        SUBJECTS,
+        PbxEvents(commands).apply,
+    )
     return service

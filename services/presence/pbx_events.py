@@ -26,7 +26,7 @@ from services.presence.commands import PresenceCommands
 log = logging.getLogger(__name__)
 
 CONSUMER = "presence-pbx"
-SUBJECTS = ["voco.pbx.evt.device.>", "voco.pbx.evt.feature.>"]
+SUBJECTS = [pbx.STORED_DEVICE_EVENTS, pbx.STORED_FEATURE_CODES]  # each in its partitions
 _RETRYABLE = {ErrorCode.CONFLICT, ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL}
 
 

@@ -32,7 +32,8 @@ from runtime.config import Connections, env_float, env_int
 from runtime.consumer import CheckpointedConsumer, Delivery, Rejected
 from runtime.decider import CommandRunner, Job, StateCache
 from runtime.eventstore import Checkpoint, Conn
-from runtime.service import ServiceRuntime, ensure_stream, open_runtime
+from runtime.partitions import PartitionScheme
+from runtime.service import ServiceRuntime, ensure_stream, open_runtime, stream_config
 from services.routing.access import ACCESS
 from services.routing.calls import CALLS_SQL, CallQueries
 from services.routing.directory_store import READ_MODEL_SQL, DirectoryStore, extension_view
@@ -65,6 +66,8 @@ SCHEMA = "routing"
 TABLES_SQL = READ_MODEL_SQL + TIMERS_SQL + HELD_CALLS_SQL + FAVOURITES_SQL + CALLS_SQL
 """Every table of routing's schema beside the event store's (the bench seeds them too)."""
 MEMORY = StorageType.MEMORY
+CALLS_CONSUMER = "routing-calls"
+PBX_PARTITIONS = PartitionScheme(pbx.PARTITIONED_SUBJECTS, pbx.PARTITION_KEY)
 
 
 class Routing:
@@ -236,11 +239,11 @@ async def build(
         clock=clock,
         extra_sql=TABLES_SQL,
         consumed_streams={
-            pbx.PBX_STREAM: pbx.PBX_SUBJECTS,
             PRESENCE_STREAM: PRESENCE_SUBJECTS,
             VISIBILITY_STREAM: VISIBILITY_SUBJECTS,
         },
         pool_size=env_int("VOCO_ROUTING_POOL_SIZE", 10),
+        partitioned=True,
     )
     # Commands and call events are kept in Postgres (the outbox republishes them); their
     # streams need no fsync per message: memory storage (contracts/PBX.md, "Failures").
@@ -274,10 +277,12 @@ async def build(
             after_commit=routing.favourites.publish_pending,
         )
     )
-    runtime.consume(
-        "routing-calls",
-        pbx.PBX_STREAM,
-        [pbx.CALL_EVENTS],
+    # Each replica decides the calls of its share of the partitions (runtime/leases.py).
+    await runtime.consume_partitioned(
+        CALLS_CONSUMER,
+        stream_config(pbx.PBX_STREAM, pbx.PBX_SUBJECTS),
+        PBX_PARTITIONS,
+        [pbx.STORED_CALL_EVENTS],
         apply_batch=routing.apply_pbx_events,
         after_commit=None,  # the batch hands its outbox rows to the relay itself
     )

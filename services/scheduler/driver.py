@@ -21,6 +21,7 @@ from nats.aio.client import Client as NatsClient
 from runtime.clock import Clock
 from runtime.eventstore import EventStore
 from runtime.outbox import OutboxRelay
+from runtime.relays import PartitionedRelay
 from services.scheduler.applying import Due, Prepared, apply_batch, prepare
 from services.scheduler.settings import DriverSettings
 
@@ -35,7 +36,7 @@ class Driver:
         store: EventStore,
         nc: NatsClient,
         clock: Clock,
-        relay: OutboxRelay,
+        relay: OutboxRelay | PartitionedRelay,
         settings: DriverSettings | None = None,
     ) -> None:
         self.store = store

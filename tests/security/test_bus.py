@@ -56,15 +56,20 @@ PUBLISH: dict[str, set[str]] = {
     "$JS.API.STREAM.DELETE.VOCO_PRESENCE": NOBODY,
     "$JS.API.STREAM.PURGE.VOCO_PRESENCE": NOBODY,
     "$JS.API.STREAM.CREATE.VOCO_PBX": {"presence", "routing"} | PBX,
-    "$JS.API.STREAM.UPDATE.VOCO_PBX": NOBODY,
+    "$JS.API.STREAM.UPDATE.VOCO_PBX": {"presence", "routing"},  # to partition it
     "$JS.API.STREAM.CREATE.VOCO_PBX_CMD": {"routing"},
     "$JS.API.STREAM.LIST": NOBODY,
     "$JS.API.CONSUMER.DURABLE.CREATE.VOCO_PRESENCE.scheduler-presence": {"scheduler"},
     "$JS.API.CONSUMER.MSG.NEXT.VOCO_PRESENCE.visibility-presence": {"visibility"},
-    "$JS.API.CONSUMER.MSG.NEXT.VOCO_PBX.routing-calls": {"routing"},
+    "$JS.API.CONSUMER.MSG.NEXT.VOCO_PBX.routing-calls-p0": {"routing"},
+    "$JS.API.CONSUMER.CREATE.VOCO_PBX.routing-calls-p3.voco.pbx.evt.call.*.3": {"routing"},
+    "$JS.API.CONSUMER.CREATE.VOCO_PBX.presence-pbx-p1": {"presence"},
+    "$JS.API.CONSUMER.DELETE.VOCO_PBX.routing-calls-p2": {"routing"},
+    "$JS.API.CONSUMER.DELETE.VOCO_PBX.presence-pbx-p2": {"presence"},
+    "$JS.API.CONSUMER.CREATE.VOCO_PBX.snooper": NOBODY,
     "$JS.API.CONSUMER.DELETE.VOCO_PRESENCE.routing-directory": NOBODY,
-    "$JS.ACK.VOCO_PBX.presence-pbx.1.2.3.4.0": {"presence"},
-    "$JS.ACK.VOCO_PBX.routing-calls.1.2.3.4.0": {"routing"},
+    "$JS.ACK.VOCO_PBX.presence-pbx-p0.1.2.3.4.0": {"presence"},
+    "$JS.ACK.VOCO_PBX.routing-calls-p1.1.2.3.4.0": {"routing"},
 }
 
 SUBSCRIBE: dict[str, tuple[str, set[str]]] = {
