@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-
 from uuid import uuid4
 
 from contracts.base import Event

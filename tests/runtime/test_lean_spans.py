@@ -25,11 +25,14 @@ def test_a_lean_span_continues_the_trace_it_arrived_with_under_its_own_span_id()
     with tracer.start_as_current_span("offer call") as root:
         arrived = inject_headers()
     origin = root.get_span_context()
-    assert origin.is_valid and not root.is_recording()
+    assert origin.is_valid
+    assert not root.is_recording()
     assert traceparent(arrived) == (f"{origin.trace_id:032x}", f"{origin.span_id:016x}", "01")
-    with span_from_headers(tracer, "handle pbx.CallOffered", arrived) as handled:
-        with tracer.start_as_current_span("decide routing.OfferCall") as decided:
-            sent = inject_headers()
+    with (
+        span_from_headers(tracer, "handle pbx.CallOffered", arrived) as handled,
+        tracer.start_as_current_span("decide routing.OfferCall") as decided,
+    ):
+        sent = inject_headers()
     assert handled.get_span_context().trace_id == origin.trace_id
     assert (
         len(
