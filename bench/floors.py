@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -48,7 +49,11 @@ async def nats_round_trip(url: str, count: int = 2000) -> Latency:
         responder.communicate(b"")
 
 
-async def pg_commit(dsn: str, count: int = 2000) -> Latency:
+async def pg_commit(
+    dsn: str, count: int = 2000, done: Callable[[], object] | None = None
+) -> Latency:
+    """`done`: called after the commits, before the connection closes (its backend's CPU
+    is read from /proc while it lives)."""
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("CREATE TABLE IF NOT EXISTS floor_commit (id bigserial, body text)")
@@ -57,6 +62,8 @@ async def pg_commit(dsn: str, count: int = 2000) -> Latency:
             start = time.perf_counter()
             await conn.execute("INSERT INTO floor_commit (body) VALUES ($1)", "x" * 200)
             samples.append(time.perf_counter() - start)
+        if done is not None:
+            done()
         await conn.execute("DROP TABLE floor_commit")
         return Latency.of(samples)
     finally:
@@ -120,9 +127,15 @@ async def measure(
     before = cpu.snapshot(groups)
     rtt = await nats_round_trip(nats_url, n)
     between = cpu.snapshot(groups)
-    commit = await pg_commit(database_url, n)
-    groups["postgres"] = [postgres_pid, *cpu.children(postgres_pid)] if postgres_pid else []
-    after = cpu.snapshot(groups)
+    taken: dict[str, dict[int, float]] = {}
+
+    def after_commits() -> None:
+        # The floor's backend is new (it counts from zero) and gone once it closes.
+        groups["postgres"] = [postgres_pid, *cpu.children(postgres_pid)] if postgres_pid else []
+        taken.update(cpu.snapshot(groups))
+
+    commit = await pg_commit(database_url, n, after_commits)
+    after = taken
     per_rtt = cpu.ms_per_call(before, between, rtt.count + 100)  # the warm-up's too
     per_commit = cpu.ms_per_call(between, after, commit.count)
     return {

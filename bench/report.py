@@ -190,6 +190,19 @@ def _cpu_rows(routing: dict[str, Any], floors: dict[str, Any]) -> list[Row]:
     if not usage or not cpu_floor:
         return []
     per_call = usage["ms_per_call"]
+    missed = routing["fixed_rate"]["missed"]
+    if missed > usage["calls"] / 100:
+        # The calls routing had not finished are not in the window: CPU per call undercounted.
+        return [
+            Row(
+                f"routing: CPU per call ({missed} of {usage['calls']} calls missed: fell behind)",
+                "<= 0.6 ms (Kamailio's per call)",
+                "not measured",
+                "—",
+                None,
+                False,
+            )
+        ]
     client = cpu_floor["client_per_round_trip"] + cpu_floor["client_per_commit"]
     nats, pg = cpu_floor["nats_server_per_round_trip"], cpu_floor["postgres_per_commit"]
     floor_of = {
