@@ -32,7 +32,13 @@ async def run(quick: bool, only: list[str]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     with servers() as s:
         started = time.perf_counter()
-        results["floors"] = await floors.measure(s.nats_url, s.database_url, quick=quick)
+        results["floors"] = await floors.measure(
+            s.nats_url,
+            s.database_url,
+            quick=quick,
+            nats_pid=s.nats_pid,
+            postgres_pid=s.postgres.process.pid if s.postgres.process else 0,
+        )
         print(f"bench: floors {time.perf_counter() - started:.1f} s", file=sys.stderr)
         for name in only:
             started = time.perf_counter()

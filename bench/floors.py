@@ -9,14 +9,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import nats
 
+from bench import cpu
 from bench.harness import Latency
 from runtime.bus import flush_all
 
@@ -46,7 +49,11 @@ async def nats_round_trip(url: str, count: int = 2000) -> Latency:
         responder.communicate(b"")
 
 
-async def pg_commit(dsn: str, count: int = 2000) -> Latency:
+async def pg_commit(
+    dsn: str, count: int = 2000, done: Callable[[], object] | None = None
+) -> Latency:
+    """`done`: called after the commits, before the connection closes (its backend's CPU
+    is read from /proc while it lives)."""
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("CREATE TABLE IF NOT EXISTS floor_commit (id bigserial, body text)")
@@ -55,6 +62,8 @@ async def pg_commit(dsn: str, count: int = 2000) -> Latency:
             start = time.perf_counter()
             await conn.execute("INSERT INTO floor_commit (body) VALUES ($1)", "x" * 200)
             samples.append(time.perf_counter() - start)
+        if done is not None:
+            done()
         await conn.execute("DROP TABLE floor_commit")
         return Latency.of(samples)
     finally:
@@ -99,13 +108,47 @@ async def pubsub_rate(url: str, count: int = 200_000) -> float:
         counter.wait()
 
 
-async def measure(nats_url: str, database_url: str, quick: bool = False) -> dict[str, Any]:
+async def measure(
+    nats_url: str,
+    database_url: str,
+    quick: bool = False,
+    nats_pid: int = 0,
+    postgres_pid: int = 0,
+) -> dict[str, Any]:
+    """The floors; with the servers' pids, also the CPU one round trip and one commit cost
+    (the floors of CPU per call): the client's (this process), nats-server's per round
+    trip, PostgreSQL's (every backend) per commit, from /proc."""
     n = 500 if quick else 2000
+    groups = {
+        "client": [os.getpid()],
+        "nats-server": [nats_pid] if nats_pid else [],
+        "postgres": [postgres_pid, *cpu.children(postgres_pid)] if postgres_pid else [],
+    }
+    before = cpu.snapshot(groups)
+    rtt = await nats_round_trip(nats_url, n)
+    between = cpu.snapshot(groups)
+    taken: dict[str, dict[int, float]] = {}
+
+    def after_commits() -> None:
+        # The floor's backend is new (it counts from zero) and gone once it closes.
+        groups["postgres"] = [postgres_pid, *cpu.children(postgres_pid)] if postgres_pid else []
+        taken.update(cpu.snapshot(groups))
+
+    commit = await pg_commit(database_url, n, after_commits)
+    after = taken
+    per_rtt = cpu.ms_per_call(before, between, rtt.count + 100)  # the warm-up's too
+    per_commit = cpu.ms_per_call(between, after, commit.count)
     return {
-        "nats_round_trip": (await nats_round_trip(nats_url, n)).as_dict(),
-        "pg_commit": (await pg_commit(database_url, n)).as_dict(),
+        "nats_round_trip": rtt.as_dict(),
+        "pg_commit": commit.as_dict(),
         "jetstream_publish": (await jetstream_publish(nats_url, n)).as_dict(),
         "pubsub_msgs_per_s": round(await pubsub_rate(nats_url, 50_000 if quick else 200_000)),
+        "cpu_ms": {
+            "client_per_round_trip": per_rtt["client"],
+            "client_per_commit": per_commit["client"],
+            "nats_server_per_round_trip": per_rtt["nats-server"],
+            "postgres_per_commit": per_commit["postgres"],
+        },
     }
 
 

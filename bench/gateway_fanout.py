@@ -21,8 +21,8 @@ import httpx
 import nats
 
 from bench import visibility as visibility_bench
+from bench.cpu import cpu_seconds
 from bench.harness import Latency, Servers, service_env
-from bench.routing import cpu_seconds
 from contracts.errors import CommandError
 from contracts.presence import ProvisionUser
 from runtime.bus import request

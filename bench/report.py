@@ -87,6 +87,8 @@ def rows(r: dict[str, Any]) -> list[Row]:
                 best is not None and best >= 200,
             )
         )
+        out += _cpu_rows(r["routing"], f)
+        out += _busy_core_rows(r["routing"], best, rtt_commit_50, rtt_commit_99)
     if "presence" in r:
         p = r["presence"]
         e, v = p["set_status_to_presence_changed"], p["set_status_to_watcher_view"]
@@ -177,6 +179,85 @@ def rows(r: dict[str, Any]) -> list[Row]:
     if "edge" in r:
         out += _edge_rows(r["edge"], rtt, commit)
     return out
+
+
+def _cpu_rows(routing: dict[str, Any], floors: dict[str, Any]) -> list[Row]:
+    """CPU ms per call (the full conversation) per process at 200 calls/s, each against the
+    CPU the same process kind spent on the floors: a bare client's per NATS round trip plus
+    per commit (routing), nats-server's per round trip, PostgreSQL's per commit (issue 18)."""
+    usage = routing.get("cpu")
+    cpu_floor = floors.get("cpu_ms")
+    if not usage or not cpu_floor:
+        return []
+    per_call = usage["ms_per_call"]
+    missed = routing["fixed_rate"]["missed"]
+    if missed > usage["calls"] / 100:
+        # The calls routing had not finished are not in the window: CPU per call undercounted.
+        return [
+            Row(
+                f"routing: CPU per call ({missed} of {usage['calls']} calls missed: fell behind)",
+                "<= 0.6 ms (Kamailio's per call)",
+                "not measured",
+                "—",
+                None,
+                False,
+            )
+        ]
+    client = cpu_floor["client_per_round_trip"] + cpu_floor["client_per_commit"]
+    nats, pg = cpu_floor["nats_server_per_round_trip"], cpu_floor["postgres_per_commit"]
+    floor_of = {
+        "routing": (client, "client: RTT + commit"),
+        "nats-server": (nats, "nats-server per RTT"),
+        "postgres": (pg, "PostgreSQL per commit"),
+        "sum": (client + nats + pg, "the three"),
+    }
+    out = []
+    for name, (floor, what) in floor_of.items():
+        ms = per_call.get(name)
+        goal = "<= 0.6 ms (Kamailio's per call)" if name == "routing" else "report"
+        out.append(
+            Row(
+                f"routing: CPU per call, {name}"
+                + (" (routing + nats-server + PostgreSQL)" if name == "sum" else "")
+                + f", {usage['calls']} calls at 200/s",
+                goal,
+                f"{ms:.3f} ms" if ms is not None else "—",
+                f"{floor:.3f} ms ({what})",
+                _ratio(ms, floor),
+                ms is not None and ms <= 0.6 if name == "routing" else None,
+            )
+        )
+    return out
+
+
+def _busy_core_rows(
+    routing: dict[str, Any], best: float | None, floor_50: float, floor_99: float
+) -> list[Row]:
+    """The same run with one core taken by a spinning process: not on a knife's edge."""
+    busy = routing.get("one_core_busy")
+    if not busy:
+        return []
+    fixed, met = busy["fixed_rate"], busy["max_rate_p99_under_10ms"]
+    half = (best or 0) / 2
+    return [
+        Row(
+            f"routing, one core busy: p50 / p99 at {fixed['rate']:.0f}/s",
+            "report",
+            f"{_ms(fixed['p50_ms'])} / "
+            + (_ms(fixed["p99_ms"]) if fixed["p99_ms"] is not None else "unbounded"),
+            f"{floor_50:.2f} / {floor_99:.2f} ms (RTT+commit)",
+            _ratio(fixed["p50_ms"], floor_50),
+            None,
+        ),
+        Row(
+            "routing, one core busy: highest rate with p99 < 10 ms",
+            ">= half the rate without (>= 100 calls/s)",
+            f"{met:.0f} calls/s" if met else "none tested",
+            f"{best:.0f} calls/s without" if best else "none without",
+            _ratio(met, best),
+            met is not None and met >= max(half, 100),
+        ),
+    ]
 
 
 def _edge_rows(e: dict[str, Any], rtt: dict[str, Any], commit: dict[str, Any]) -> list[Row]:

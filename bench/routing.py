@@ -2,9 +2,12 @@
 
     python -m bench.routing [--rate 200] [--seconds 10] [--quick]
 
-Starts a durable NATS and PostgreSQL (as `./voco up` does) in a temp dir, the routing
-service as its own process, and the PBX simulator here. Ten extensions with a desk
-phone that answers at once and a softphone that rings, so each call is the full
+Starts a durable NATS and PostgreSQL locked as `./voco up` locks them (a user per
+principal, scram roles, the schema migrated by the owner role) in a temp dir, the
+routing service as its own process as the `routing` principal, and the PBX simulator
+here as `pbxsim` (the read model fed as `presence`, the readiness asked as
+`operator`). Ten extensions with a desk phone that answers at once and a softphone
+that rings, so each call is the full
 conversation (offer, ring both, answer, cancel the other, end): five PBX events and
 five routing commits per call. The floors (bare nats-py request/reply round trip,
 bare asyncpg commit) are measured in the same run.
@@ -14,36 +17,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from uuid import uuid4
 
-import nats
 from nats.aio.client import Client as NatsClient
 
+from bench.cpu import cpu_seconds
 from bench.floors import nats_round_trip, pg_commit
 from bench.harness import Servers, servers, service_env
 from bench.principals import as_user
 from contracts.envelope import Envelope
 from contracts.presence import DeviceState, DeviceStateChanged, UserProvisioned, event_subject
 from contracts.routing import WhatIf
-from launcher.postgres import PostgresServer
-from launcher.processes import NatsServer
-from runtime.bus import request
+from runtime.bus import connect, request
 from runtime.clock import SystemClock
+from runtime.permissions import DEFAULT_PBX_NODES
 from runtime.service import ensure_stream, quiet_collector
 from services.pbxsim.load import run_load
 from services.pbxsim.scenario import Action, Behaviour, Scenario
 from services.pbxsim.simulator import PbxSimulator
 
 EXTENSIONS = [str(1001 + n) for n in range(10)]
+NODE = DEFAULT_PBX_NODES["pbxsim"][0]  # a node the pbxsim principal may hear commands for
 
 
 async def provision(nc: NatsClient) -> None:
@@ -79,33 +78,41 @@ async def wait_until_routing_knows(nc: NatsClient) -> None:
     raise SystemExit("routing did not learn the bench extensions in 20 s; see its log")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+async def prepare(presence_url: str, operator_url: str) -> None:
+    """Routing's read model fed as the presence principal would, then asked as the
+    operator until it knows the extensions."""
+    as_presence = await connect(presence_url, "bench-presence")
+    try:
+        await provision(as_presence)
+    finally:
+        await as_presence.close()
+    as_operator = await connect(operator_url, "bench-operator")
+    try:
+        await wait_until_routing_knows(as_operator)
+    finally:
+        await as_operator.close()
 
 
 async def run(
-    nats_url: str,
-    database_url: str,
+    s: Servers,
     rate: float,
     seconds: float,
     quick: bool,
     publish_offers: bool = False,
 ) -> dict[str, object]:
-    env = service_env(nats_url, database_url)
+    database_url = await s.database_of("bench_routing", "routing")
+    env = service_env(s.nats_url_of("routing"), database_url)
     profile = os.environ.get("BENCH_PROFILE")  # a path: run routing under cProfile
     wrap = ["-m", "cProfile", "-o", profile] if profile else []
     routing = subprocess.Popen([sys.executable, *wrap, "-m", "services.routing"], env=env)
-    nc = await nats.connect(nats_url)
+    await prepare(s.nats_url_of("presence"), s.nats_url_of("operator"))
+    nc = await connect(s.nats_url_of("pbxsim"), "bench-pbxsim")
     try:
-        await provision(nc)
-        await wait_until_routing_knows(nc)
         behaviours = {f"{ext}-desk": Behaviour(action=Action.ANSWER) for ext in EXTENSIONS}
         sim = PbxSimulator(
             nc,
             SystemClock(),
-            Scenario(node="bench", behaviours=behaviours, talk_seconds=1.0),
+            Scenario(node=NODE, behaviours=behaviours, talk_seconds=1.0),
             offer_by_request=not publish_offers,
         )
         await sim.start()
@@ -122,8 +129,8 @@ async def run(
         routing.terminate()
         routing.wait(20)
     n = 500 if quick else 2000
-    floor_nats = await nats_round_trip(nats_url, n)
-    floor_pg = await pg_commit(database_url, n)
+    floor_nats = await nats_round_trip(s.nats_url, n)
+    floor_pg = await pg_commit(s.database_url, n)
     floor = floor_nats.p50 + floor_pg.p50
     return {
         "rate_offered_per_s": round(report.rate, 1),
@@ -142,19 +149,6 @@ async def run(
         "p50_over_floor": round(report.p(0.5) / floor, 2),
         "goal": "p50 within 3x of the floor sum, p99 under 10 ms",
     }
-
-
-@contextlib.contextmanager
-def servers_without_fsync() -> Iterator[Servers]:
-    with tempfile.TemporaryDirectory(prefix="voco-bench-") as name:
-        os.chmod(name, 0o755)
-        nats_server = NatsServer(Path(name) / "nats", sync_always=False).start()
-        postgres = PostgresServer(Path(name) / "postgres", durable=False).start()
-        try:
-            yield Servers(nats_server.url, postgres.dsn(), postgres)
-        finally:
-            nats_server.stop()
-            postgres.stop()
 
 
 def main() -> None:
@@ -183,10 +177,8 @@ def main() -> None:
         uvloop.install()  # the simulator here is the load generator: keep it cheap
     except ImportError:  # pragma: no cover
         pass
-    with servers_without_fsync() if args.no_fsync else servers() as s:
-        work = run(
-            s.nats_url, s.database_url, args.rate, args.seconds, args.quick, args.publish_offers
-        )
+    with servers(durable=not args.no_fsync) as s:
+        work = run(s, args.rate, args.seconds, args.quick, args.publish_offers)
         result = asyncio.run(work)
     result["fsync"] = not args.no_fsync
     result["offers"] = "published on JetStream" if args.publish_offers else "by request"

@@ -1,9 +1,11 @@
 """The PBX side of the routing figures, in its own process: open-loop call load.
 
-    python -m bench.routing_load NATS_URL
+    python -m bench.routing_load PBXSIM_URL PRESENCE_URL OPERATOR_URL
 
-Provisions ten extensions (as presence would, events on VOCO_PRESENCE), waits until the
-routing service knows them, warms up, prints "ready". Then, for each line "RATE SECONDS"
+Each URL is that principal's own (its NATS user and password), so the load runs with
+production's permissions: provisions ten extensions as `presence` (events on
+VOCO_PRESENCE), waits as `operator` until the routing service knows them, then offers
+calls as `pbxsim` on its node; warms up, prints "ready". Then, for each line "RATE SECONDS"
 on stdin, offers calls at that fixed rate and prints one JSON line of results; "RATE
 SECONDS publish" offers them on JetStream instead of by request.
 
@@ -22,11 +24,11 @@ import json
 import sys
 import time
 
-import nats
 import uvloop
 
 from bench.harness import percentile
-from bench.routing import EXTENSIONS, provision, wait_until_routing_knows
+from bench.routing import EXTENSIONS, NODE, prepare
+from runtime.bus import connect
 from runtime.clock import SystemClock
 from runtime.service import quiet_collector
 from services.pbxsim.scenario import Action, Behaviour, Scenario
@@ -68,12 +70,11 @@ async def offer_at_rate(sim: PbxSimulator, rate: float, seconds: float) -> dict[
     }
 
 
-async def main(url: str) -> None:
-    nc = await nats.connect(url)
-    await provision(nc)
-    await wait_until_routing_knows(nc)
+async def main(pbxsim_url: str, presence_url: str, operator_url: str) -> None:
+    await prepare(presence_url, operator_url)
+    nc = await connect(pbxsim_url, "bench-pbxsim")
     behaviours = {f"{ext}-desk": Behaviour(action=Action.ANSWER) for ext in EXTENSIONS}
-    scenario = Scenario(node="bench", behaviours=behaviours, talk_seconds=0.5)
+    scenario = Scenario(node=NODE, behaviours=behaviours, talk_seconds=0.5)
     sim = PbxSimulator(nc, SystemClock(), scenario)
     await sim.start()
     await offer_at_rate(sim, 20, 1.5)  # warm up routing's caches and connections
@@ -89,4 +90,4 @@ async def main(url: str) -> None:
 
 
 if __name__ == "__main__":
-    uvloop.run(main(sys.argv[1]))
+    uvloop.run(main(*sys.argv[1:4]))

@@ -10,23 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import nats
 from nats.aio.msg import Msg
 
 from bench import gateway as gateway_bench
-from bench import gateway_fanout, seed
+from bench import gateway_fanout, routing_section, seed
 from bench import scheduler as scheduler_bench
 from bench import visibility as visibility_bench
-from bench.harness import Latency, Servers, create_database, delete_streams, rss_mb, service_env
+from bench.harness import (
+    Latency,
+    Servers,
+    create_database,
+    delete_streams,
+    rss_mb,
+    service,
+)
 from bench.principals import ADMIN, as_user
-from bench.routing import cpu_seconds
 from contracts.base import Command
 from contracts.envelope import Envelope
 from contracts.presence import GetPresence, ProvisionUser, SetStatus, Status
@@ -44,102 +47,7 @@ async def fresh(s: Servers, name: str) -> str:
     return s.postgres.dsn(name)
 
 
-@asynccontextmanager
-async def service(s: Servers, dsn: str, name: str) -> AsyncIterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", f"services.{name}"], env=service_env(s.nats_url, dsn)
-    )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        await asyncio.to_thread(process.wait, 20)
-
-
-# --- routing ---------------------------------------------------------------------
-
-
-class Load:
-    """The open-loop PBX load process (bench/routing_load.py)."""
-
-    def __init__(self, nats_url: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.routing_load", nats_url],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-    async def ready(self) -> None:
-        assert self.process.stdout is not None
-        line = await asyncio.to_thread(self.process.stdout.readline)
-        if line.strip() != "ready":
-            raise RuntimeError("the routing load process failed to start; see its output")
-
-    async def run(self, rate: float, seconds: float, *, publish: bool = False) -> dict[str, Any]:
-        """Calls at `rate` for `seconds`, offered by request (or on JetStream: `publish`)."""
-        assert self.process.stdin is not None
-        assert self.process.stdout is not None
-        self.process.stdin.write(f"{rate} {seconds}{' publish' if publish else ''}\n")
-        self.process.stdin.flush()
-        result: dict[str, Any] = json.loads(await asyncio.to_thread(self.process.stdout.readline))
-        return result
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait(30)
-
-
-def _meets(step: dict[str, Any]) -> bool:
-    return step["p99_ms"] is not None and step["p99_ms"] < 10
-
-
-async def routing(s: Servers, quick: bool) -> dict[str, Any]:
-    dsn = await fresh(s, "bench_routing")
-    seconds, step_seconds = (3.0, 1.5) if quick else (10.0, 4.0)
-    async with service(s, dsn, "routing") as process:
-        load = Load(s.nats_url)
-        try:
-            await load.ready()
-            cpu = cpu_seconds(process.pid)
-            fixed = await load.run(200, seconds)
-            fixed["routing_cpu_share"] = round((cpu_seconds(process.pid) - cpu) / seconds, 2)
-            await asyncio.sleep(2)  # let a backlog drain before the search
-            # Highest rate with p99 < 10 ms: halve from 200 until one meets it (or double
-            # while 200 does), then bisect between the last met and first missed rate.
-            steps = []
-            met, missed = (200.0, None) if _meets(fixed) else (None, 200.0)
-            rate = 400.0 if met else 100.0
-            for _ in range(3 if quick else 7):
-                if rate < 2 or rate > 3200:
-                    break
-                step = await load.run(rate, step_seconds)
-                steps.append({k: v for k, v in step.items() if k != "latencies_ms"})
-                if _meets(step):
-                    met = rate
-                else:
-                    missed = rate
-                    await asyncio.sleep(1)
-                if missed is None:
-                    rate = rate * 2
-                elif met is None:
-                    rate = rate / 2
-                else:
-                    if missed - met <= max(5.0, met * 0.15):
-                        break
-                    rate = round((met + missed) / 2, 1)
-            # A PBX that cannot make requests publishes its offers on JetStream.
-            await asyncio.sleep(2)
-            published = await load.run(200, seconds, publish=True)
-        finally:
-            load.close()
-    return {
-        "fixed_rate": fixed,
-        "search": steps,
-        "max_rate_p99_under_10ms": met,
-        "offers_published": {k: v for k, v in published.items() if k != "latencies_ms"},
-    }
+routing = routing_section.routing  # its own module: bench/routing_section.py
 
 
 # --- presence and the watcher's view --------------------------------------------------

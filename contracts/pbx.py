@@ -15,10 +15,10 @@ examples and sequence diagrams, is `contracts/PBX.md`.
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from typing import Annotated
 
+import msgspec
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.base import Command, Event, Message, event, registry
@@ -281,16 +281,22 @@ def request_channel_for(model: type[Message]) -> str | None:
     return OFFER_SUBJECT if model is CallOffered else None
 
 
+_json = msgspec.json.Encoder()
+_parse = msgspec.json.Decoder()
+"""JSON text only (about ten times stdlib json's speed on the call path): the models
+validate, so msgspec holds no second copy of the contract."""
+
+
 def encode(message: Message) -> bytes:
     """PBX messages are flat JSON objects: `type` and `v` beside the model's fields."""
     body = {"type": message.type_name, "v": message.schema_version}
     body.update(message.model_dump(mode="json"))
-    return json.dumps(body).encode()
+    return _json.encode(body)
 
 
 def decode(raw: bytes) -> Message:
     """Parse a PBX message; raises ValueError (or pydantic's ValidationError) on bad input."""
-    body = json.loads(raw)
+    body = _parse.decode(raw)
     if not isinstance(body, dict) or "type" not in body:
         raise ValueError("a PBX message must be a JSON object with a 'type'")
     type_name = body.pop("type")

@@ -23,6 +23,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+import msgspec
 from asyncpg.pool import PoolConnectionProxy
 
 from contracts.base import Message
@@ -33,6 +34,13 @@ from runtime.telemetry import inject_headers
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 """A connection, whether taken from a pool or not."""
+
+_json = msgspec.json.Encoder()
+
+
+def _json_text(value: object) -> str:
+    """JSON text for a jsonb parameter (msgspec: several times stdlib json's speed)."""
+    return _json.encode(value).decode()
 
 
 class VersionConflict(Exception):
@@ -371,11 +379,11 @@ class EventStore:
             [e.type for e in envelopes],
             [e.schema_version for e in envelopes],
             [e.at for e in envelopes],
-            [json.dumps(e.data) for e in envelopes],
+            [_json_text(e.data) for e in envelopes],
             [e.meta.model_dump_json(exclude_none=True) for e in envelopes],
             [m.msg_id for m in sent],
             [m.subject for m in sent],
-            [json.dumps(m.headers) for m in sent],
+            [_json_text(m.headers) for m in sent],
             [m.payload for m in sent],
             where,
         ]

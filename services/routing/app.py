@@ -70,6 +70,10 @@ CALLS_CONSUMER = "routing-calls"
 PBX_PARTITIONS = PartitionScheme(pbx.PARTITIONED_SUBJECTS, pbx.PARTITION_KEY)
 
 
+async def _nothing_to_do() -> None:
+    pass
+
+
 class Routing:
     """The service's shell: turns PBX events and timers into call commands."""
 
@@ -148,6 +152,11 @@ class Routing:
             jobs.append(
                 Job(f"call:{event.call_id}", command, at=command.at, trace=delivery.headers)
             )
+        if not jobs:
+            # Only LegRinging (two per call): nothing to decide, so no statement. The
+            # checkpoint moves with the next batch that writes; until then a redelivery of
+            # these decides nothing again.
+            return _nothing_to_do
         batch = await self.runner.decide_batch(conn, jobs, checkpoint=checkpoint)
 
         async def committed() -> None:

@@ -7,7 +7,8 @@ commit together. The command id is the event id: a PBX that sees a command id tw
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from contracts import pbx
 from contracts.envelope import Envelope
@@ -24,37 +25,60 @@ from contracts.routing import (
 )
 from runtime.eventstore import Outgoing
 
+Ids = dict[str, str]
+
+
+def _ring(event: RingStepStarted, ids: Ids) -> pbx.PbxCommand:
+    return pbx.RingTargets(
+        **ids, step=event.step, legs=event.legs, timeout_seconds=event.seconds, caller=event.caller
+    )
+
+
+def _cancel(reason: CancelReason) -> Callable[[Any, Ids], pbx.PbxCommand | None]:
+    def cancel(
+        event: RingStepEnded | CallAnswered | CallAbandoned, ids: Ids
+    ) -> pbx.PbxCommand | None:
+        if not event.cancel_legs:
+            return None
+        why = event.cancel_reason if isinstance(event, CallAbandoned) else reason
+        return pbx.CancelLegs(**ids, leg_ids=event.cancel_legs, reason=why)
+
+    return cancel
+
+
+def _forward(event: CallForwarded, ids: Ids) -> pbx.PbxCommand:
+    return pbx.Forward(**ids, kind=event.kind, target=event.target)
+
+
+def _voicemail(event: CallSentToVoicemail, ids: Ids) -> pbx.PbxCommand:
+    return pbx.SendToVoicemail(**ids, mailbox=event.mailbox, greeting=event.greeting)
+
+
+def _reject(event: CallRejected, ids: Ids) -> pbx.PbxCommand:
+    return pbx.Reject(**ids, reason=event.reason)
+
+
+COMMANDS: dict[str, Callable[[Any, Ids], pbx.PbxCommand | None]] = {
+    RingStepStarted.type_name: _ring,
+    RingStepEnded.type_name: _cancel(CancelReason.STEP_TIMEOUT),
+    CallAnswered.type_name: _cancel(CancelReason.ANSWERED_ELSEWHERE),
+    CallAbandoned.type_name: _cancel(CancelReason.CALLER_HUNG_UP),  # its own reason wins
+    CallForwarded.type_name: _forward,
+    CallSentToVoicemail.type_name: _voicemail,
+    CallRejected.type_name: _reject,
+}
+"""The events that may imply a PBX command, and how. The others (CallReceived,
+HopEntered, CallFinished, ...) are not read back into models to find out: most of a
+call's events are those."""
+
 
 def pbx_command(envelope: Envelope, call_id: str) -> tuple[str, pbx.PbxCommand] | None:
     """The PBX node and the command an event implies, if any."""
-    ids = {"command_id": str(envelope.id), "call_id": call_id}
+    build = COMMANDS.get(envelope.type)
+    if build is None:
+        return None
     event = envelope.payload()
-    command: pbx.PbxCommand | None = None
-    match event:
-        case RingStepStarted():
-            command = pbx.RingTargets(
-                **ids,
-                step=event.step,
-                legs=event.legs,
-                timeout_seconds=event.seconds,
-                caller=event.caller,
-            )
-        case RingStepEnded() if event.cancel_legs:
-            command = pbx.CancelLegs(
-                **ids, leg_ids=event.cancel_legs, reason=CancelReason.STEP_TIMEOUT
-            )
-        case CallAnswered() if event.cancel_legs:
-            command = pbx.CancelLegs(
-                **ids, leg_ids=event.cancel_legs, reason=CancelReason.ANSWERED_ELSEWHERE
-            )
-        case CallAbandoned() if event.cancel_legs:
-            command = pbx.CancelLegs(**ids, leg_ids=event.cancel_legs, reason=event.cancel_reason)
-        case CallForwarded():
-            command = pbx.Forward(**ids, kind=event.kind, target=event.target)
-        case CallSentToVoicemail():
-            command = pbx.SendToVoicemail(**ids, mailbox=event.mailbox, greeting=event.greeting)
-        case CallRejected():
-            command = pbx.Reject(**ids, reason=event.reason)
+    command = build(event, {"command_id": str(envelope.id), "call_id": call_id})
     if command is None:
         return None
     return str(getattr(event, "node")), command  # noqa: B009 - every command event has a node

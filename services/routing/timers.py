@@ -8,6 +8,10 @@ calls it decided (an offer may be answered by any replica); every `sweep_seconds
 replica also arms the stored timers overdue by more than that, so the timers of a
 replica that died still fire. Firing is a FireTimer command to the call's decider: a
 timer that fires twice, or after its step ended, decides nothing.
+
+A step this replica saw end disarms its timer in memory too: otherwise every answered
+call fired a FireTimer when its ring time ran out (30 s later by default), which read
+the ended call back from Postgres (it is not cached) and folded it, to decide nothing.
 """
 
 from __future__ import annotations
@@ -135,12 +139,14 @@ class TimerWheel:
         self.sweep_seconds = sweep_seconds
         self._due: list[tuple[datetime, str, str]] = []
         self._armed: set[tuple[str, str]] = set()
+        """What is due to fire; a heap entry not in it was disarmed (skipped when due)."""
+        self._armed_of_call: dict[str, str] = {}
         self._wake = asyncio.Event()
         self._stopping = False
         self._firing: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
-        return len(self._due)
+        return len(self._armed)
 
     def arm(self, call_id: str, timer_id: str, due: datetime) -> None:
         if (call_id, timer_id) in self._armed:
@@ -149,12 +155,22 @@ class TimerWheel:
             self._wake.set()  # only a new earliest timer changes how long the loop sleeps
         heapq.heappush(self._due, (due, call_id, timer_id))
         self._armed.add((call_id, timer_id))
+        self._armed_of_call[call_id] = timer_id
+
+    def disarm(self, call_id: str) -> None:
+        """The call's step ended: its timer will not fire (its heap entry is skipped)."""
+        timer_id = self._armed_of_call.pop(call_id, None)
+        if timer_id is not None:
+            self._armed.discard((call_id, timer_id))
 
     def arm_from(self, envelopes: Sequence[Envelope]) -> None:
+        """Arm the steps these events started and disarm those they left, in order."""
         for e in envelopes:
-            if e.type == RingStepStarted.type_name:
+            if e.type == STARTS_STEP:
                 due = datetime.fromisoformat(e.data["deadline"])
                 self.arm(call_id_of(e.stream), e.data["timer_id"], due)
+            elif e.type in LEAVES_STEP:
+                self.disarm(call_id_of(e.stream))
 
     async def load(self, conn: Conn, schema: str) -> int:
         rows = await stored_timers(conn, schema)
@@ -178,7 +194,11 @@ class TimerWheel:
                 continue
             if self._due and self._due[0][0] <= now:
                 due, call_id, timer_id = heapq.heappop(self._due)
+                if (call_id, timer_id) not in self._armed:
+                    continue  # disarmed: its step ended
                 self._armed.discard((call_id, timer_id))
+                if self._armed_of_call.get(call_id) == timer_id:
+                    del self._armed_of_call[call_id]
                 task = asyncio.create_task(self._fire(call_id, timer_id, due))
                 self._firing.add(task)
                 task.add_done_callback(self._firing.discard)

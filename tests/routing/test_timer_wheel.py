@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
+from contracts.base import Event
+from contracts.envelope import Envelope, Metadata
+from contracts.pbx import Leg
+from contracts.routing import CallAnswered, RingStepEnded, RingStepStarted, StepOutcome
 from runtime.clock import FakeClock
+from runtime.eventstore import wrap
 from services.routing.timers import TimerWheel
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -64,6 +70,57 @@ async def test_a_timer_armed_twice_fires_once() -> None:
         await clock.advance(2)
         await settle()
         assert fired == ["c1-s1"]
+    finally:
+        wheel.stop()
+        await running
+
+
+def _envelopes(call_id: str, *events: Event) -> list[Envelope]:
+    return wrap(f"call:{call_id}", 0, events, ids=(uuid4() for _ in events), at=T0, meta=Metadata())
+
+
+async def test_a_step_that_ended_disarms_its_timer_and_the_next_step_arms_its_own() -> None:
+    """Given a call whose step 1 was answered before its ring time ran out, its timer does
+    not fire (a FireTimer would read the ended call back to decide nothing); a step that
+    follows arms its own timer, which fires."""
+    clock = FakeClock(T0)
+    fired: list[str] = []
+
+    async def fire(call_id: str, timer_id: str, due: datetime) -> None:
+        fired.append(timer_id)
+
+    def started(call_id: str, step: int, seconds: int) -> RingStepStarted:
+        return RingStepStarted(
+            node="n1",
+            caller="2000",
+            step=step,
+            legs=[Leg(leg_id=f"l{step}", extension="1001", device_id="desk")],
+            seconds=seconds,
+            deadline=T0 + timedelta(seconds=seconds),
+            timer_id=f"{call_id}-s{step}",
+            why="test",
+        )
+
+    wheel = TimerWheel(clock, fire)
+    wheel.arm_from(_envelopes("c1", started("c1", 1, 3)))
+    wheel.arm_from(_envelopes("c2", started("c2", 1, 3)))  # another call, left ringing
+    assert len(wheel) == 2
+    answered = CallAnswered(node="n1", leg_id="l1", why="test")
+    wheel.arm_from(_envelopes("c1", answered))
+    assert len(wheel) == 1
+    running = asyncio.create_task(wheel.run())
+    try:
+        await clock.advance(5)
+        await settle()
+        assert fired == ["c2-s1"]  # c2's only
+        ended = RingStepEnded(
+            node="n1", step=1, outcome=StepOutcome.TIMED_OUT, cancel_legs=[], why="test"
+        )
+        wheel.arm_from(_envelopes("c3", started("c3", 1, 1)))
+        wheel.arm_from(_envelopes("c3", ended, started("c3", 2, 8)))  # step 1 left, step 2 rings
+        await clock.advance(10)
+        await settle()
+        assert fired == ["c2-s1", "c3-s2"]
     finally:
         wheel.stop()
         await running
