@@ -25,7 +25,7 @@ import httpx
 from launcher.processes import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
-START_SECONDS = 120.0
+START_SECONDS = 180.0
 _extensions = itertools.count(3100)
 
 
