@@ -170,10 +170,12 @@ def test_a_busy_forward_loop_is_shown_next_to_its_rule_before_saving_with_idle_d
     busy = page.locator('fieldset[data-rule="busy"]')
     busy.get_by_label("Busy: forward to").select_option("extension")
     busy.get_by_label("Number, extension or id").fill(colleague.extension)
-    page.get_by_role("button", name="Save", exact=True).click()
+    busy.get_by_label("Number, extension or id").press("Tab")  # a change: checked at once
 
     chain = f"{me.extension} → {colleague.extension} → {me.extension}"
     slot = busy.locator('[data-loop-for="forwarding.busy"]')
+    expect(slot).to_contain_text(f"a loop ({chain})")
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(slot).to_contain_text(f"a loop ({chain})")
     expect(slot).to_contain_text(
         f"{colleague.extension}'s No Answer rule forwards to {me.extension}"

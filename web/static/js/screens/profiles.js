@@ -59,7 +59,21 @@ export async function editor(main, { ext, id, base, heading }) {
     isNew ? null : button("Delete", remove, { class: "danger" })), saved);
   replace(panel, h("h2", { id: "profile-editor-title" }, isNew ? "New profile" : `Edit ${editing.name}`), form);
 
+  // As the forwarding changes, each rule shows the loop it would make (the save asks again).
+  let pending = 0;
+  let latest = 0; // only the newest check's answer is shown
+  form.addEventListener("change", () => {
+    clearTimeout(pending);
+    pending = setTimeout(async () => {
+      const mine = ++latest;
+      const loops = await forwardLoops(ext, read());
+      if (mine === latest) showLoops(form, loops);
+    }, 300);
+  });
+
   form.addEventListener("submit", async (event) => {
+    clearTimeout(pending);
+    latest += 1;
     event.preventDefault();
     clearErrors(form);
     saved.textContent = "";
