@@ -545,3 +545,74 @@ class PresenceView(BaseModel):
     active_profile: str | None
     devices: dict[str, DeviceState]
     signed_in_sessions: int
+
+
+@event
+class GetAutomation(Acting):
+    """The user's idle automation as stored (the defaults when never configured)."""
+
+    type_name = "GetAutomation"
+    extension: Extension
+
+
+@event
+class GetPresenceRouting(Acting):
+    """Whether the user's presence decides their profile, and the profile per status."""
+
+    type_name = "GetPresenceRouting"
+    extension: Extension
+
+
+@event
+class ListRingGroups(Acting):
+    type_name = "ListRingGroups"
+
+
+@event
+class ListIvrs(Acting):
+    type_name = "ListIvrs"
+
+
+@event
+class GetFeatureCodes(Acting):
+    """The feature-code map in force (the defaults until an administrator configures it)."""
+
+    type_name = "GetFeatureCodes"
+
+
+class AutomationView(BaseModel):
+    extension: str
+    enabled: bool
+    idle_after_seconds: int
+    idle_status: IdleStatus
+
+
+class PresenceRoutingView(BaseModel):
+    extension: str
+    enabled: bool
+    profiles_by_status: dict[Status, str]
+
+
+class RingGroupInfo(BaseModel):
+    group_id: str
+    name: str
+    members: list[str]
+    strategy: RingStrategy
+    timeout: int
+
+
+class RingGroupList(BaseModel):
+    ring_groups: list[RingGroupInfo]
+
+
+class IvrInfo(BaseModel):
+    ivr_id: str
+    name: str
+
+
+class IvrList(BaseModel):
+    ivrs: list[IvrInfo]
+
+
+class FeatureCodesView(BaseModel):
+    codes: dict[str, str]

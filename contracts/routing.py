@@ -3,7 +3,8 @@
 Stream `call:<call_id>`; events are published on `voco.evt.routing.<call_id>.<Type>`
 (JetStream stream VOCO_ROUTING). Every event carries `why`: the rule, the profile and
 the devices behind the step, so "why did my call go to voicemail?" has an answer.
-Queries (request/reply): `voco.cmd.routing.ExplainCall`, `voco.cmd.routing.WhatIf`.
+Queries (request/reply): `voco.cmd.routing.ExplainCall`, `voco.cmd.routing.WhatIf`,
+`voco.cmd.routing.CheckProfile`.
 """
 
 from __future__ import annotations
@@ -225,6 +226,40 @@ class WhatIf(Acting):
     at: AwareDatetime | None = None
     profile: Profile | None = None
     seed: int = 0
+
+
+@event
+class CheckProfile(Acting):
+    """Whether `profile`, were it `extension`'s, would send calls round a forward loop.
+
+    Every forwarding rule it sets (always, busy, no answer, unavailable) and its
+    breakthrough profile are followed through the other extensions' active profiles,
+    taking every rule that could apply there whatever the devices' state (busy or not,
+    registered or not); nothing is stored or activated.
+    """
+
+    type_name = "CheckProfile"
+    extension: Extension
+    profile: Profile
+
+
+class LoopKind(StrEnum):
+    LOOP = "loop"  # an extension or ring group reached twice
+    TOO_LONG = "too_long"  # more forwards than routing follows
+
+
+class ForwardLoop(BaseModel):
+    field: str = Field(description="the profile's field it starts from, e.g. forwarding.busy")
+    rule: str = Field(description="always, busy, no_answer, unavailable or breakthrough")
+    kind: LoopKind
+    chain: list[str] = Field(description="the extensions and ring groups, in call order")
+    message: str
+
+
+class ProfileCheck(BaseModel):
+    extension: str
+    profile_id: str
+    loops: list[ForwardLoop]
 
 
 class ExplainedStep(BaseModel):

@@ -246,6 +246,17 @@ class GetSchedule(Acting):
     at: AwareDatetime | None = None
 
 
+@event
+class GetCompanySchedule(Acting):
+    """The company's hours and holidays as saved (none until an administrator saves them)."""
+
+    type_name = "GetCompanySchedule"
+
+
+class CompanyScheduleView(BaseModel):
+    schedule: ScheduleSpec | None
+
+
 class PlanView(BaseModel):
     extension: str
     at: datetime

@@ -9,9 +9,14 @@ from contracts.presence import (
     PRESENCE_STREAM,
     PRESENCE_SUBJECTS,
     ConfigureFeatureCodes,
+    GetAutomation,
+    GetFeatureCodes,
     GetHistory,
     GetPresence,
+    GetPresenceRouting,
+    ListIvrs,
     ListProfiles,
+    ListRingGroups,
     SaveIvr,
     SaveRingGroup,
     SwitchUsers,
@@ -29,6 +34,7 @@ from services.presence.domain.user import USER_COMMANDS
 from services.presence.pbx_events import CONSUMER, SUBJECTS, PbxEvents
 from services.presence.queries import Queries
 from services.presence.read_model import TABLES_SQL, ReadModel
+from services.presence.settings import SettingsQueries
 
 NAME = "presence"
 SCHEMA = "presence"
@@ -84,6 +90,12 @@ async def build(
     routes.route(GetPresence, queries.presence)
     routes.route(GetHistory, queries.history)
     routes.route(ListProfiles, queries.profiles)
+    settings = SettingsQueries(base.store, commands)
+    routes.route(GetAutomation, settings.automation)
+    routes.route(GetPresenceRouting, settings.presence_routing)
+    routes.route(ListRingGroups, settings.ring_groups)
+    routes.route(ListIvrs, settings.ivrs)
+    routes.route(GetFeatureCodes, settings.feature_codes)
     # Each replica applies the device and feature-code events of its share of the users.
     await service.consume_partitioned(
         CONSUMER,

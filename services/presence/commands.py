@@ -226,6 +226,12 @@ class PresenceCommands:
         )
         return {"codes": dict(state.codes)}
 
+    async def current(self, stream: str, decider: Decider[Command, S]) -> S:
+        """The stream's state as stored now (read past the cache: another replica may have
+        written since), for the queries."""
+        state, _ = await self._runner(decider).state_of(stream, fresh=True)
+        return state
+
     async def feature_codes(self) -> Mapping[str, str]:
         state, _ = await self._runner(feature_codes_decider).state_of(FEATURE_CODES_STREAM)
         return state.codes

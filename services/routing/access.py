@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contracts.base import Acting
-from contracts.routing import ExplainCall, ListCalls, WhatIf
+from contracts.routing import CheckProfile, ExplainCall, ListCalls, WhatIf
 from runtime.access import Rule, own, party
 
 CALL_PARTIES = "caller, callee or forward target of the call"
@@ -16,4 +16,6 @@ ACCESS: dict[type[Acting], Rule] = {
     WhatIf: own("callee"),
     # "My calls": a user lists only the calls they placed or were dialled on.
     ListCalls: own("extension"),
+    # "Would this profile of mine loop?": a user checks only a profile of their own.
+    CheckProfile: own("extension"),
 }

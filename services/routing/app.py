@@ -15,13 +15,15 @@ from pydantic import ValidationError
 from contracts import pbx
 from contracts.base import UnknownMessageType
 from contracts.errors import NotFound
-from contracts.presence import PRESENCE_STREAM, PRESENCE_SUBJECTS
+from contracts.presence import PRESENCE_STREAM, PRESENCE_SUBJECTS, Profile
 from contracts.routing import (
     ROUTING_STREAM,
     ROUTING_SUBJECTS,
+    CheckProfile,
     ExplainCall,
     Explanation,
     ListCalls,
+    ProfileCheck,
     WhatIf,
 )
 from contracts.visibility import VISIBILITY_STREAM, VISIBILITY_SUBJECTS
@@ -48,6 +50,7 @@ from services.routing.domain.call import (
     call_decider,
 )
 from services.routing.domain.directory import Directory
+from services.routing.domain.loops import check_profile
 from services.routing.domain.state import CallState, Ended
 from services.routing.explain import call_parties, explain, what_if
 from services.routing.favourites import FAVOURITE_SUBJECTS, FAVOURITES_SQL, FavouritesStore
@@ -215,18 +218,29 @@ class Routing:
             raise NotFound(f"no call {query.call_id} is known to routing", field="call_id")
         return explain(query.call_id, envelopes)
 
-    async def what_if(self, query: WhatIf) -> Explanation:
+    async def proposing(self, extension: str, profile: Profile | None) -> Directory:
+        """The directory with `profile` as `extension`'s active one (as if activated now),
+        its breakthrough profile resolved among the user's other profiles."""
         directory = self.directory.directory
-        if query.profile is not None:
-            # The proposed profile, with the user's other profiles for its breakthrough.
-            row = await self.runtime.pool.fetchrow(
-                f"SELECT * FROM {self.runtime.store.s}.extensions WHERE extension = $1",
-                query.callee,
-            )
-            if row is not None:
-                directory = directory.with_view(extension_view(row, active=query.profile))
-            else:
-                directory = directory.with_profile(query.callee, query.profile)
+        if profile is None:
+            return directory
+        row = await self.runtime.pool.fetchrow(
+            f"SELECT * FROM {self.runtime.store.s}.extensions WHERE extension = $1", extension
+        )
+        if row is None:
+            return directory.with_profile(extension, profile)
+        return directory.with_view(extension_view(row, active=profile))
+
+    async def check_profile(self, query: CheckProfile) -> ProfileCheck:
+        directory = await self.proposing(query.extension, query.profile)
+        return ProfileCheck(
+            extension=query.extension,
+            profile_id=query.profile.id,
+            loops=check_profile(directory, query.extension, query.profile),
+        )
+
+    async def what_if(self, query: WhatIf) -> Explanation:
+        directory = await self.proposing(query.callee, query.profile)
         held = await self.recall(self.runtime.pool, query.callee, query.caller, directory)
         return what_if(
             directory,
@@ -302,6 +316,7 @@ async def build(
     routes = GuardedRoutes(runtime.commands, ACCESS)
     routes.route(ExplainCall, routing.explain_call)
     routes.route(WhatIf, routing.what_if)
+    routes.route(CheckProfile, routing.check_profile)
     routes.route(ListCalls, CallQueries(runtime.store).list_calls)
     runtime.workers.append(routing.timers)
     runtime.routing = routing  # type: ignore[attr-defined]  # tests reach the shell

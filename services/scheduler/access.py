@@ -7,6 +7,7 @@ from contracts.scheduler import (
     AddOverride,
     CancelOverride,
     CancelTimedStatus,
+    GetCompanySchedule,
     GetSchedule,
     RemoveSchedule,
     SaveCompanySchedule,
@@ -27,4 +28,5 @@ ACCESS: dict[type[Acting], Rule] = {
     GetSchedule: OWN_EXTENSION,
     # The company's hours and holidays, which every inheriting user follows.
     SaveCompanySchedule: ADMINISTRATORS,
+    GetCompanySchedule: ADMINISTRATORS,
 }

@@ -6,6 +6,7 @@ from contracts.presence import PRESENCE_STREAM, PRESENCE_SUBJECTS
 from contracts.scheduler import (
     SCHEDULER_STREAM,
     SCHEDULER_SUBJECTS,
+    GetCompanySchedule,
     GetSchedule,
     SaveCompanySchedule,
 )
@@ -66,6 +67,7 @@ async def build(
         routes.route(command, handlers.user_command)
     routes.route(SaveCompanySchedule, handlers.save_company)
     routes.route(GetSchedule, handlers.get_schedule)
+    routes.route(GetCompanySchedule, handlers.get_company_schedule)
     rt.consumers.append(
         CheckpointedConsumer(
             rt.store,

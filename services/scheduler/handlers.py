@@ -12,6 +12,8 @@ from contracts.scheduler import (
     AddOverride,
     CancelOverride,
     CancelTimedStatus,
+    CompanyScheduleView,
+    GetCompanySchedule,
     GetSchedule,
     PlanView,
     RemoveSchedule,
@@ -109,6 +111,10 @@ class Handlers:
             overrides=list(user.overrides),
             timed_statuses=list(user.timed),
         )
+
+    async def get_company_schedule(self, query: GetCompanySchedule) -> CompanyScheduleView:
+        async with self.store.pool.acquire() as conn:
+            return CompanyScheduleView(schedule=await read_company(self.store, conn))
 
 
 USER_COMMANDS: tuple[type[UserCommand], ...] = (

@@ -12,6 +12,7 @@ from contracts.pbx import ForwardKind
 from contracts.routing import (
     CallForwarded,
     CallReceived,
+    CheckProfile,
     ExplainCall,
     HopEntered,
     HopKind,
@@ -27,6 +28,7 @@ EXPECTED: dict[type[Acting], str] = {
     ExplainCall: "party",
     ListCalls: "own:extension",
     WhatIf: "own:callee",
+    CheckProfile: "own:extension",
 }
 
 RECEIVED = CallReceived(

@@ -11,6 +11,7 @@ from contracts.scheduler import (
     AddOverride,
     CancelOverride,
     CancelTimedStatus,
+    GetCompanySchedule,
     GetSchedule,
     RemoveSchedule,
     SaveCompanySchedule,
@@ -29,6 +30,7 @@ EXPECTED: dict[type[Acting], str] = {
     SetTimedStatus: "own:extension",
     CancelTimedStatus: "own:extension",
     GetSchedule: "own:extension",
+    GetCompanySchedule: "admin",
     SaveCompanySchedule: "admin",
 }
 

@@ -11,6 +11,7 @@ from contracts.errors import CommandError
 from contracts.presence import ActivateProfile, Channel, GetHistory, GetPresence, SignIn, Status
 from contracts.scheduler import (
     AddOverride,
+    GetCompanySchedule,
     GetSchedule,
     ManualSwitch,
     Override,
@@ -300,6 +301,14 @@ async def test_inheriting_user_follows_the_company_default(platform: Platform) -
     assert await platform.active_profile("1001") == "away"
     history = await platform.send("presence", GetHistory(extension="1001", **ADMIN))
     assert history["entries"][0]["actor"] == "schedule:company"
+
+
+async def test_the_company_schedule_reads_back_as_saved(platform: Platform) -> None:
+    before = await platform.send("scheduler", GetCompanySchedule(**ADMIN))
+    await platform.send("scheduler", SaveCompanySchedule(schedule=office_hours(), **ADMIN))
+    after = await platform.send("scheduler", GetCompanySchedule(**ADMIN))
+    assert before == {"schedule": None}
+    assert ScheduleSpec.model_validate(after["schedule"]) == office_hours()
 
 
 async def test_a_bad_presence_message_is_dead_lettered_and_the_feed_goes_on(

@@ -11,12 +11,23 @@ from fastapi import APIRouter, Path
 
 from contracts.presence import (
     ConfigureFeatureCodes,
+    FeatureCodesView,
+    GetFeatureCodes,
+    IvrList,
+    ListIvrs,
+    ListRingGroups,
     ProvisionUser,
     ReportDevice,
+    RingGroupList,
     SaveIvr,
     SaveRingGroup,
 )
-from contracts.scheduler import SaveCompanySchedule, ScheduleSpec
+from contracts.scheduler import (
+    CompanyScheduleView,
+    GetCompanySchedule,
+    SaveCompanySchedule,
+    ScheduleSpec,
+)
 from services.gateway.accounts.domain import (
     EXTENSION_PATTERN,
     AccountRole,
@@ -119,10 +130,20 @@ async def device(
     return result(await edge.tell("presence", command, who))
 
 
+@router.get("/ring-groups", response_model=RingGroupList, summary="Every ring group")
+async def ring_groups(who: Admin, edge: EdgeDep) -> RingGroupList:
+    return RingGroupList.model_validate(await edge.ask("presence", ListRingGroups(), who))
+
+
 @router.put("/ring-groups/{group_id}", response_model=Result, summary="Save a ring group")
 async def ring_group(group_id: Id, body: RingGroupBody, who: Admin, edge: EdgeDep) -> Result:
     command = SaveRingGroup(group_id=group_id, **body.model_dump())
     return result(await edge.tell("presence", command, who))
+
+
+@router.get("/ivrs", response_model=IvrList, summary="Every IVR")
+async def ivrs(who: Admin, edge: EdgeDep) -> IvrList:
+    return IvrList.model_validate(await edge.ask("presence", ListIvrs(), who))
 
 
 @router.put("/ivrs/{ivr_id}", response_model=Result, summary="Save an IVR")
@@ -130,10 +151,23 @@ async def ivr(ivr_id: Id, body: IvrBody, who: Admin, edge: EdgeDep) -> Result:
     return result(await edge.tell("presence", SaveIvr(ivr_id=ivr_id, **body.model_dump()), who))
 
 
+@router.get("/feature-codes", response_model=FeatureCodesView, summary="The feature codes")
+async def get_feature_codes(who: Admin, edge: EdgeDep) -> FeatureCodesView:
+    return FeatureCodesView.model_validate(await edge.ask("presence", GetFeatureCodes(), who))
+
+
 @router.put("/feature-codes", response_model=Result, summary="Feature code to profile id")
 async def feature_codes(body: FeatureCodesBody, who: Admin, edge: EdgeDep) -> Result:
     command = ConfigureFeatureCodes(**body.model_dump())
     return result(await edge.tell("presence", command, who))
+
+
+@router.get(
+    "/company-schedule", response_model=CompanyScheduleView, summary="Company hours, holidays"
+)
+async def get_company_schedule(who: Admin, edge: EdgeDep) -> CompanyScheduleView:
+    answer = await edge.ask("scheduler", GetCompanySchedule(), who)
+    return CompanyScheduleView.model_validate(answer)
 
 
 @router.put("/company-schedule", response_model=Result, summary="Company hours and holidays")

@@ -8,18 +8,23 @@ from fastapi import APIRouter, Path, Query
 
 from contracts.presence import (
     ActivateProfile,
+    AutomationView,
     ConfigureAutomation,
     ConfigurePresenceRouting,
     DeleteProfile,
+    GetAutomation,
     GetHistory,
     GetPresence,
+    GetPresenceRouting,
     Identifier,
     ListProfiles,
+    PresenceRoutingView,
     PresenceView,
     Profile,
     SaveProfile,
     SetStatus,
 )
+from contracts.routing import CheckProfile, ProfileCheck
 from services.gateway.auth import EdgeDep, Ext, Owner
 from services.gateway.bodies import body_of
 from services.gateway.errors import ERROR_RESPONSES
@@ -74,10 +79,41 @@ async def delete_profile(ext: Ext, profile_id: ProfileId, who: Owner, edge: Edge
     return result(await edge.tell("presence", command, who))
 
 
+@router.post(
+    "/profiles/{profile_id}/check",
+    response_model=ProfileCheck,
+    summary="Would this profile make a forward loop? (nothing is saved)",
+)
+async def check_profile(
+    ext: Ext, profile_id: ProfileId, body: ProfileBody, who: Owner, edge: EdgeDep
+) -> ProfileCheck:
+    """Routing follows every forwarding rule of the proposed profile and its breakthrough
+    profile through the other extensions' profiles, whatever the devices' state, and
+    answers each loop with its field and chain. A check, not a save: the profile's own
+    validation is the save's (PUT), and a loop is not refused there."""
+    profile = Profile(id=profile_id, **body.model_dump())
+    query = CheckProfile(extension=ext, profile=profile)
+    return ProfileCheck.model_validate(await edge.ask("routing", query, who))
+
+
 @router.post("/profiles/{profile_id}/activate", response_model=Result, summary="Activate a profile")
 async def activate(ext: Ext, profile_id: ProfileId, who: Owner, edge: EdgeDep) -> Result:
     command = ActivateProfile(extension=ext, profile_id=profile_id)
     return result(await edge.tell("presence", command, who))
+
+
+@router.get("/automation", response_model=AutomationView, summary="My idle automation")
+async def get_automation(ext: Ext, who: Owner, edge: EdgeDep) -> AutomationView:
+    answer = await edge.ask("presence", GetAutomation(extension=ext), who)
+    return AutomationView.model_validate(answer)
+
+
+@router.get(
+    "/presence-routing", response_model=PresenceRoutingView, summary="Does my presence decide?"
+)
+async def get_presence_routing(ext: Ext, who: Owner, edge: EdgeDep) -> PresenceRoutingView:
+    answer = await edge.ask("presence", GetPresenceRouting(extension=ext), who)
+    return PresenceRoutingView.model_validate(answer)
 
 
 @router.put("/automation", response_model=Result, summary="Away (or Offline) when idle")

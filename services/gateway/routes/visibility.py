@@ -20,8 +20,10 @@ from contracts.visibility import (
     GetContacts,
     GetPendingRequests,
     GetView,
+    MarkFavourite,
     RemoveContact,
     SetPolicy,
+    UnmarkFavourite,
     WatchedPresence,
     WhoCanSeeMe,
     WhoWatchesMe,
@@ -59,6 +61,18 @@ async def remove_contact(ext: Ext, other: Other, who: Owner, edge: EdgeDep) -> R
     answer = await _tell(edge, who, RemoveContact(watcher=ext, contact=other), ext)
     edge.live.changed(other, RemoveContact.type_name)
     return answer
+
+
+@router.put("/favourites/{other}", response_model=Result, summary="Mark a contact as a favourite")
+async def mark_favourite(ext: Ext, other: Other, who: Owner, edge: EdgeDep) -> Result:
+    """A favourite rings through a quiet profile whose breakthrough lets favourites in
+    (`GET /contacts` lists them under `favourites`)."""
+    return await _tell(edge, who, MarkFavourite(watcher=ext, contact=other), ext)
+
+
+@router.delete("/favourites/{other}", response_model=Result, summary="Unmark a favourite")
+async def unmark_favourite(ext: Ext, other: Other, who: Owner, edge: EdgeDep) -> Result:
+    return await _tell(edge, who, UnmarkFavourite(watcher=ext, contact=other), ext)
 
 
 @router.get("/views/{other}", response_model=WatchedPresence, summary="Anyone, as I may see them")

@@ -93,13 +93,18 @@ export const api = {
   deleteProfile: (ext, id) => del(`${u(ext)}/profiles/${q(id)}`),
   activateProfile: (ext, id) => post(`${u(ext)}/profiles/${q(id)}/activate`),
   history: (ext, limit = 20) => get(`${u(ext)}/history?limit=${limit}`),
+  automation: (ext) => get(`${u(ext)}/automation`),
   configureAutomation: (ext, body) => put(`${u(ext)}/automation`, body),
+  presenceRouting: (ext) => get(`${u(ext)}/presence-routing`),
   configurePresenceRouting: (ext, body) => put(`${u(ext)}/presence-routing`, body),
+  checkProfile: (ext, { id, ...profile }) => post(`${u(ext)}/profiles/${q(id)}/check`, profile),
 
   // contacts and visibility
   contacts: (ext) => get(`${u(ext)}/contacts`),
   addContact: (ext, contact) => put(`${u(ext)}/contacts/${q(contact)}`),
   removeContact: (ext, contact) => del(`${u(ext)}/contacts/${q(contact)}`),
+  markFavourite: (ext, contact) => put(`${u(ext)}/favourites/${q(contact)}`),
+  unmarkFavourite: (ext, contact) => del(`${u(ext)}/favourites/${q(contact)}`),
   setPolicy: (ext, policy) => put(`${u(ext)}/visibility/policy`, { policy }),
   pending: (ext) => get(`${u(ext)}/requests`),
   accept: (ext, watcher) => post(`${u(ext)}/requests/${q(watcher)}/accept`),

@@ -7,20 +7,6 @@ import { extOf, listOf } from "../state.js";
 import { editor } from "./profiles.js";
 import { scheduleEditor } from "./schedule.js";
 
-/** A listing the edge may not offer (yet): null instead of an error, so saving still works. */
-async function maybe(fetcher) {
-  try {
-    return await fetcher();
-  } catch (error) {
-    if (error.status === 404 || error.status === 405) return null;
-    throw error;
-  }
-}
-
-function unlisted(reply, what) {
-  return reply === null ? h("p", { class: "hint" }, `The edge does not list ${what}; you can still save one.`) : null;
-}
-
 const SECTIONS = [
   ["users", "Users"], ["devices", "Devices"], ["profiles", "Profiles"], ["ring-groups", "Ring groups"],
   ["ivrs", "IVRs"], ["feature-codes", "Feature codes"], ["holidays", "Company holidays"],
@@ -156,7 +142,7 @@ function upsert(list, key, li) {
 }
 
 async function ringGroups(body) {
-  const reply = await maybe(api.ringGroups);
+  const reply = await api.ringGroups();
   const list = listOf(reply, "ring_groups");
   const id = h("input", { autocomplete: "off" });
   const name = h("input", { autocomplete: "off" });
@@ -174,7 +160,7 @@ async function ringGroups(body) {
   const groupList = h("ul", { class: "list", id: "ring-groups" });
   for (const g of list) upsert(groupList, g.group_id, groupRow(g));
   replace(body,
-    h("section", { class: "card" }, h("h2", {}, `Ring groups (${list.length})`), unlisted(reply, "ring groups"),
+    h("section", { class: "card" }, h("h2", {}, `Ring groups (${list.length})`),
       groupList),
     actionForm("Save a ring group", [["Id", id, "group_id"], ["Name", name, "name"],
       ["Members (extensions, comma-separated)", members, "members"], ["Strategy", strategy, "strategy"],
@@ -190,14 +176,14 @@ async function ringGroups(body) {
 }
 
 async function ivrs(body) {
-  const reply = await maybe(api.ivrs);
+  const reply = await api.ivrs();
   const list = listOf(reply, "ivrs");
   const id = h("input", { autocomplete: "off" });
   const name = h("input", { autocomplete: "off" });
   const ivrList = h("ul", { class: "list", id: "ivrs" });
   for (const i of list) upsert(ivrList, i.ivr_id, h("li", {}, `${i.name} (${i.ivr_id})`));
   replace(body,
-    h("section", { class: "card" }, h("h2", {}, `IVRs (${list.length})`), unlisted(reply, "IVRs"),
+    h("section", { class: "card" }, h("h2", {}, `IVRs (${list.length})`),
       ivrList),
     actionForm("Save an IVR", [["Id", id, "ivr_id"], ["Name", name, "name"]], "Save IVR", async () => {
       const ivr = { ivr_id: id.value.trim(), name: name.value.trim() };
@@ -208,8 +194,7 @@ async function ivrs(body) {
 }
 
 async function featureCodes(body) {
-  const reply = await maybe(api.featureCodes);
-  const codes = reply?.codes || { "*71": "available", "*72": "away", "*73": "dnd", "*74": "business-trip" };
+  const { codes } = await api.featureCodes();
   const rows = h("ol", { class: "list", id: "feature-codes" });
   const row = (code, profile) => {
     const c = h("input", { value: code, "aria-label": "Code", "data-code": "" });

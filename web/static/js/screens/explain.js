@@ -19,9 +19,3 @@ export function explanation(result, { id } = {}) {
     ),
   );
 }
-
-/** Does an explanation end a forward chain because of a loop? (routing says "a loop (...)") */
-export function loopIn(result) {
-  const steps = Array.isArray(result?.steps) ? result.steps : [];
-  return steps.find((s) => /\ba loop\b/i.test(s.why || "")) || null;
-}

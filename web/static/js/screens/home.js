@@ -131,12 +131,13 @@ async function renderProfiles(card, offs) {
 async function renderContacts(card, offs) {
   const list = h("ul", { class: "list", id: "contacts", "aria-labelledby": "contacts-title" });
   const rows = new Map();
-  const draw = (contacts) => {
+  const draw = (contacts, favourites) => {
     rows.clear();
-    replace(list, contacts.length ? contacts.map((c) => contactRow(c, rows)) : h("li", { class: "muted" }, "No contacts yet."));
+    replace(list, contacts.length ? contacts.map((c) => contactRow(c, rows, favourites.has(extOf(c)))) : h("li", { class: "muted" }, "No contacts yet."));
   };
   async function refresh() {
-    draw(listOf(await api.contacts(me()), "contacts"));
+    const reply = await api.contacts(me());
+    draw(listOf(reply, "contacts"), new Set(reply?.favourites || []));
   }
   const contact = h("input", {
     name: "contact", inputmode: "numeric", autocomplete: "off", "data-field-alias": "other",
@@ -165,7 +166,7 @@ async function renderContacts(card, offs) {
   replace(card, h("h2", { id: "contacts-title" }, "Contacts"), list, form);
   await refresh();
   // My contacts changed elsewhere (another tab, an administrator): draw them again.
-  offs.push(on("changed", (what) => /Contact/.test(what?.command || "") && refresh()));
+  offs.push(on("changed", (what) => /Contact|Favourite/.test(what?.command || "") && refresh()));
   offs.push(
     on("contact", (view) => {
       const row = rows.get(view.extension);
@@ -179,9 +180,9 @@ async function renderContacts(card, offs) {
   );
 }
 
-function contactRow(c, rows) {
+function contactRow(c, rows, favourite) {
   const ext = extOf(c);
-  const row = h("li", { "data-contact": ext, "data-name": c.display_name || "" });
+  const row = h("li", { "data-contact": ext, "data-name": c.display_name || "", "data-favourite": favourite ? "yes" : "no" });
   rows.set(ext, row);
   paintContact(row, c);
   return row;
@@ -195,9 +196,24 @@ function paintContact(row, view) {
     announce(`${name || ext} removed from your contacts`);
     row.remove();
   }, { class: "danger", "aria-label": `Remove ${name || ext}` });
+  const favourite = row.dataset.favourite === "yes";
+  // A favourite rings through a quiet profile whose breakthrough lets favourites in.
+  const favouriteButton = button(favourite ? "★ Favourite" : "☆ Favourite", async () => {
+    const now = row.dataset.favourite !== "yes";
+    try {
+      await (now ? api.markFavourite(me(), ext) : api.unmarkFavourite(me(), ext));
+    } catch (error) {
+      announce(error.message);
+      return;
+    }
+    row.dataset.favourite = now ? "yes" : "no";
+    paintContact(row, view);
+    row.querySelector("[data-favourite-toggle]")?.focus();
+    announce(`${name || ext} ${now ? "marked as a favourite" : "is no longer a favourite"}`);
+  }, { "aria-pressed": favourite ? "true" : "false", "aria-label": `Favourite: ${name || ext}`, "data-favourite-toggle": "" });
   // A screen reader reads one sentence per contact ("Ann (1001): Away, lunch"); the
   // visual parts say the same to the eye and are hidden from it, so nothing is read twice.
-  const said = `${name ? `${name} (${ext})` : ext}: ${statusLabel(view.status)}${view.note ? `, ${view.note}` : ""}`;
+  const said = `${name ? `${name} (${ext})` : ext}: ${statusLabel(view.status)}${view.note ? `, ${view.note}` : ""}${favourite ? ", a favourite" : ""}`;
   replace(
     row,
     h("span", { class: "visually-hidden contact-summary" }, said),
@@ -206,6 +222,6 @@ function paintContact(row, view) {
       view.note ? h("span", { class: "note" }, view.note) : null,
     ),
     h("span", { class: "contact-status", "aria-hidden": "true" }, statusBadge(view.status)),
-    h("span", { class: "actions" }, removeButton),
+    h("span", { class: "actions" }, favouriteButton, removeButton),
   );
 }

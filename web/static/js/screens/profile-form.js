@@ -1,9 +1,10 @@
 // The profile editor's form, following the seed's steps: the profile, forwarding rules,
-// ring strategy (device order and seconds), ring timeout, options. `read()` gives back a
+// ring strategy (device order and seconds), ring timeout, options, breakthrough. `read()` gives back a
 // Profile as the presence service takes it; each control's data-field is the service's
 // field path without "profile.", so its errors land next to it.
 import { button, field, h, replace } from "../dom.js";
 import { STATUSES } from "../presence.js";
+import { breakthroughSection } from "./breakthrough-form.js";
 
 const RULES = [
   ["no_answer", "No answer", "after the ring timeout"],
@@ -27,7 +28,7 @@ const STRATEGIES = [
 ];
 export const MOBILE = "mobile";
 
-export function profileForm(profile, { devices, isNew }) {
+export function profileForm(profile, { devices, isNew, profiles = [] }) {
   const controls = {};
   const select = (options, value, attrs = {}) =>
     h("select", attrs, options.map(([v, label]) => h("option", { value: v, selected: v === (value ?? "") }, label)));
@@ -57,9 +58,11 @@ export function profileForm(profile, { devices, isNew }) {
     kind.addEventListener("change", sync);
     sync();
     controls[rule] = { kind, target, greeting };
+    const kindField = field("Forward to", kind, { field: `forwarding.${rule}` });
     return h("fieldset", { "data-rule": rule },
       h("legend", {}, `${label} `, h("span", { class: "muted" }, `(${when})`)),
-      h("div", { class: "row" }, field("Forward to", kind, { field: `forwarding.${rule}` }), targetField, greetingField));
+      h("div", { class: "row" }, kindField, targetField, greetingField),
+      loopSlot(`forwarding.${rule}`, kind));
   });
 
   const ringing = profile.ringing || {};
@@ -97,6 +100,11 @@ export function profileForm(profile, { devices, isNew }) {
   controls.noVoicemail = checkbox("voicemail.enabled", profile.voicemail?.enabled === false, "No voicemail");
   controls.greeting = h("input", { value: profile.voicemail?.greeting || "default" });
 
+  const breakthrough = breakthroughSection(profile.breakthrough, { profiles, selfId: profile.id });
+  controls.breakthrough = breakthrough;
+  const routedBy = breakthrough.fieldset.querySelector('[data-field="breakthrough.profile"]');
+  breakthrough.fieldset.append(loopSlot("breakthrough.profile", routedBy));
+
   const form = h("form", { novalidate: true, id: "profile-form", "aria-labelledby": "profile-editor-title" },
     h("fieldset", {}, h("legend", {}, "1. Profile"),
       h("div", { class: "row" },
@@ -117,9 +125,25 @@ export function profileForm(profile, { devices, isNew }) {
       field("Mobile phone number", controls.mobile, { field: "mobile_number" }),
       controls.noVoicemail,
       field("Voicemail greeting", controls.greeting, { field: "voicemail.greeting" })),
+    breakthrough.fieldset,
   );
   steps.setAttribute("aria-describedby", stepsError.id);
   return { form, read: () => read(controls) };
+}
+
+/** Where a forward loop found before saving shows, next to the control it starts from. */
+function loopSlot(name, control) {
+  const slot = h("p", { class: "loop", role: "alert", "data-loop-for": name, id: `loop-${name.replace(/\./g, "-")}` });
+  control.setAttribute("aria-describedby", `${control.getAttribute("aria-describedby") || ""} ${slot.id}`.trim());
+  return slot;
+}
+
+/** Show each loop {field, message} next to its control; clear the others. */
+export function showLoops(form, loops) {
+  for (const slot of form.querySelectorAll("[data-loop-for]")) {
+    const found = loops.filter((l) => l.field === slot.dataset.loopFor);
+    slot.textContent = found.map((l) => `Forward loop: ${l.message}`).join(" ");
+  }
 }
 
 function read(c) {
@@ -154,5 +178,6 @@ function read(c) {
     },
     mobile_number: c.mobile.value.trim() || null,
     voicemail: { enabled: !checked(c.noVoicemail), greeting: c.greeting.value.trim() || "default" },
+    breakthrough: c.breakthrough.read(),
   };
 }

@@ -1,12 +1,11 @@
-// Presence profiles: select or create one, edit it, save (after a what-if that says
-// whether the forwarding would loop), delete. Used for my own profiles and, by an
-// administrator, for any user's ("Extensions > Select user > Presence").
+// Presence profiles: select or create one, edit it, save (after routing's check of every
+// forwarding rule and the breakthrough profile for a forward loop), delete. Used for my
+// own profiles and, by an administrator, for any user's ("Extensions > Select user > Presence").
 import { api } from "../api.js";
 import { announce, button, clearErrors, formError, h, replace, showErrors } from "../dom.js";
 import { statusLabel } from "../presence.js";
 import { listOf, me } from "../state.js";
-import { explanation, loopIn } from "./explain.js";
-import { profileForm } from "./profile-form.js";
+import { profileForm, showLoops } from "./profile-form.js";
 
 const BLANK = {
   id: "",
@@ -18,6 +17,7 @@ const BLANK = {
   ringing: { strategy: "simultaneous", devices: [], include_mobile: false, timeout: 30 },
   mobile_number: null,
   voicemail: { enabled: true, greeting: "default" },
+  breakthrough: { extensions: [], numbers: [], prefixes: [], favourites: false, profile: null, urgent_repeat: null },
 };
 
 export function render(main, { id }) {
@@ -50,7 +50,7 @@ export async function editor(main, { ext, id, base, heading }) {
     return;
   }
   const isNew = id === "new";
-  const { form, read } = profileForm(editing, { devices, isNew });
+  const { form, read } = profileForm(editing, { devices, isNew, profiles });
   const warning = h("div", { id: "loop-warning", role: "alert" });
   const saved = h("p", { class: "notice", id: "profile-saved", "aria-live": "polite" });
   const saveButton = h("button", { type: "submit", class: "primary" }, "Save");
@@ -59,19 +59,34 @@ export async function editor(main, { ext, id, base, heading }) {
     isNew ? null : button("Delete", remove, { class: "danger" })), saved);
   replace(panel, h("h2", { id: "profile-editor-title" }, isNew ? "New profile" : `Edit ${editing.name}`), form);
 
+  // As the forwarding changes, each rule shows the loop it would make (the save asks again).
+  let pending = 0;
+  let latest = 0; // only the newest check's answer is shown
+  form.addEventListener("change", () => {
+    clearTimeout(pending);
+    pending = setTimeout(async () => {
+      const mine = ++latest;
+      const loops = await forwardLoops(ext, read());
+      if (mine === latest) showLoops(form, loops);
+    }, 300);
+  });
+
   form.addEventListener("submit", async (event) => {
+    clearTimeout(pending);
+    latest += 1;
     event.preventDefault();
     clearErrors(form);
     saved.textContent = "";
     const profile = read();
     const proposed = JSON.stringify(profile);
     if (confirmedLoop !== proposed) {
-      const loop = await forwardLoop(ext, profile);
-      if (loop) {
+      const loops = await forwardLoops(ext, profile);
+      showLoops(form, loops);
+      if (loops.length) {
         replace(warning, h("div", { class: "warning" },
-          h("p", {}, h("strong", {}, "This profile would make a forward loop: "), loop.step.why),
-          h("p", {}, "Calls caught in it end at your voicemail. Change the forwarding, or save anyway."),
-          explanation(loop.result),
+          h("p", {}, h("strong", {}, loops.length === 1 ? "This profile would make a forward loop: " : `This profile would make ${loops.length} forward loops: `),
+            loops.map((l) => l.chain.join(" → ")).join("; "), "."),
+          h("p", {}, "Calls caught in one end at your voicemail. Change the forwarding, or save anyway."),
           button("Save anyway", () => { confirmedLoop = proposed; form.requestSubmit(); }, { id: "save-anyway" })));
         warning.querySelector("button")?.focus();
         return;
@@ -101,17 +116,15 @@ export async function editor(main, { ext, id, base, heading }) {
 }
 
 /**
- * Ask routing what a call would do under the proposed profile (no call is placed; no leg
- * answers, so every fallback shows): a loop shows as a step that says so. A what-if that
- * fails (e.g. the profile is invalid) finds no loop: the save then says what is wrong.
+ * Ask routing whether the proposed profile would loop: every forwarding rule and the
+ * breakthrough profile, whatever the devices' state now (nothing is saved). A check that
+ * fails (e.g. an id the edge refuses) finds no loop: the save then says what is wrong.
  */
-async function forwardLoop(ext, profile) {
-  if (!Object.keys(profile.forwarding).length) return null;
+async function forwardLoops(ext, profile) {
+  if (!profile.id) return [];
   try {
-    const result = await api.whatIf(ext, { caller: "loop-check", profile });
-    const step = loopIn(result);
-    return step ? { step, result } : null;
+    return (await api.checkProfile(ext, profile)).loops || [];
   } catch {
-    return null;
+    return [];
   }
 }

@@ -14,11 +14,11 @@ export function render(main) {
 /** The schedule editor of `ext` (or the company's, with `company`). */
 export async function scheduleEditor(main, { ext, heading, company = false }) {
   const [plan, profileReply] = await Promise.all([
-    company ? api.companySchedule().catch(() => null) : api.schedule(ext),
+    company ? api.companySchedule() : api.schedule(ext),
     company ? Promise.resolve({ profiles: [] }) : api.profiles(ext),
   ]);
   const profiles = listOf(profileReply, "profiles");
-  const { form, read } = scheduleForm(plan?.schedule || plan?.spec || null, profiles.length ? profiles : companyProfiles());
+  const { form, read } = scheduleForm(plan?.schedule || null, profiles.length ? profiles : companyProfiles());
   const saved = h("p", { class: "notice", "aria-live": "polite" });
   form.append(formError(), h("button", { type: "submit", class: "primary" }, "Save schedule"), saved);
   form.addEventListener("submit", async (event) => {
@@ -36,10 +36,10 @@ export async function scheduleEditor(main, { ext, heading, company = false }) {
     }
   });
   const nowCard = h("section", { class: "card", id: "schedule-now", "aria-live": "polite" });
-  const unread = company && !plan
-    ? h("p", { class: "hint" }, "The edge does not report the company schedule back: saving replaces it with what is shown here.")
+  const unsaved = company && !plan.schedule
+    ? h("p", { class: "hint", id: "company-unsaved" }, "No company schedule is saved yet.")
     : null;
-  replace(main, h("h1", {}, heading), unread, company ? null : nowCard,
+  replace(main, h("h1", {}, heading), unsaved, company ? null : nowCard,
     h("section", { class: "card" }, form),
     company ? null : overrides(ext, plan, profiles, () => scheduleEditor(main, { ext, heading })),
     company ? null : timedStatuses(ext, plan, () => scheduleEditor(main, { ext, heading })));

@@ -6,14 +6,15 @@ import { STATUSES } from "../presence.js";
 import { listOf, me } from "../state.js";
 
 export async function render(main) {
-  const [profileReply, history] = await Promise.all([api.profiles(me()), api.history(me())]);
+  const [profileReply, history, automation, routing] = await Promise.all([
+    api.profiles(me()), api.history(me()), api.automation(me()), api.presenceRouting(me()),
+  ]);
   const profiles = listOf(profileReply, "profiles");
   replace(
     main,
     h("h1", {}, "Presence settings"),
-    h("p", { class: "hint" }, "The edge does not report these settings back yet: saving sets them as shown here."),
-    automationForm(),
-    routingForm(profiles),
+    automationForm(automation),
+    routingForm(profiles, routing),
     historyCard(listOf(history, "entries")),
   );
 }
@@ -35,10 +36,12 @@ function saved(form, text) {
   announce(text);
 }
 
-function automationForm() {
-  const enabled = h("input", { type: "checkbox", id: "automation-enabled", "data-field": "enabled" });
-  const minutes = h("input", { type: "number", min: 1, max: 1440, value: 5, inputmode: "numeric" });
+/** The forms show what is stored (the defaults until the user saves). */
+function automationForm(stored) {
+  const enabled = h("input", { type: "checkbox", id: "automation-enabled", "data-field": "enabled", checked: stored.enabled });
+  const minutes = h("input", { type: "number", min: 1, max: 1440, value: Number((stored.idle_after_seconds / 60).toFixed(2)), inputmode: "numeric" });
   const idle = h("select", {}, h("option", { value: "away" }, "Away"), h("option", { value: "offline" }, "Offline"));
+  idle.value = stored.idle_status;
   const form = h("form", { class: "card", novalidate: true, "aria-labelledby": "automation-title" },
     h("h2", { id: "automation-title" }, "When I am not signed in"),
     h("div", { class: "check" }, enabled, h("label", { for: enabled.id }, "Show me as away when no client of mine is signed in"),
@@ -65,11 +68,12 @@ function automationForm() {
   return form;
 }
 
-function routingForm(profiles) {
-  const enabled = h("input", { type: "checkbox", id: "routing-enabled", "data-field": "enabled" });
+function routingForm(profiles, stored) {
+  const enabled = h("input", { type: "checkbox", id: "routing-enabled", "data-field": "enabled", checked: stored.enabled });
+  const mapped = stored.profiles_by_status || {};
   const selects = STATUSES.map(([status, label]) => {
     const select = h("select", {}, h("option", { value: "" }, "keep the active profile"),
-      profiles.map((p) => h("option", { value: p.id }, p.name)));
+      profiles.map((p) => h("option", { value: p.id, selected: mapped[status] === p.id }, p.name)));
     return [status, field(label, select, { field: `profiles_by_status.${status}` }), select];
   });
   const form = h("form", { class: "card", novalidate: true, "aria-labelledby": "routing-title" },
