@@ -33,6 +33,7 @@ from bench.harness import (
     servers,
     service_env,
 )
+from bench.principals import ADMIN
 from contracts.presence import ProvisionUser
 from runtime.eventstore import EventStore, create_pool
 from services.gateway.accounts.domain import AccountRole
@@ -88,7 +89,7 @@ async def measure(url: str, nats_url: str, count: int) -> dict[str, Any]:
             try:
                 await nc.request(
                     "voco.cmd.presence.ProvisionUser",
-                    ProvisionUser(extension=extension, display_name=extension)
+                    ProvisionUser(extension=extension, display_name=extension, **ADMIN)
                     .model_dump_json()
                     .encode(),
                     timeout=1,

@@ -7,14 +7,17 @@ issue's 1,000 watchers, p50 <= 20 ms and p99 <= 50 ms, and the edge's CPU per de
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +25,7 @@ import nats
 
 from bench import visibility as visibility_bench
 from bench.harness import Latency, Servers, service_env
+from bench.principals import ADMIN
 from bench.routing import cpu_seconds
 from contracts.errors import CommandError
 from contracts.presence import ProvisionUser
@@ -53,8 +57,7 @@ async def fan_out(s: Servers, quick: bool, dsn: str | None = None) -> dict[str, 
     port = free_port()
     env = {**service_env(s.nats_url, dsn), "VOCO_HTTP_PORT": str(port)}
     processes = [
-        subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env)
-        for name in ("presence", "visibility", "gateway")
+        subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env) for name in SERVICES
     ]
     with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as file:
         file.write("\n".join(tokens[1:]))
@@ -77,7 +80,16 @@ async def fan_out(s: Servers, quick: bool, dsn: str | None = None) -> dict[str, 
         assert (await asyncio.wait_for(reader.stdout.readline(), 120)).strip() == b"ready"
         changes, warm = (20, 5) if quick else (100, 10)
         to_last, to_first, cpu = [], [], 0.0
+        named: dict[str, int | list[int]] = {
+            **{name: p.pid for name, p in zip(SERVICES, processes, strict=True)},
+            "readers": reader.pid,
+            **descendants({"nats-server": "nats-server", "postgres": "postgres"}),
+        }
+        profiling = profile(named)
+        spent: dict[str, float] = {}
         for n in range(changes + warm):
+            if n == warm:
+                spent = {name: -tree_cpu(pids) for name, pids in named.items()}
             before = cpu_seconds(processes[2].pid)
             start = time.perf_counter()
             answer = await owner.put(
@@ -92,6 +104,10 @@ async def fan_out(s: Servers, quick: bool, dsn: str | None = None) -> dict[str, 
                 to_first.append(line["first"] - start)
                 cpu += cpu_seconds(processes[2].pid) - before
             await asyncio.sleep(0.05)  # one change at a time, the system idle between
+        spent = {name: spent[name] + tree_cpu(pids) for name, pids in named.items()}
+        for spy in profiling:
+            spy.send_signal(signal.SIGINT)
+            await asyncio.to_thread(spy.wait, 60)
         await owner.aclose()
     finally:
         if reader is not None and reader.returncode is None:
@@ -107,7 +123,78 @@ async def fan_out(s: Servers, quick: bool, dsn: str | None = None) -> dict[str, 
         "change_to_last_watcher": Latency.of(to_last).as_dict(),
         "change_to_first_watcher": Latency.of(to_first).as_dict(),
         "edge_cpu_us_per_delivery": round(cpu / (len(to_last) * len(watchers)) * 1e6, 1),
+        # Every process's share of one change (100 changes, /proc: 10 ms ticks).
+        "cpu_ms_per_change": {
+            name: round(seconds / len(to_last) * 1000, 2) for name, seconds in spent.items()
+        },
     }
+
+
+SERVICES = ("presence", "visibility", "gateway")
+
+
+def descendants(names: dict[str, str]) -> dict[str, list[int]]:
+    """This process's descendants by command name (the servers `servers()` started)."""
+    parents: dict[int, int] = {}
+    commands: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            commands[int(entry.name)] = stat[stat.index("(") + 1 : stat.rindex(")")]
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    mine = {os.getpid()}
+    grew = True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in mine and pid not in mine:
+                mine.add(pid)
+                grew = True
+    return {
+        label: [pid for pid in mine if commands.get(pid, "").startswith(command)]
+        for label, command in names.items()
+    }
+
+
+def tree_cpu(pids: int | list[int]) -> float:
+    total = 0.0
+    for pid in [pids] if isinstance(pids, int) else pids:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(pid)
+    return total
+
+
+def profile(named: dict[str, int | list[int]]) -> list[subprocess.Popen[bytes]]:
+    """VOCO_BENCH_PYSPY=<dir>: py-spy records the Python processes while changes run
+    (<dir>/<process>.folded: collapsed stacks, for speedscope or flamegraph.pl, and
+    easy to sum with grep); py-spy itself is not a dependency."""
+    folder = os.environ.get("VOCO_BENCH_PYSPY")
+    if not folder:
+        return []
+    spy = os.environ.get("VOCO_BENCH_PYSPY_BIN", "py-spy")
+    return [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "-r",
+                "200",
+                "-f",
+                "raw",
+                "-o",
+                f"{folder}/{name}.folded",
+                "-p",
+                str(pid),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in named.items()
+        if isinstance(pid, int)
+    ]
 
 
 async def sessions(dsn: str, logins: list[str]) -> list[str]:
@@ -131,7 +218,9 @@ async def provisioned(nats_url: str, extensions: list[str]) -> None:
             for _ in range(300):
                 try:
                     await request(
-                        nc, "presence", ProvisionUser(extension=extension, display_name=extension)
+                        nc,
+                        "presence",
+                        ProvisionUser(extension=extension, display_name=extension, **ADMIN),
                     )
                     break
                 except CommandError:
