@@ -22,8 +22,8 @@ Why each right exists:
   `$JS.ACK.<stream>.<durable>.>`), so it cannot drain another service's consumer;
 - a PBX adapter publishes its events (`voco.pbx.evt.>`) and offers (`voco.pbx.offer`)
   and hears only its nodes' commands (`voco.pbx.cmd.<node>.>`);
-- the edge (gateway) sends commands and reads the filtered views `voco.view.>`, never
-  raw events and no stream management;
+- the edge (gateway) sends commands and reads the filtered views, batched for it
+  (`voco.viewbatch.>`), never raw events and no stream management;
 - the operator (CLI, demo loaders) sends any command, drives the simulator and watches
   events and views: the operator's tool, with no JetStream management either.
 """
@@ -168,6 +168,7 @@ def nats_permissions(principal: str) -> Permissions:
                 [
                     "voco.evt.visibility.>",
                     "voco.view.>",  # the filtered fan-out
+                    "voco.viewbatch.>",  # the same views, batched for the edge
                     *owns_stream(VISIBILITY_STREAM),
                     *reads_stream(PRESENCE_STREAM),
                     *pulls(PRESENCE_STREAM, "visibility-presence"),
@@ -179,7 +180,7 @@ def nats_permissions(principal: str) -> Permissions:
         case "gateway":
             return Permissions(
                 publish=tuple(f"voco.cmd.{s}.>" for s in SERVICES),
-                subscribe=("voco.view.>", f"{inbox_prefix('gateway')}.>"),
+                subscribe=("voco.viewbatch.>", f"{inbox_prefix('gateway')}.>"),
             )
         case "pbxsim" | "kamailio":
             return _pbx(principal)
