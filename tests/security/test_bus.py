@@ -34,7 +34,12 @@ READ_STREAM = {"presence", "routing", "scheduler", "visibility"}  # may create V
 PUBLISH: dict[str, set[str]] = {
     "voco.cmd.presence.SetStatus": CLIENTS,
     "voco.cmd.presence.GetHistory": CLIENTS,
-    "voco.cmd.presence.SwitchUsers": CLIENTS | {"scheduler"},
+    # What only services send: the edge acts for people only, so the bus refuses it too.
+    "voco.cmd.presence.SwitchUsers": {"operator", "scheduler"},
+    "voco.cmd.presence.DetectIdle": {"operator"},
+    "voco.cmd.presence.ExpireNote": {"operator"},
+    "voco.cmd.routing.NotACommand": {"operator"},
+    "voco.cmd.visibility.NotACommand": {"operator"},
     "voco.cmd.routing.WhatIf": CLIENTS,
     "voco.cmd.scheduler.GetSchedule": CLIENTS,
     "voco.cmd.visibility.GetView": CLIENTS,
