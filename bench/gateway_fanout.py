@@ -18,7 +18,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import nats
@@ -56,11 +56,13 @@ async def fan_out(s: Servers, quick: bool, dsn: str | None = None) -> dict[str, 
     tokens = await sessions(dsn, [OWNER, *watchers])
     port = free_port()
     env = {**service_env(s.nats_url, dsn), "VOCO_HTTP_PORT": str(port)}
+    with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as file:
+        file.write("\n".join(tokens[1:]))
+    changes, warm = (20, 5) if quick else (100, 10)
+    floor = await socket_floor(file.name, changes, warm)
     processes = [
         subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env) for name in SERVICES
     ]
-    with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as file:
-        file.write("\n".join(tokens[1:]))
     reader = None
     try:
         await provisioned(s.nats_url, [OWNER])
@@ -78,7 +80,6 @@ async def fan_out(s: Servers, quick: bool, dsn: str | None = None) -> dict[str, 
         )
         assert reader.stdout is not None
         assert (await asyncio.wait_for(reader.stdout.readline(), 120)).strip() == b"ready"
-        changes, warm = (20, 5) if quick else (100, 10)
         to_last, to_first, cpu = [], [], 0.0
         named: dict[str, int | list[int]] = {
             **{name: p.pid for name, p in zip(SERVICES, processes, strict=True)},
@@ -122,6 +123,7 @@ async def fan_out(s: Servers, quick: bool, dsn: str | None = None) -> dict[str, 
         "watchers": len(watchers),
         "change_to_last_watcher": Latency.of(to_last).as_dict(),
         "change_to_first_watcher": Latency.of(to_first).as_dict(),
+        "socket_floor": floor,
         "edge_cpu_us_per_delivery": round(cpu / (len(to_last) * len(watchers)) * 1e6, 1),
         # Every process's share of one change (100 changes, /proc: 10 ms ticks).
         "cpu_ms_per_change": {
@@ -131,6 +133,65 @@ async def fan_out(s: Servers, quick: bool, dsn: str | None = None) -> dict[str, 
 
 
 SERVICES = ("presence", "visibility", "gateway")
+FRAME = (
+    "id: 0.{n}\nevent: presence\n"
+    'data: {{"extension": "1001", "status": "away", "note": "n{n}", "note_expires_at": null}}\n\n'
+)
+
+
+class PlainStream(asyncio.Protocol):
+    """The floor's server side: answers the GET with an SSE response, then only writes."""
+
+    def __init__(self, streams: list[asyncio.Transport]) -> None:
+        self.streams = streams
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if b"\r\n\r\n" in data and self.transport not in self.streams:
+            head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n"
+            self.transport.write(head + b"event: ready\ndata: {}\n\n")
+            self.streams.append(self.transport)
+
+
+async def socket_floor(tokens_file: str, changes: int, warm: int) -> dict[str, Any]:
+    """What the streams alone cost on this machine: a bare asyncio server in this
+    process writes one event of the same size to every connection of the same reader
+    (bench/sse_watchers.py, one connection per token), timed from before its first
+    write to the reader's last read. No HTTP request, NATS, store or Python framework:
+    the socket writes and reads that any server of these streams must do."""
+    streams: list[asyncio.Transport] = []
+    server = await asyncio.get_running_loop().create_server(
+        lambda: PlainStream(streams), "127.0.0.1", 0
+    )
+    port = server.sockets[0].getsockname()[1]
+    reader = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.sse_watchers", "127.0.0.1", str(port), tokens_file,
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert reader.stdout is not None
+    try:
+        assert (await asyncio.wait_for(reader.stdout.readline(), 120)).strip() == b"ready"
+        to_last = []
+        for n in range(changes + warm):
+            frame = FRAME.format(n=n).encode()
+            start = time.perf_counter()
+            for stream in streams:
+                stream.write(frame)
+            line = json.loads(await asyncio.wait_for(reader.stdout.readline(), 30))
+            assert line["note"] == f"n{n}", line
+            if n >= warm:
+                to_last.append(line["last"] - start)
+            await asyncio.sleep(0.05)
+    finally:
+        if reader.returncode is None:
+            reader.terminate()
+            await reader.wait()
+        for stream in streams:
+            stream.close()
+        server.close()
+    return {"streams": len(streams), "write_to_last_read": Latency.of(to_last).as_dict()}
 
 
 def descendants(names: dict[str, str]) -> dict[str, list[int]]:
