@@ -7,15 +7,18 @@ issue's 1,000 watchers, p50 <= 20 ms and p99 <= 50 ms, and the edge's CPU per de
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import nats
@@ -23,6 +26,7 @@ import nats
 from bench import visibility as visibility_bench
 from bench.cpu import cpu_seconds
 from bench.harness import Latency, Servers, service_env
+from bench.principals import ADMIN
 from contracts.errors import CommandError
 from contracts.presence import ProvisionUser
 from runtime.bus import request
@@ -52,12 +56,13 @@ async def fan_out(s: Servers, quick: bool, dsn: str | None = None) -> dict[str, 
     tokens = await sessions(dsn, [OWNER, *watchers])
     port = free_port()
     env = {**service_env(s.nats_url, dsn), "VOCO_HTTP_PORT": str(port)}
-    processes = [
-        subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env)
-        for name in ("presence", "visibility", "gateway")
-    ]
     with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as file:
         file.write("\n".join(tokens[1:]))
+    changes, warm = (20, 5) if quick else (100, 10)
+    floor = await socket_floor(file.name, changes, warm)
+    processes = [
+        subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env) for name in SERVICES
+    ]
     reader = None
     try:
         await provisioned(s.nats_url, [OWNER])
@@ -75,9 +80,17 @@ async def fan_out(s: Servers, quick: bool, dsn: str | None = None) -> dict[str, 
         )
         assert reader.stdout is not None
         assert (await asyncio.wait_for(reader.stdout.readline(), 120)).strip() == b"ready"
-        changes, warm = (20, 5) if quick else (100, 10)
         to_last, to_first, cpu = [], [], 0.0
+        named: dict[str, int | list[int]] = {
+            **{name: p.pid for name, p in zip(SERVICES, processes, strict=True)},
+            "readers": reader.pid,
+            **descendants({"nats-server": "nats-server", "postgres": "postgres"}),
+        }
+        profiling = profile(named)
+        spent: dict[str, float] = {}
         for n in range(changes + warm):
+            if n == warm:
+                spent = {name: -tree_cpu(pids) for name, pids in named.items()}
             before = cpu_seconds(processes[2].pid)
             start = time.perf_counter()
             answer = await owner.put(
@@ -92,6 +105,10 @@ async def fan_out(s: Servers, quick: bool, dsn: str | None = None) -> dict[str, 
                 to_first.append(line["first"] - start)
                 cpu += cpu_seconds(processes[2].pid) - before
             await asyncio.sleep(0.05)  # one change at a time, the system idle between
+        spent = {name: spent[name] + tree_cpu(pids) for name, pids in named.items()}
+        for spy in profiling:
+            spy.send_signal(signal.SIGINT)
+            await asyncio.to_thread(spy.wait, 60)
         await owner.aclose()
     finally:
         if reader is not None and reader.returncode is None:
@@ -106,8 +123,139 @@ async def fan_out(s: Servers, quick: bool, dsn: str | None = None) -> dict[str, 
         "watchers": len(watchers),
         "change_to_last_watcher": Latency.of(to_last).as_dict(),
         "change_to_first_watcher": Latency.of(to_first).as_dict(),
+        "socket_floor": floor,
         "edge_cpu_us_per_delivery": round(cpu / (len(to_last) * len(watchers)) * 1e6, 1),
+        # Every process's share of one change (100 changes, /proc: 10 ms ticks).
+        "cpu_ms_per_change": {
+            name: round(seconds / len(to_last) * 1000, 2) for name, seconds in spent.items()
+        },
     }
+
+
+SERVICES = ("presence", "visibility", "gateway")
+FRAME = (
+    "id: 0.{n}\nevent: presence\n"
+    'data: {{"extension": "1001", "status": "away", "note": "n{n}", "note_expires_at": null}}\n\n'
+)
+
+
+class PlainStream(asyncio.Protocol):
+    """The floor's server side: answers the GET with an SSE response, then only writes."""
+
+    def __init__(self, streams: list[asyncio.Transport]) -> None:
+        self.streams = streams
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if b"\r\n\r\n" in data and self.transport not in self.streams:
+            head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n"
+            self.transport.write(head + b"event: ready\ndata: {}\n\n")
+            self.streams.append(self.transport)
+
+
+async def socket_floor(tokens_file: str, changes: int, warm: int) -> dict[str, Any]:
+    """What the streams alone cost on this machine: a bare asyncio server in this
+    process writes one event of the same size to every connection of the same reader
+    (bench/sse_watchers.py, one connection per token), timed from before its first
+    write to the reader's last read. No HTTP request, NATS, store or Python framework:
+    the socket writes and reads that any server of these streams must do."""
+    streams: list[asyncio.Transport] = []
+    server = await asyncio.get_running_loop().create_server(
+        lambda: PlainStream(streams), "127.0.0.1", 0
+    )
+    port = server.sockets[0].getsockname()[1]
+    reader = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.sse_watchers", "127.0.0.1", str(port), tokens_file,
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert reader.stdout is not None
+    try:
+        assert (await asyncio.wait_for(reader.stdout.readline(), 120)).strip() == b"ready"
+        to_last = []
+        for n in range(changes + warm):
+            frame = FRAME.format(n=n).encode()
+            start = time.perf_counter()
+            for stream in streams:
+                stream.write(frame)
+            line = json.loads(await asyncio.wait_for(reader.stdout.readline(), 30))
+            assert line["note"] == f"n{n}", line
+            if n >= warm:
+                to_last.append(line["last"] - start)
+            await asyncio.sleep(0.05)
+    finally:
+        if reader.returncode is None:
+            reader.terminate()
+            await reader.wait()
+        for stream in streams:
+            stream.close()
+        server.close()
+    return {"streams": len(streams), "write_to_last_read": Latency.of(to_last).as_dict()}
+
+
+def descendants(names: dict[str, str]) -> dict[str, list[int]]:
+    """This process's descendants by command name (the servers `servers()` started)."""
+    parents: dict[int, int] = {}
+    commands: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            commands[int(entry.name)] = stat[stat.index("(") + 1 : stat.rindex(")")]
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    mine = {os.getpid()}
+    grew = True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in mine and pid not in mine:
+                mine.add(pid)
+                grew = True
+    return {
+        label: [pid for pid in mine if commands.get(pid, "").startswith(command)]
+        for label, command in names.items()
+    }
+
+
+def tree_cpu(pids: int | list[int]) -> float:
+    total = 0.0
+    for pid in [pids] if isinstance(pids, int) else pids:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(pid)
+    return total
+
+
+def profile(named: dict[str, int | list[int]]) -> list[subprocess.Popen[bytes]]:
+    """VOCO_BENCH_PYSPY=<dir>: py-spy records the Python processes while changes run
+    (<dir>/<process>.folded: collapsed stacks, for speedscope or flamegraph.pl, and
+    easy to sum with grep); py-spy itself is not a dependency."""
+    folder = os.environ.get("VOCO_BENCH_PYSPY")
+    if not folder:
+        return []
+    spy = os.environ.get("VOCO_BENCH_PYSPY_BIN", "py-spy")
+    return [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "-r",
+                "200",
+                "-f",
+                "raw",
+                "-o",
+                f"{folder}/{name}.folded",
+                "-p",
+                str(pid),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in named.items()
+        if isinstance(pid, int)
+    ]
 
 
 async def sessions(dsn: str, logins: list[str]) -> list[str]:
@@ -131,7 +279,9 @@ async def provisioned(nats_url: str, extensions: list[str]) -> None:
             for _ in range(300):
                 try:
                     await request(
-                        nc, "presence", ProvisionUser(extension=extension, display_name=extension)
+                        nc,
+                        "presence",
+                        ProvisionUser(extension=extension, display_name=extension, **ADMIN),
                     )
                     break
                 except CommandError:

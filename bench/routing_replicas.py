@@ -30,7 +30,7 @@ from nats.js.errors import NotFoundError
 
 from bench import floors
 from bench.harness import Servers, servers
-from bench.routing import cpu_seconds
+from bench.cpu import cpu_seconds
 from bench.suite import Load, fresh, service
 from contracts.pbx import PBX_STREAM
 from runtime.partitions import MAX_PARTITIONS

@@ -13,6 +13,11 @@ Views: each watcher receives the presence it may see of each contact on the core
 subject `voco.view.<watcher>.<watched>` (see `view_subject`). The payload is a
 `WatchedPresence`; a watcher who may not see the user receives `WatchedPresence.offline`.
 
+The same views also leave batched for the edge, one message per view and a share of its
+watchers (`voco.viewbatch.<watched>`, see `encode_view_batch`): the edge holds the
+streams of many watchers and would otherwise take one message per watcher per change.
+A batch names exactly the watchers the per-watcher subjects would reach, no one else.
+
 Commands and queries: request/reply on `voco.cmd.visibility.<CommandType>` (wire names
 without a prefix, like the presence commands; events carry the `visibility.` prefix). Every one
 carries the acting principal (`actor`, `role`), set by the gateway after it
@@ -40,6 +45,27 @@ def event_subject(owner: str, type_name: str) -> str:
 def view_subject(watcher: str, watched: str) -> str:
     """Where `watcher` receives the presence of `watched` it may see."""
     return f"voco.view.{watcher}.{watched}"
+
+
+VIEW_BATCH_SUBJECTS = "voco.viewbatch.>"
+VIEW_BATCH_MAX_WATCHERS = 4096
+"""Watchers named in one batch (8 bytes each: well under NATS's 1 MiB payload limit)."""
+
+
+def view_batch_subject(watched: str) -> str:
+    """Where the edge receives the views of `watched`, each with the watchers it goes to."""
+    return f"voco.viewbatch.{watched}"
+
+
+def encode_view_batch(watchers: list[str] | tuple[str, ...], view: bytes) -> bytes:
+    """`<watcher> <watcher> ...\n<view>`: the edge splits one line, never parses JSON."""
+    return " ".join(watchers).encode() + b"\n" + view
+
+
+def decode_view_batch(data: bytes) -> tuple[list[bytes], bytes]:
+    """The watchers (as bytes) and the view, byte for byte as the per-watcher subjects'."""
+    head, _, view = data.partition(b"\n")
+    return head.split(), view
 
 
 def channel_for(model: type[Message]) -> tuple[str, str]:

@@ -25,8 +25,11 @@ Why each right exists:
   the checkpoint), and its service may add the partitioning to the stream (UPDATE);
 - a PBX adapter publishes its events (`voco.pbx.evt.>`) and offers (`voco.pbx.offer`)
   and hears only its nodes' commands (`voco.pbx.cmd.<node>.>`);
-- the edge (gateway) sends commands and reads the filtered views `voco.view.>`, never
-  raw events and no stream management;
+- the edge (gateway) sends only the commands a person may issue (a user for their own
+  data, an administrator), as the services' access tables say (`edge_commands`): never
+  what only services send (the scheduler's batch switches, presence's own timers); it
+  reads the filtered views, batched for it (`voco.viewbatch.>`), never raw events and
+  no stream management;
 - the operator (CLI, demo loaders) sends any command, drives the simulator and watches
   events and views: the operator's tool, with no JetStream management either.
 """
@@ -36,6 +39,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from contracts.base import Role
 from contracts.pbx import OFFER_SUBJECT, PBX_COMMAND_STREAM, PBX_STREAM
 from contracts.presence import PRESENCE_STREAM
 from contracts.routing import ROUTING_STREAM
@@ -140,6 +144,33 @@ def _pbx(principal: str) -> Permissions:
     )
 
 
+def edge_commands() -> tuple[str, ...]:
+    """The subjects of the commands a person may issue, by each service's access table
+    (runtime/access.py: a rule that admits a user for their own data, or an
+    administrator). The edge acts only for people, so it may send these and no other: a
+    command only services may send (Role.SERVICE alone) is refused it by the bus too."""
+    # Imported here: the tables live with their services, which import this package.
+    from runtime.access import Rule
+    from services.presence.access import ACCESS as PRESENCE
+    from services.routing.access import ACCESS as ROUTING
+    from services.scheduler.access import ACCESS as SCHEDULER
+    from services.visibility.access import ACCESS as VISIBILITY
+
+    def for_people(rule: Rule) -> bool:
+        return Role.ADMIN in rule.roles or rule.own is not None or rule.party is not None
+
+    tables = {"presence": PRESENCE, "routing": ROUTING, "scheduler": SCHEDULER,
+              "visibility": VISIBILITY}  # fmt: skip
+    return tuple(
+        sorted(
+            f"voco.cmd.{service}.{command.type_name}"
+            for service, table in tables.items()
+            for command, rule in table.items()
+            if for_people(rule)
+        )
+    )
+
+
 def nats_permissions(principal: str) -> Permissions:
     """The publish and subscribe allow lists of `principal`; everything else is refused."""
     match principal:
@@ -189,6 +220,7 @@ def nats_permissions(principal: str) -> Permissions:
                 [
                     "voco.evt.visibility.>",
                     "voco.view.>",  # the filtered fan-out
+                    "voco.viewbatch.>",  # the same views, batched for the edge
                     *owns_stream(VISIBILITY_STREAM),
                     *reads_stream(PRESENCE_STREAM),
                     *pulls(PRESENCE_STREAM, "visibility-presence"),
@@ -199,8 +231,8 @@ def nats_permissions(principal: str) -> Permissions:
             )
         case "gateway":
             return Permissions(
-                publish=tuple(f"voco.cmd.{s}.>" for s in SERVICES),
-                subscribe=("voco.view.>", f"{inbox_prefix('gateway')}.>"),
+                publish=edge_commands(),
+                subscribe=("voco.viewbatch.>", f"{inbox_prefix('gateway')}.>"),
             )
         case "pbxsim" | "kamailio":
             return _pbx(principal)

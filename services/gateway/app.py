@@ -123,7 +123,10 @@ def create_app(
         stopping = asyncio.Event()
         sweeper = asyncio.create_task(run_sweeper(edge, stopping), name="session-sweeper")
         keepalive = asyncio.create_task(
-            edge.live.keep_alive(config.stream_keepalive_seconds, stopping), name="keepalive"
+            edge.live.keep_alive(
+                config.stream_keepalive_seconds, stopping, edge.session_still_open
+            ),
+            name="keepalive",
         )
         heartbeat = env_str("VOCO_HEARTBEAT_FILE", "")  # liveness, as every service's
         beating = (

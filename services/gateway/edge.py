@@ -24,7 +24,7 @@ from services.gateway.config import GatewayConfig
 from services.gateway.identity import Principal, stamped
 from services.gateway.live import LiveHub
 from services.gateway.passwords import Passwords
-from services.gateway.sessions import SESSIONS_SQL, SessionStore
+from services.gateway.sessions import SESSIONS_SQL, SessionStore, still_open
 from services.gateway.throttle import THROTTLE_SQL, Limits, SignInThrottle
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,10 @@ class Edge:
             self.live.session_ended(login, session_id)
             await self.presence_sign_out(login, session_id)
 
+    async def session_still_open(self, session_id: str) -> bool:
+        """An open stream's periodic check (which also keeps the session from idling)."""
+        return await still_open(self.sessions, session_id, self.clock.now()) is not None
+
     async def close(self) -> None:
         await self.live.close()
         if not self.nc.is_closed:
@@ -144,6 +148,8 @@ async def open_edge(
         delay_step=config.signin_delay_step_seconds,
         delay_max=config.signin_delay_max_seconds,
     )
+    live = LiveHub(nc, buffer=config.stream_buffer, linger=config.stream_linger_seconds)
+    await live.start()
     return Edge(
         config=config,
         clock=clock or SystemClock(),
@@ -157,5 +163,5 @@ async def open_edge(
         ),
         throttle=SignInThrottle(store, limits),
         passwords=Passwords(),
-        live=LiveHub(nc, buffer=config.stream_buffer, linger=config.stream_linger_seconds),
+        live=live,
     )

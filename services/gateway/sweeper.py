@@ -18,7 +18,7 @@ async def sweep_once(edge: Edge) -> None:
         edge.live.session_ended_by_id(session_id)
     for session_id, login in await edge.sessions.ended_in_presence():
         await edge.presence_sign_out(login, session_id)
-    await edge.live.sweep()
+    edge.live.sweep()
 
 
 async def run_sweeper(edge: Edge, stopping: asyncio.Event) -> None:

@@ -9,6 +9,12 @@ order of the user's stream versions (older or repeated versions are skipped).
 
 Each user also receives their own presence on `voco.view.<user>.<user>`.
 
+Every view also leaves batched for the edge, first: one message on
+`voco.viewbatch.<watched>` naming the watchers it goes to (the user themself among them
+for their own), so the edge takes one message per change rather than one per watcher
+(contracts/visibility.py). A batch names exactly the watchers the per-watcher publishes
+reach, so a blocked watcher is never in one that carries a real presence.
+
 A watcher who may not see a user gets `WatchedPresence.offline`, byte for byte what a
 really offline user sends, and at the same moments: when the contact is added, when
 the owner's decision or policy change takes effect, and never after.
@@ -20,7 +26,13 @@ import asyncio
 
 from nats.aio.client import Client as NatsClient
 
-from contracts.visibility import WatchedPresence, view_subject
+from contracts.visibility import (
+    VIEW_BATCH_MAX_WATCHERS,
+    WatchedPresence,
+    encode_view_batch,
+    view_batch_subject,
+    view_subject,
+)
 from services.visibility.index import FanoutIndex, encode_view
 
 
@@ -43,15 +55,20 @@ class ViewPublisher:
             payload = encode_view(presence)
             self.index.latest[watched] = (payload, version)
             publish = self.nc.publish
+            allowed = tuple(self.index.allowed.get(watched, ()))
             # The user's own view of themselves: the edge streams a user's own changes
             # from the same subjects as their contacts' (a user may always see themselves).
+            await self._batches(watched, (watched, *allowed), payload)
             await publish(view_subject(watched, watched), payload)
-            watchers = self.index.allowed.get(watched)
-            if not watchers:
-                return 0
-            for watcher in tuple(watchers):
+            for watcher in allowed:
                 await publish(f"voco.view.{watcher}.{watched}", payload)
-            return len(watchers)
+            return len(allowed)
+
+    async def _batches(self, watched: str, watchers: tuple[str, ...], payload: bytes) -> None:
+        subject = view_batch_subject(watched)
+        for start in range(0, len(watchers), VIEW_BATCH_MAX_WATCHERS):
+            share = watchers[start : start + VIEW_BATCH_MAX_WATCHERS]
+            await self.nc.publish(subject, encode_view_batch(share, payload))
 
     async def watcher_changed(
         self, owner: str, watcher: str, *, can_see: bool, watching: bool, announce: bool
@@ -65,6 +82,6 @@ class ViewPublisher:
             else:
                 self.index.deny(owner, watcher)
             if watching and (announce or can_see != was):
-                await self.nc.publish(
-                    view_subject(watcher, owner), self.index.view_for(watcher, owner)
-                )
+                view = self.index.view_for(watcher, owner)
+                await self._batches(owner, (watcher,), view)
+                await self.nc.publish(view_subject(watcher, owner), view)

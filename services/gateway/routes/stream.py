@@ -12,26 +12,64 @@ missed is no longer kept: fetch everything again), `signed_out`, `closing`.
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from services.gateway.auth import EdgeDep, User
+from services.gateway.edge import Edge
 from services.gateway.errors import ERROR_RESPONSES
-from services.gateway.live import ENDED, KEEPALIVE, SHUTDOWN, Feed, Item, Listener
-from services.gateway.sessions import still_open
+from services.gateway.identity import Principal
+from services.gateway.live import Out
+from services.gateway.server import TRANSPORT_EXTENSION
 
 router = APIRouter(prefix="/api", tags=["live"], responses=ERROR_RESPONSES)
 
 STREAM_DOC = {200: {"content": {"text/event-stream": {}}, "description": "server-sent events"}}
+HEADERS = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-store"),
+    (b"x-accel-buffering", b"no"),
+    (b"transfer-encoding", b"chunked"),  # what the direct writes frame their bytes as
+]
 
 
-def _latest(feed: Feed) -> tuple[str, int]:
-    latest = feed.latest
-    return (latest.id, latest.n) if latest is not None else (f"{feed.epoch}.0", 0)
+class LiveStream(Response):
+    """The response is started through ASGI (the middleware adds its headers and logs
+    it); then the feed writes to the connection itself (live.py, `Out`) until the
+    session ends, the server stops or the client goes away."""
+
+    def __init__(self, edge: Edge, who: Principal, last_event_id: str | None) -> None:
+        self.edge, self.who, self.last_event_id = edge, who, last_event_id
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        transport = scope.get("extensions", {}).get(TRANSPORT_EXTENSION)
+        out = Out(transport, None if transport is not None else send)
+        live = self.edge.live
+        listener = live.open(self.who.login, self.who.session_id, self.last_event_id, out)
+        writer = asyncio.ensure_future(out.drain_to_send() if transport is None else out.closed)
+        gone = asyncio.ensure_future(_disconnected(receive))
+        try:
+            await asyncio.wait([out.closed, gone], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            live.close_stream(self.who.login, listener)
+            gone.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        with contextlib.suppress(OSError):
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 @router.get("/stream", response_class=StreamingResponse, responses=STREAM_DOC, summary="Live")  # type: ignore[arg-type]
@@ -39,51 +77,5 @@ async def stream(
     who: User,
     edge: EdgeDep,
     last_event_id: Annotated[str | None, Header(max_length=64)] = None,
-) -> StreamingResponse:
-    feed, listener = await edge.live.attach(who.login, who.session_id)
-
-    async def events() -> AsyncIterator[bytes]:
-        try:
-            async for chunk in _events(feed, listener, last_event_id):
-                yield chunk
-        finally:
-            edge.live.detach(feed, listener)
-
-    async def _events(feed: Feed, listener: Listener, last: str | None) -> AsyncIterator[bytes]:
-        yield b"retry: 2000\n\n"
-        if last is not None:
-            missed = feed.since(last)
-            if missed is None:
-                reason = {"reason": "what you missed is no longer kept; fetch it again"}
-                yield Item(_latest(feed)[0], "reload", json.dumps(reason)).encode()
-            for item in missed or ():
-                yield item.encode()
-        latest_id, sent = _latest(feed)
-        yield Item(latest_id, "ready", "{}").encode()
-        queue = listener.queue
-        while True:
-            # What has queued up meanwhile leaves in one write.
-            items = [await queue.get()]
-            while not queue.empty():
-                items.append(queue.get_nowait())
-            out = []
-            for item in items:
-                if item is KEEPALIVE:
-                    if await still_open(edge.sessions, who.session_id, edge.clock.now()):
-                        out.append(b": keepalive\n\n")
-                        continue
-                    item = ENDED
-                if item is ENDED or item is SHUTDOWN:
-                    yield b"".join([*out, item.encode()])
-                    return
-                if item.n > sent:  # not already sent from the buffer on reconnect
-                    sent = item.n
-                    out.append(item.encode())
-            if out:
-                yield b"".join(out)
-
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+) -> Response:
+    return LiveStream(edge, who, last_event_id)
