@@ -55,7 +55,8 @@ def apply_at(seconds: float) -> ApplyAnnouncedSwitch:
 def test_an_announcement_is_stored_as_pending() -> None:
     state = given(provisioned()).then(announce())
     assert given(provisioned()).when(announce()) == [announced()]
-    assert isinstance(state, User) and state.pending == announced()
+    assert isinstance(state, User)
+    assert state.pending == announced()
     assert state.active_profile == "available"  # nothing changes before the moment
 
 
@@ -65,7 +66,8 @@ def test_announcing_the_same_switch_again_changes_nothing() -> None:
 
 def test_a_later_announcement_replaces_the_pending_one() -> None:
     state = given(provisioned(), announced("dnd")).then(announce("away"))
-    assert isinstance(state, User) and state.pending == announced("away")
+    assert isinstance(state, User)
+    assert state.pending == announced("away")
 
 
 def test_an_announcement_for_a_moment_already_passed_is_refused() -> None:
@@ -105,7 +107,9 @@ def test_the_switch_takes_effect_at_its_moment() -> None:
         ),
     ]
     state = given(provisioned(), announced(), *events).state
-    assert isinstance(state, User) and state.pending is None and state.active_profile == "dnd"
+    assert isinstance(state, User)
+    assert state.pending is None
+    assert state.active_profile == "dnd"
 
 
 def test_nothing_happens_before_the_moment() -> None:
@@ -129,14 +133,17 @@ def test_an_announced_status_is_set_after_the_profile() -> None:
     events = given(provisioned(), announced("away", Status.IN_MEETING)).when(apply_at(60))
     assert [type(e) for e in events] == [ProfileActivated, PresenceChanged, PresenceChanged]
     state = given(provisioned(), announced("away", Status.IN_MEETING), *events).state
-    assert isinstance(state, User) and state.status is Status.IN_MEETING and state.pending is None
+    assert isinstance(state, User)
+    assert state.status is Status.IN_MEETING
+    assert state.pending is None
 
 
 def test_a_status_only_announcement_ends_once_it_took_effect() -> None:
     events = given(provisioned(), announced(None, Status.BUSY)).when(apply_at(61))
     assert [type(e) for e in events] == [PresenceChanged, AnnouncementEnded]
     state = given(provisioned(), announced(None, Status.BUSY), *events).state
-    assert isinstance(state, User) and state.pending is None
+    assert isinstance(state, User)
+    assert state.pending is None
 
 
 def test_a_retraction_withdraws_the_pending_switch() -> None:
@@ -177,7 +184,8 @@ def test_a_manual_switch_between_announcement_and_moment_wins() -> None:
     after = given(provisioned(), announced(), *events)
     assert after.when(apply_at(60)) == []
     state = after.state
-    assert isinstance(state, User) and state.active_profile == "away"
+    assert isinstance(state, User)
+    assert state.active_profile == "away"
 
 
 def test_a_status_set_by_hand_also_wins() -> None:
