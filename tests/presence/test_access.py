@@ -9,6 +9,8 @@ import pytest
 from contracts.base import Acting
 from contracts.presence import (
     ActivateProfile,
+    AnnounceSwitch,
+    ApplyAnnouncedSwitch,
     ConfigureAutomation,
     ConfigureFeatureCodes,
     ConfigurePresenceRouting,
@@ -20,6 +22,7 @@ from contracts.presence import (
     ListProfiles,
     ProvisionUser,
     ReportDevice,
+    RetractSwitch,
     SaveIvr,
     SaveProfile,
     SaveRingGroup,
@@ -52,6 +55,9 @@ EXPECTED: dict[type[Acting], str] = {
     DetectIdle: "service",
     ExpireNote: "service",
     SwitchUsers: "service",
+    AnnounceSwitch: "service",
+    RetractSwitch: "service",
+    ApplyAnnouncedSwitch: "service",
 }
 
 
