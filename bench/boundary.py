@@ -114,7 +114,7 @@ async def boundary_minute(
                 )
                 for x in names
             ],
-            16,
+            48,
         )
         await until(
             lambda: count(
@@ -123,8 +123,8 @@ async def boundary_minute(
         )
         await until(lambda: count(dsn, "SELECT count(*) >= $1 FROM routing.extensions", users))
         provisioned = time.perf_counter() - setup
-        # Saving takes ~N/600 s: B is the first whole minute after the saves and the lead.
-        moment = next_minute(datetime.now(UTC) + timedelta(seconds=lead + users / 400 + 10))
+        # Saving took 76-600/s here: B is the first whole minute after the saves and the lead.
+        moment = next_minute(datetime.now(UTC) + timedelta(seconds=lead + users / 40 + 10))
         saves = time.perf_counter()
         await _bounded(
             [
@@ -140,7 +140,7 @@ async def boundary_minute(
                 )
                 for n, x in enumerate(names)
             ],
-            32,
+            64,
         )
         save_seconds = time.perf_counter() - saves
         watcher = Watcher(nats_url, users)
@@ -163,6 +163,7 @@ async def boundary_minute(
         load = loadavg()
         await until(lambda: _done(decided, offers), timeout=20, interval=0.1)
         lags = [at - moment.timestamp() for at in arrivals.values()]
+        applied = await applied_after(dsn, moment)
         by_new = sum(1 for call_id in offers if decided.get(call_id) == NEW)
         return {
             "users": users,
@@ -184,6 +185,7 @@ async def boundary_minute(
                 "lag_min_ms": round(min(lags) * 1000, 1) if lags else None,
                 "lag_max_ms": round(max(lags) * 1000, 1) if lags else None,
             },
+            "presence_applied_after_moment_ms": applied,
             "presence_cpu_s_after_moment": round(cpu_used, 2),
             "loadavg_after_moment": load,
         }
@@ -200,6 +202,25 @@ def _done(decided: dict[str, str], offers: dict[str, float]) -> Any:
         return all(call_id in decided for call_id in offers)
 
     return check()
+
+
+async def applied_after(dsn: str, moment: datetime) -> dict[str, float]:
+    """When presence's timer decided the switches (the events' time), after the moment."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            "SELECT min(at) AS first, max(at) AS last FROM presence.events "
+            "WHERE type = 'ProfileActivated' AND meta->>'channel' = 'scheduler' AND at >= $1",
+            moment - timedelta(minutes=1),
+        )
+    finally:
+        await conn.close()
+    if row is None or row["first"] is None:
+        return {}
+    return {
+        "first": round((row["first"] - moment).total_seconds() * 1000, 1),
+        "last": round((row["last"] - moment).total_seconds() * 1000, 1),
+    }
 
 
 async def announcements(dsn: str, users: int, moment: datetime) -> float | None:
