@@ -11,9 +11,11 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from contracts.base import Role
+from contracts.errors import CommandError, ErrorCode
 from contracts.presence import (
     ActivateProfile,
     AnnounceSwitch,
+    ApplyAnnouncedSwitch,
     Channel,
     GetHistory,
     RetractSwitch,
@@ -156,4 +158,44 @@ async def test_only_a_service_may_announce(service: ServiceRuntime, nc: NatsClie
     refused = SwitchResults.model_validate(answer).refused
     assert refused[0] is not None
     assert refused[0].code.value == "forbidden"
+    assert await active(nc) == "available"
+
+
+async def test_a_timer_restarted_before_the_moment_is_re_armed_and_fires_at_it(
+    connections_for: ConnectionsFor, nc: NatsClient, clock: FakeClock
+) -> None:
+    first = await build(connections_for("presence"), clock, sweep_seconds=0.2)
+    await first.start()
+    await provision(nc)
+    await announce(nc, "1001")
+    await first.stop()
+    await clock.advance(20)
+    second = await build(connections_for("presence"), clock, sweep_seconds=30)
+    await second.start()
+    try:
+        await asyncio.sleep(0.3)
+        assert await active(nc) == "available"
+        await clock.advance(40)  # the moment: no poll due (30 s), the re-armed timer fires
+
+        async def switched() -> bool:
+            return await active(nc) == "dnd"
+
+        await eventually(switched)
+    finally:
+        await second.stop()
+
+
+async def test_a_user_cannot_announce_or_apply_a_switch_directly(
+    service: ServiceRuntime, nc: NatsClient
+) -> None:
+    await provision(nc)
+    own = {"extension": "1001", **as_user("1001")}
+    for command in (
+        AnnounceSwitch(takes_effect_at=MOMENT, profile_id="dnd", **own),
+        RetractSwitch(**own),
+        ApplyAnnouncedSwitch(extension="1001", at=MOMENT, **as_user("1001")),
+    ):
+        with pytest.raises(CommandError) as refused:
+            await send(nc, command)
+        assert refused.value.code is ErrorCode.FORBIDDEN
     assert await active(nc) == "available"
