@@ -339,6 +339,6 @@ if __name__ == "__main__":
         sys.exit(0)
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=10_000)
-    parser.add_argument("--calls", type=int, default=1_000)
+    parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--lead", type=float, default=60.0, help="announcement lead, seconds")
     print(json.dumps(uvloop.run(main(parser.parse_args())), indent=2))
