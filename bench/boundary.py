@@ -31,8 +31,10 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -143,6 +145,7 @@ async def boundary_minute(
             64,
         )
         save_seconds = time.perf_counter() - saves
+        print(f"boundary at {moment.isoformat()}", file=sys.stderr, flush=True)
         watcher = Watcher(nats_url, users)
         decided: dict[str, str] = {}
 
@@ -194,7 +197,10 @@ async def boundary_minute(
         for process in (scheduler, routing, presence):
             process.terminate()
         for process in (scheduler, routing, presence):
-            process.wait(15)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def _done(decided: dict[str, str], offers: dict[str, float]) -> Any:
@@ -260,8 +266,17 @@ class Watcher:
     """The watching end in its own process (`python -m bench.boundary --watch URL N`)."""
 
     def __init__(self, nats_url: str, users: int) -> None:
+        self.out = Path(tempfile.mkdtemp(prefix="voco-boundary-")) / "arrivals.json"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.boundary", "--watch", nats_url, str(users)],
+            [
+                sys.executable,
+                "-m",
+                "bench.boundary",
+                "--watch",
+                nats_url,
+                str(users),
+                str(self.out),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -276,11 +291,15 @@ class Watcher:
             await asyncio.wait_for(
                 loop.run_in_executor(None, self.process.stdout.readline), timeout
             )
-        out, _ = await loop.run_in_executor(None, self.process.communicate, "")
-        return dict(json.loads(out.splitlines()[-1]))
+        await loop.run_in_executor(None, self.process.communicate, "")
+        return read(self.out)
 
 
-async def watch(url: str, users: int) -> None:
+def read(path: Path) -> dict[str, float]:
+    return dict(json.loads(path.read_text()))
+
+
+async def watch(url: str, users: int, out: str) -> None:
     """Note when each user's scheduler-made PresenceChanged arrives (epoch seconds)."""
     nc = await nats.connect(url, pending_size=256 * 1024 * 1024)
     seen: list[tuple[float, bytes]] = []
@@ -305,16 +324,26 @@ async def watch(url: str, users: int) -> None:
     )
     await flush_all(nc)
     print("ready", flush=True)
-    await done.wait()
-    print("done", flush=True)
+
+    async def say_done() -> None:
+        await done.wait()
+        print("done", flush=True)
+
+    announcing = asyncio.create_task(say_done())
+    # Until the bench closes stdin: when all arrived, or when it gave up waiting.
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    announcing.cancel()
     await nc.close()
     first: dict[str, float] = {}
     for at, data in seen:
         body = json.loads(data)
         if body["data"].get("channel") == "scheduler":
             first.setdefault(body["data"]["extension"], at)
-    print(json.dumps(first), flush=True)
+    save(out, first)
+
+
+def save(out: str, arrivals: dict[str, float]) -> None:
+    Path(out).write_text(json.dumps(arrivals))
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -335,7 +364,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--watch"]:
-        uvloop.run(watch(sys.argv[2], int(sys.argv[3])))
+        uvloop.run(watch(sys.argv[2], int(sys.argv[3]), sys.argv[4]))
         sys.exit(0)
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=10_000)
