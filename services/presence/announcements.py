@@ -3,8 +3,7 @@
 The moments are stored (`announced_switches`, written with the events by the read model),
 so a restart between the announcement and the moment re-arms from the table: the loop
 sleeps on the injected clock until the earliest moment, then applies every switch due,
-500 users per transaction, three transactions at once (one decides while the others
-commit and publish). It looks at the table again after every
+1,000 users per transaction. It looks at the table again after every
 VOCO_PRESENCE_SWEEP_SECONDS (announcements made on another replica) and at once when this
 replica committed one. Several replicas may apply the same moment: the decider turns the
 second into nothing (no switch pending any more).
@@ -24,8 +23,7 @@ from services.presence.commands import PresenceCommands
 from services.presence.read_model import ReadModel
 
 log = logging.getLogger(__name__)
-BATCH = 500  # users per transaction
-IN_FLIGHT = 3  # transactions at once: one decides while others commit and publish
+BATCH = 1000  # users per transaction (SwitchUsers' largest batch)
 
 
 class AnnouncedSwitches:
@@ -70,21 +68,14 @@ class AnnouncedSwitches:
                 f"SELECT extension, actor FROM {self.store.s}.announced_switches "
                 "WHERE takes_effect_at <= $1 ORDER BY takes_effect_at LIMIT $2",
                 now,
-                BATCH * IN_FLIGHT,
+                BATCH,
             )
         if not rows:
             return 0
         extensions = [r["extension"] for r in rows]
-        # Each batch its own users, so they never conflict; the relay keeps each stream's
-        # order whichever commits first.
-        batches = [rows[n : n + BATCH] for n in range(0, len(rows), BATCH)]
-        refusals = await asyncio.gather(
-            *(
-                self.commands.apply_announced({r["extension"]: r["actor"] for r in batch}, now)
-                for batch in batches
-            )
+        refused = await self.commands.apply_announced(
+            {r["extension"]: r["actor"] for r in rows}, now
         )
-        refused = sum(refusals)
         if refused:
             # A user whose switch cannot be decided (none is left pending by the refusal)
             # would be due forever: its moment is dropped, the switch is lost, and said so.
