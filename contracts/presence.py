@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag
 
@@ -217,6 +217,15 @@ class ChangeReason(StrEnum):
     NOTE_EXPIRED = "note_expired"
 
 
+class AnnouncementEnd(StrEnum):
+    """Why an announced switch ended without (or after) taking effect."""
+
+    RETRACTED = "retracted"  # the schedule changed or was removed before the moment
+    SUPERSEDED = "superseded"  # the user switched by hand between announcement and moment
+    PROFILE_DELETED = "profile_deleted"  # the announced profile was gone at the moment
+    TOOK_EFFECT = "took_effect"  # it applied at the moment without activating a profile
+
+
 # ---- events -------------------------------------------------------------------------
 
 
@@ -340,6 +349,39 @@ class FeatureCodesConfigured(Event):
     codes: dict[FeatureCode, Identifier]
 
 
+@event
+class SwitchAnnounced(Event):
+    """A switch that takes effect at `takes_effect_at` (the scheduler's next boundary).
+
+    Until then it is pending on the user's stream: routing decides a call by the profile
+    in effect at the call's own time (this one from the moment on), and presence applies
+    it at the moment (`ProfileActivated` / `PresenceChanged`). A later announcement
+    replaces it; `ProfileActivated` or `AnnouncementEnded` ends it.
+    """
+
+    type_name = "SwitchAnnounced"
+    extension: Extension
+    takes_effect_at: datetime
+    profile_id: Identifier | None = None
+    status: Status | None = None
+    note: str | None = None
+    note_expires_at: datetime | None = None
+    channel: Channel
+    actor: str
+
+
+@event
+class AnnouncementEnded(Event):
+    """The pending switch announced for `takes_effect_at` is no longer pending (why)."""
+
+    type_name = "AnnouncementEnded"
+    extension: Extension
+    takes_effect_at: datetime
+    reason: AnnouncementEnd
+    channel: Channel
+    actor: str
+
+
 # ---- commands (subject voco.cmd.presence.<type_name>) ----------------------------------
 
 
@@ -389,15 +431,52 @@ class ActivateProfile(ByActor):
     profile_id: Identifier
 
 
+@event
+class AnnounceSwitch(ByActor):
+    """Store a switch (profile and/or status) that takes effect at `takes_effect_at`.
+
+    The scheduler's boundaries, announced ahead (VOCO_SCHEDULER_ANNOUNCE_SECONDS). The
+    moment must be after the command's `at`; the profile must exist. Only trusted
+    services announce (role `service`).
+    """
+
+    type_name = "AnnounceSwitch"
+    extension: Extension
+    takes_effect_at: AwareDatetime
+    profile_id: Identifier | None = None
+    status: Status | None = None
+    note: str | None = Field(default=None, max_length=200)
+    note_expires_at: AwareDatetime | None = None
+
+
+@event
+class RetractSwitch(ByActor):
+    """Withdraw the pending switch announced for `takes_effect_at` (any pending one if
+    absent); nothing when none is pending (a retraction is safe to repeat)."""
+
+    type_name = "RetractSwitch"
+    extension: Extension
+    takes_effect_at: AwareDatetime | None = None
+    retract: Literal[True] = Field(default=True, description="tells it apart in a batch")
+
+
 def _switch_kind(value: Any) -> str:
-    """An ActivateProfile names a profile, a SetStatus a status: that tells them apart."""
+    """An ActivateProfile names a profile, a SetStatus a status, an announcement the moment
+    it takes effect, a retraction says so: that tells them apart."""
     if isinstance(value, dict):
+        if "retract" in value:
+            return "RetractSwitch"
+        if "takes_effect_at" in value:
+            return "AnnounceSwitch"
         return "ActivateProfile" if "profile_id" in value else "SetStatus"
     return str(getattr(value, "type_name", "SetStatus"))
 
 
 Switch = Annotated[
-    Annotated[ActivateProfile, Tag("ActivateProfile")] | Annotated[SetStatus, Tag("SetStatus")],
+    Annotated[ActivateProfile, Tag("ActivateProfile")]
+    | Annotated[SetStatus, Tag("SetStatus")]
+    | Annotated[AnnounceSwitch, Tag("AnnounceSwitch")]
+    | Annotated[RetractSwitch, Tag("RetractSwitch")],
     Discriminator(_switch_kind),
 ]
 MAX_SWITCHES = 1000
@@ -405,7 +484,9 @@ MAX_SWITCHES = 1000
 
 @event
 class SwitchUsers(Acting):
-    """Many users' switches in one command (the scheduler's boundaries).
+    """Many users' switches in one command (the scheduler's boundaries): switches now
+    (`ActivateProfile`, `SetStatus`) and switches announced ahead of their moment
+    (`AnnounceSwitch`, `RetractSwitch`).
 
     Each switch is decided on its own and answered on its own: a refused one (e.g. a
     profile deleted since) does not hold up the rest. Those accepted are stored in one
@@ -492,6 +573,15 @@ class DetectIdle(Acting):
     """Issued by the service's own timer: apply the idle status if the user is still idle."""
 
     type_name = "DetectIdle"
+    extension: Extension
+    at: AwareDatetime
+
+
+@event
+class ApplyAnnouncedSwitch(Acting):
+    """Issued by the service's own timer at the moment: apply the pending switch if due."""
+
+    type_name = "ApplyAnnouncedSwitch"
     extension: Extension
     at: AwareDatetime
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from contracts.base import Acting
 from contracts.presence import (
     ActivateProfile,
+    AnnounceSwitch,
+    ApplyAnnouncedSwitch,
     ConfigureAutomation,
     ConfigureFeatureCodes,
     ConfigurePresenceRouting,
@@ -21,6 +23,7 @@ from contracts.presence import (
     ListRingGroups,
     ProvisionUser,
     ReportDevice,
+    RetractSwitch,
     SaveIvr,
     SaveProfile,
     SaveRingGroup,
@@ -65,4 +68,8 @@ ACCESS: dict[type[Acting], Rule] = {
     DetectIdle: SERVICES,
     ExpireNote: SERVICES,
     SwitchUsers: SERVICES,
+    # Switches announced ahead of their moment: the scheduler's, and the service's timer.
+    AnnounceSwitch: SERVICES,
+    RetractSwitch: SERVICES,
+    ApplyAnnouncedSwitch: SERVICES,
 }

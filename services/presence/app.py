@@ -28,6 +28,7 @@ from runtime.decider import StateCache
 from runtime.partitions import PartitionScheme
 from runtime.service import ServiceRuntime, open_runtime, stream_config
 from services.presence.access import ACCESS
+from services.presence.announcements import AnnouncedSwitches, wake_on_announcement
 from services.presence.automation import Sweeper
 from services.presence.commands import PresenceCommands
 from services.presence.domain.user import USER_COMMANDS
@@ -46,6 +47,7 @@ class PresenceRuntime(ServiceRuntime):
 
     sweeper: Sweeper | None = None
     presence: PresenceCommands | None = None
+    announced: AnnouncedSwitches | None = None
 
 
 async def build(
@@ -75,9 +77,14 @@ async def build(
         **{f.name: getattr(base, f.name) for f in fields(base)},
         sweeper=Sweeper(commands, queries, base.clock, interval),
         presence=commands,
+        announced=AnnouncedSwitches(base.store, commands, base.clock, interval),
     )
     assert service.sweeper is not None
+    assert service.announced is not None
     service.workers.append(service.sweeper)
+    service.workers.append(service.announced)
+    timer = service.announced
+    commands.on_commit = lambda: wake_on_announcement(read_model, timer)
 
     # Every command and query is checked against ACCESS before its handler reads anything.
     routes = GuardedRoutes(service.commands, ACCESS)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
-from contracts.base import Command
+from contracts.base import Command, Role
 from contracts.envelope import Envelope, Metadata
 from contracts.errors import CommandError, ErrorBody, ErrorCode, Forbidden
 from contracts.presence import (
+    ApplyAnnouncedSwitch,
     ByActor,
     ConfigureFeatureCodes,
     PresenceView,
@@ -38,6 +40,7 @@ from services.presence.domain.user import user_decider, user_stream
 from services.presence.read_model import ReadModel
 
 S = TypeVar("S")
+TIMER_ACTOR = "presence"  # the service's own timer applying announced switches
 B = TypeVar("B", bound=ByActor)
 
 
@@ -173,6 +176,18 @@ class PresenceCommands:
             )
         if not jobs:
             return SwitchResults(refused=[forbidden[p] for p in range(len(command.switches))])
+        outcomes = iter(await self.decide_together(jobs, attempts))
+        refused: list[ErrorBody | None] = [
+            forbidden[position] if position in forbidden else next(outcomes)
+            for position in range(len(command.switches))
+        ]
+        return SwitchResults(refused=refused)
+
+    async def decide_together(
+        self, jobs: list[Job[Command]], attempts: int = 3
+    ) -> list[ErrorBody | None]:
+        """Decide the jobs on their users' states and write them in one transaction; per
+        job, None when it holds, else why it was refused."""
         runner = self._runner(user_decider())
         for _ in range(attempts):
             try:
@@ -181,19 +196,29 @@ class PresenceCommands:
             except VersionConflict:
                 continue
             await batch.committed()
-            decided = iter(batch.decided)
-            refused: list[ErrorBody | None] = []
-            for position in range(len(command.switches)):
-                if position in forbidden:
-                    refused.append(forbidden[position])
-                else:
-                    outcome = next(decided).refused
-                    refused.append(outcome.body() if outcome else None)
-            return SwitchResults(refused=refused)
+            return [d.refused.body() if d.refused else None for d in batch.decided]
         raise CommandError(
             f"users changed under the batch {attempts} times while deciding; try again",
             code=ErrorCode.CONFLICT,
         )
+
+    async def apply_announced(self, announcers: Mapping[str, str], now: datetime) -> int:
+        """The announced switches due at `now` (extension -> who announced it, recorded on
+        the events as if they had sent the switch then), in one transaction; returns how
+        many were refused."""
+        jobs: list[Job[Command]] = [
+            Job(
+                user_stream(ext),
+                ApplyAnnouncedSwitch(extension=ext, at=now, actor=TIMER_ACTOR, role=Role.SERVICE),
+                at=now,
+                meta=Metadata.model_validate(
+                    {"actor": actor, "role": Role.SERVICE.value, "channel": "scheduler"}
+                ),
+            )
+            for ext, actor in announcers.items()
+        ]
+        refused = await self.decide_together(jobs)
+        return sum(1 for r in refused if r is not None)
 
     async def save_ring_group(self, command: SaveRingGroup) -> dict[str, Any]:
         command = self.stamped(command)

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 
 from contracts.envelope import Envelope
 from contracts.presence import (
+    AnnouncementEnded,
     AutomationConfigured,
     ChangeReason,
+    Channel,
     ClientSignedIn,
     ClientSignedOut,
     DeviceStateChanged,
@@ -22,6 +24,7 @@ from contracts.presence import (
     ProfileDeleted,
     ProfileSaved,
     RingGroupSaved,
+    SwitchAnnounced,
     UserProvisioned,
 )
 from runtime.eventstore import Conn
@@ -61,6 +64,13 @@ CREATE TABLE IF NOT EXISTS {s}.profiles (
     body jsonb NOT NULL,
     PRIMARY KEY (extension, profile_id)
 );
+CREATE TABLE IF NOT EXISTS {s}.announced_switches (
+    extension text PRIMARY KEY,
+    takes_effect_at timestamptz NOT NULL,
+    actor text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS announced_switches_moment
+    ON {s}.announced_switches (takes_effect_at);
 """
 
 EXTENSION = "extension"
@@ -71,6 +81,9 @@ IVR = "ivr"
 class ReadModel:
     def __init__(self, schema_sql: str) -> None:
         self.s = schema_sql
+        self.announced = False
+        """A switch was announced since the announcement timer last looked (a hint: the
+        timer also polls)."""
 
     async def project(self, conn: Conn, envelopes: Sequence[Envelope]) -> None:
         """Status and profile switches in one statement each, whatever their number (a
@@ -83,8 +96,15 @@ class ReadModel:
         statuses: dict[str, PresenceChanged] = {}
         keep_idle: dict[str, bool | None] = {}
         profiles: dict[str, str] = {}
+        announced: dict[str, SwitchAnnounced | None] = {}  # None: no longer pending
         for envelope in envelopes:
             event = envelope.payload()
+            if isinstance(event, SwitchAnnounced):
+                announced[event.extension] = event
+            elif isinstance(event, AnnouncementEnded):
+                announced[event.extension] = None
+            if isinstance(event, SwitchAnnounced | AnnouncementEnded):
+                continue
             if isinstance(event, PresenceChanged):
                 ext = event.extension
                 statuses[ext] = event
@@ -92,6 +112,8 @@ class ReadModel:
                 keep_idle[ext] = keep_idle.get(ext) if idle is None else idle
             elif isinstance(event, ProfileActivated):
                 profiles[event.extension] = event.profile_id
+                if event.channel is Channel.SCHEDULER:  # the announced switch happened
+                    announced[event.extension] = None
             else:
                 await self._apply(conn, event)
         if statuses:
@@ -115,6 +137,29 @@ class ReadModel:
                 list(profiles),
                 list(profiles.values()),
             )
+        if announced:
+            await self._announced(conn, announced)
+
+    async def _announced(self, conn: Conn, announced: dict[str, SwitchAnnounced | None]) -> None:
+        """The pending switches' moments, for the timer that applies them (one row a user)."""
+        pending = {ext: a for ext, a in announced.items() if a is not None}
+        ended = [ext for ext, a in announced.items() if a is None]
+        if ended:
+            await conn.execute(
+                f"DELETE FROM {self.s}.announced_switches WHERE extension = ANY($1::text[])",
+                ended,
+            )
+        if pending:
+            await conn.execute(
+                f"INSERT INTO {self.s}.announced_switches (extension, takes_effect_at, actor) "
+                "SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[]) "
+                "ON CONFLICT (extension) DO UPDATE SET takes_effect_at = EXCLUDED.takes_effect_at, "
+                "actor = EXCLUDED.actor",
+                list(pending),
+                [a.takes_effect_at for a in pending.values()],
+                [a.actor for a in pending.values()],
+            )
+            self.announced = True
 
     async def _apply(self, conn: Conn, event: object) -> None:
         s = self.s

@@ -126,6 +126,8 @@ class Routing:
         from Postgres, so a call another replica held back, or one before a restart,
         counts."""
         view = (directory or self.directory.directory).extension(callee)
+        if view is not None:
+            view = view.at(self.clock.now())  # the profile the call will be decided by
         if view is None or not may_repeat(view.profile, caller):
             return None
         return await last_held_back(db, self.runtime.store.s, callee, caller)

@@ -18,6 +18,8 @@ from pydantic import ValidationError
 from contracts.base import UnknownMessageType
 from contracts.envelope import Envelope
 from contracts.presence import (
+    AnnouncementEnded,
+    Channel,
     DeviceState,
     DeviceStateChanged,
     IvrSaved,
@@ -26,13 +28,14 @@ from contracts.presence import (
     ProfileDeleted,
     ProfileSaved,
     RingGroupSaved,
+    SwitchAnnounced,
     UserProvisioned,
 )
 from contracts.routing import GroupView
 from runtime.consumer import Delivery, Rejected
 from runtime.eventstore import Conn
 from services.routing.domain.breakthrough import routed_by
-from services.routing.domain.directory import DEFAULT_PROFILE, Directory, ExtensionView
+from services.routing.domain.directory import DEFAULT_PROFILE, Directory, ExtensionView, Upcoming
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,8 @@ CREATE TABLE IF NOT EXISTS {s}.extensions (
     devices jsonb NOT NULL DEFAULT '{{}}'
 );
 ALTER TABLE {s}.extensions ADD COLUMN IF NOT EXISTS previous_profile text;
+ALTER TABLE {s}.extensions ADD COLUMN IF NOT EXISTS pending_profile text;
+ALTER TABLE {s}.extensions ADD COLUMN IF NOT EXISTS pending_at timestamptz;
 CREATE TABLE IF NOT EXISTS {s}.ring_groups (group_id text PRIMARY KEY, data jsonb NOT NULL);
 CREATE TABLE IF NOT EXISTS {s}.ivrs (ivr_id text PRIMARY KEY, name text NOT NULL);
 """
@@ -59,6 +64,8 @@ HANDLED = {
         DeviceStateChanged,
         RingGroupSaved,
         IvrSaved,
+        SwitchAnnounced,
+        AnnouncementEnded,
     )
 }
 
@@ -68,6 +75,7 @@ def extension_view(row: Any, active: Profile | None = None) -> ExtensionView:
     what-if with a proposed profile)."""
     profiles = row["profiles"]
     previous = row["previous_profile"]
+    proposed = active is not None  # a what-if's profile holds whatever was announced
     if active is None:
         stored = profiles.get(row["active_profile"] or "")
         active = Profile.model_validate(stored) if stored else DEFAULT_PROFILE
@@ -77,8 +85,13 @@ def extension_view(row: Any, active: Profile | None = None) -> ExtensionView:
         if active.id != row["active_profile"]:
             previous = row["active_profile"]
     devices = {device: DeviceState(state) for device, state in row["devices"].items()}
-    view = ExtensionView(row["extension"], active, devices)
-    return with_breakthrough(view, profiles, previous)
+    view = with_breakthrough(ExtensionView(row["extension"], active, devices), profiles, previous)
+    announced = profiles.get(row["pending_profile"] or "")
+    if proposed or announced is None or row["pending_at"] is None:
+        return view  # none announced, or its profile deleted since: the active one holds
+    then = ExtensionView(row["extension"], Profile.model_validate(announced), devices)
+    then = with_breakthrough(then, profiles, view.profile.id)
+    return replace(view, upcoming=Upcoming(row["pending_at"], then))
 
 
 def with_breakthrough(
@@ -113,8 +126,8 @@ class DirectoryStore:
         quiet: list[str] = []
         async with conn.transaction():  # a cursor lives in a transaction
             async for row in conn.cursor(
-                "SELECT extension, (profiles -> active_profile)::text AS active, devices::text "
-                f"FROM {self.s}.extensions",
+                "SELECT extension, (profiles -> active_profile)::text AS active, devices::text, "
+                f"pending_profile IS NOT NULL AS announced FROM {self.s}.extensions",
                 prefetch=5_000,
             ):
                 active = row["active"]
@@ -125,9 +138,10 @@ class DirectoryStore:
                     )
                 devices = {d: DeviceState(s) for d, s in json.loads(row["devices"]).items()}
                 extensions[row["extension"]] = ExtensionView(row["extension"], profile, devices)
-                if not profile.rings() and profile.breakthrough.in_use():
+                if row["announced"] or (not profile.rings() and profile.breakthrough.in_use()):
                     quiet.append(row["extension"])
-        # The few whose quiet profile lets someone through need their other profiles once.
+        # The few whose quiet profile lets someone through, or who have a switch announced,
+        # need their other profiles once.
         for row in await conn.fetch(
             f"SELECT * FROM {self.s}.extensions WHERE extension = ANY($1::text[])", quiet
         ):
@@ -176,6 +190,16 @@ class DirectoryStore:
                 await self._extension(
                     conn, event.extension, "profiles = t.profiles - $2::text", event.profile_id
                 )
+            case ProfileActivated() if event.channel is Channel.SCHEDULER:
+                # The announced switch happened (or the scheduler sent it): none pending.
+                await self._extension(
+                    conn,
+                    event.extension,
+                    "active_profile = $2, previous_profile = $3, pending_profile = NULL, "
+                    "pending_at = NULL",
+                    event.profile_id,
+                    event.previous_profile_id,
+                )
             case ProfileActivated():
                 await self._extension(
                     conn,
@@ -183,6 +207,19 @@ class DirectoryStore:
                     "active_profile = $2, previous_profile = $3",
                     event.profile_id,
                     event.previous_profile_id,
+                )
+            case SwitchAnnounced():
+                # A status-only announcement replaces a profile one: no profile is pending.
+                await self._extension(
+                    conn,
+                    event.extension,
+                    "pending_profile = $2, pending_at = $3",
+                    event.profile_id,
+                    event.takes_effect_at if event.profile_id else None,
+                )
+            case AnnouncementEnded():
+                await self._extension(
+                    conn, event.extension, "pending_profile = NULL, pending_at = NULL"
                 )
             case DeviceStateChanged():
                 await self._extension(

@@ -34,6 +34,7 @@ def settings_from_env() -> DriverSettings:
         presence_timeout=env_float("VOCO_SCHEDULER_PRESENCE_TIMEOUT", 5.0),
         retry_seconds=env_float("VOCO_SCHEDULER_RETRY_SECONDS", 10.0),
         prepare_seconds=env_float("VOCO_SCHEDULER_PREPARE_SECONDS", 10.0),
+        announce_seconds=env_float("VOCO_SCHEDULER_ANNOUNCE_SECONDS", 60.0),
     )
 
 

@@ -19,7 +19,15 @@ from nats.aio.client import Client as NatsClient
 from contracts.base import Command, Role
 from contracts.envelope import Envelope, Metadata
 from contracts.errors import CommandError, ErrorCode
-from contracts.presence import Channel, SwitchResults, SwitchUsers
+from contracts.presence import (
+    ActivateProfile,
+    AnnounceSwitch,
+    Channel,
+    RetractSwitch,
+    SetStatus,
+    SwitchResults,
+    SwitchUsers,
+)
 from contracts.scheduler import BoundaryApplied
 from runtime.bus import request
 from runtime.eventstore import EventStore
@@ -107,7 +115,9 @@ async def load(store: EventStore, names: list[str]) -> dict[str, Loaded]:
     return loaded
 
 
-async def prepare(store: EventStore, due: list[Due]) -> dict[str, Prepared]:
+async def prepare(
+    store: EventStore, due: list[Due], manual_wins_within: timedelta = timedelta(0)
+) -> dict[str, Prepared]:
     """Decide upcoming switches before their boundary, so the boundary only sends."""
     loaded = await load(store, [d.extension for d in due])
     prepared = {}
@@ -116,7 +126,13 @@ async def prepare(store: EventStore, due: list[Due]) -> dict[str, Prepared]:
         if found is None or found.row.due_at != item.due_at:
             continue
         switch = decide_switch(
-            item.extension, found.eff, found.row, item.due_at, found.shows, catch_up=False
+            item.extension,
+            found.eff,
+            found.row,
+            item.due_at,
+            found.shows,
+            catch_up=False,
+            manual_wins_within=manual_wins_within,
         )
         next_due = next_boundary(found.eff, item.due_at)
         prepared[item.extension] = Prepared(item.due_at, found, switch, next_due)
@@ -128,19 +144,29 @@ async def prepare(store: EventStore, due: list[Due]) -> dict[str, Prepared]:
 async def send_all(
     nc: NatsClient, switches: dict[str, Switch], timeout: float, in_flight: int
 ) -> dict[str, str | None]:
-    """None when applied; 'retry' when presence could not answer; else why it refused.
+    """None when applied; 'retry' when presence could not answer; else why it refused."""
+    return await send_commands(
+        nc, {ext: s.commands for ext, s in switches.items()}, timeout, in_flight
+    )
 
-    Switches go in `SwitchUsers` commands of about CHUNK, a user's commands together and
-    in order (presence applies them so), with at most `in_flight` switches unanswered, so
-    a slow presence queues no more than it can answer within `timeout`.
+
+async def send_commands(
+    nc: NatsClient, commands: dict[str, list[Command]], timeout: float, in_flight: int
+) -> dict[str, str | None]:
+    """Per user: None when every command holds; 'retry' when presence could not answer;
+    else why it refused.
+
+    The commands go in `SwitchUsers` of about CHUNK, a user's commands together and in
+    order (presence applies them so), with at most `in_flight` unanswered, so a slow
+    presence queues no more than it can answer within `timeout`.
     """
     chunks: list[list[tuple[str, Command]]] = [[]]
-    for ext, switch in switches.items():
+    for ext, theirs in commands.items():
         if len(chunks[-1]) >= CHUNK:
             chunks.append([])
-        chunks[-1] += [(ext, c) for c in switch.commands]
+        chunks[-1] += [(ext, c) for c in theirs]
     window = asyncio.Semaphore(max(1, in_flight // CHUNK))
-    outcome: dict[str, str | None] = {ext: None for ext in switches}
+    outcome: dict[str, str | None] = {ext: None for ext in commands}
 
     async def send(chunk: list[tuple[str, Command]]) -> None:
         async with window:
@@ -172,12 +198,18 @@ async def apply_batch(
     started_at: datetime | None,
     settings: DriverSettings,
     prepared: dict[str, Prepared] | None = None,
+    announced: frozenset[str] = frozenset(),
 ) -> dict[str, datetime | None]:
-    """Apply every due timer; returns each user's next due time."""
+    """Apply every due timer; returns each user's next due time.
+
+    The prepared switches of `announced` users were accepted by presence ahead of the
+    boundary: presence applies them at the moment itself, so they are not sent again.
+    """
     prepared = prepared or {}
     replanned: dict[str, datetime | None] = {}
     ready: dict[str, tuple[Due, Loaded, Switch, datetime | None]] = {}
     slow: list[Due] = []
+    taken_ahead: set[str] = set()  # announced, and the decision announced still stands
     for item in due:
         # A prepared decision is dropped by the driver when its timer row changes (dirty).
         ahead = prepared.get(item.extension)
@@ -189,6 +221,8 @@ async def apply_batch(
             and (ahead.next_due is None or ahead.next_due > now)
         ):
             ready[item.extension] = (item, ahead.loaded, ahead.switch, ahead.next_due)
+            if item.extension in announced:
+                taken_ahead.add(item.extension)
         else:
             slow.append(item)
     if slow:
@@ -200,15 +234,22 @@ async def apply_batch(
                 continue  # changed since it was queued
             catch_up = missed_more_than_one(found.eff, item, now, started_at)
             switch = decide_switch(
-                item.extension, found.eff, found.row, now, found.shows, catch_up=catch_up
+                item.extension,
+                found.eff,
+                found.row,
+                now,
+                found.shows,
+                catch_up=catch_up,
+                manual_wins_within=timedelta(seconds=settings.announce_seconds),
             )
             ready[item.extension] = (item, found, switch, None)
     outcomes = await send_all(
         nc,
-        {ext: r[2] for ext, r in ready.items()},
+        {ext: r[2] for ext, r in ready.items() if ext not in taken_ahead},
         settings.presence_timeout,
         settings.concurrency,
     )
+    outcomes.update(dict.fromkeys(taken_ahead))
     updates = []
     events: list[Envelope] = []
     for ext, (item, found, switch, next_due) in ready.items():
@@ -268,3 +309,67 @@ def _boundary_event(item: Due, switch: Switch, now: datetime, failure: str | Non
         at=now,
         meta=Metadata(actor="scheduler", channel=Channel.SCHEDULER),
     )
+
+
+def announcement(switch: Switch, now: datetime) -> list[Command]:
+    """The switch as presence's `AnnounceSwitch`: its profile and status, from its moment."""
+    profile = next((c for c in switch.commands if isinstance(c, ActivateProfile)), None)
+    status = next((c for c in switch.commands if isinstance(c, SetStatus)), None)
+    first = profile or status
+    if first is None:
+        return []
+    return [
+        AnnounceSwitch(
+            extension=first.extension,
+            takes_effect_at=switch.at,
+            profile_id=profile.profile_id if profile else None,
+            status=status.status if status else None,
+            note=status.note if status else None,
+            note_expires_at=status.note_expires_at if status else None,
+            channel=Channel.SCHEDULER,
+            actor=first.actor,
+            role=Role.SERVICE,
+            at=now,
+        )
+    ]
+
+
+async def announce_all(
+    nc: NatsClient, upcoming: dict[str, Prepared], now: datetime, settings: DriverSettings
+) -> set[str]:
+    """Announce the prepared switches to presence; the users whose announcement it took."""
+    commands = {ext: announcement(p.switch, now) for ext, p in upcoming.items()}
+    commands = {ext: c for ext, c in commands.items() if c}
+    if not commands:
+        return set()
+    outcomes = await send_commands(nc, commands, settings.presence_timeout, settings.concurrency)
+    refused = {ext: why for ext, why in outcomes.items() if why is not None}
+    if refused:
+        # Not fatal: the boundary then sends the switch itself (and records a refusal).
+        log.info("announcements not taken", extra={"refused": len(refused)})
+    return {ext for ext, why in outcomes.items() if why is None}
+
+
+async def retract_all(
+    nc: NatsClient, extensions: dict[str, datetime | None], now: datetime, settings: DriverSettings
+) -> None:
+    """Withdraw the switches announced for these users (None: whatever is pending)."""
+    commands: dict[str, list[Command]] = {
+        ext: [
+            RetractSwitch(
+                extension=ext,
+                takes_effect_at=moment,
+                channel=Channel.SCHEDULER,
+                actor="scheduler",
+                role=Role.SERVICE,
+                at=now,
+            )
+        ]
+        for ext, moment in extensions.items()
+    }
+    if not commands:
+        return
+    outcomes = await send_commands(nc, commands, settings.presence_timeout, settings.concurrency)
+    failed = [ext for ext, why in outcomes.items() if why is not None]
+    if failed:
+        log.warning("retractions not taken", extra={"users": failed[:20], "count": len(failed)})

@@ -22,7 +22,14 @@ from runtime.clock import Clock
 from runtime.eventstore import EventStore
 from runtime.outbox import OutboxRelay
 from runtime.relays import PartitionedRelay
-from services.scheduler.applying import Due, Prepared, apply_batch, prepare
+from services.scheduler.applying import (
+    Due,
+    Prepared,
+    announce_all,
+    apply_batch,
+    prepare,
+    retract_all,
+)
 from services.scheduler.settings import DriverSettings
 
 __all__ = ["Driver", "DriverSettings"]
@@ -53,8 +60,10 @@ class Driver:
         self.ready = asyncio.Event()
         self.applied = 0
         self.idle = False  # napping with nothing due: tests wait for this
-        self._lead = timedelta(seconds=self.settings.prepare_seconds)
+        self._announce = timedelta(seconds=self.settings.announce_seconds)
+        self._lead = max(timedelta(seconds=self.settings.prepare_seconds), self._announce)
         self._prepared: dict[str, Prepared] = {}
+        self._announced: dict[str, datetime] = {}  # presence took the switch for this due time
         self._tried: dict[str, datetime] = {}  # prepared (or attempted) for this due time
 
     def wake(self) -> None:
@@ -78,6 +87,7 @@ class Driver:
                 log.exception("timer driver failed, starting again")
                 self._prepared.clear()
                 self._tried.clear()
+                self._announced.clear()  # their boundaries send the switch again: a repeat
                 await asyncio.sleep(self.settings.poll_seconds)
 
     async def _drive(self) -> None:
@@ -101,12 +111,16 @@ class Driver:
                 f"UPDATE {self.store.s}.timers SET dirty = false WHERE dirty "
                 "RETURNING extension, due_at"
             )
+            changed = [row["extension"] for row in rows]
             rows += await conn.fetch(
                 f"SELECT extension, due_at FROM {self.store.s}.timers WHERE due_at IS NOT NULL"
             )
         for row in rows:
             self._set(row["extension"], row["due_at"])
         log.info("timers loaded", extra={"timers": len(self._due)})
+        if self._announce and changed:
+            # Changed while no driver ran: what was announced for them may not stand.
+            await retract_all(self.nc, dict.fromkeys(changed), self.clock.now(), self.settings)
 
     def _set(self, extension: str, due_at: datetime | None) -> None:
         if due_at is None:
@@ -123,11 +137,18 @@ class Driver:
                 f"UPDATE {self.store.s}.timers SET dirty = false WHERE dirty "
                 "RETURNING extension, due_at"
             )
+        retract: dict[str, datetime | None] = {}
         for row in rows:
             self._set(row["extension"], row["due_at"])
-            # A decision made ahead no longer stands once its timer row changed.
+            # A decision made ahead no longer stands once its timer row changed; what was
+            # announced of it is retracted (and announced again if it still holds).
             self._prepared.pop(row["extension"], None)
             self._tried.pop(row["extension"], None)
+            moment = self._announced.pop(row["extension"], None)
+            if moment is not None:
+                retract[row["extension"]] = moment
+        if retract:
+            await retract_all(self.nc, retract, self.clock.now(), self.settings)
 
     def _pop_due(self, now: datetime) -> list[Due]:
         found: list[Due] = []
@@ -170,13 +191,32 @@ class Driver:
             return False
         self._tried.update((d.extension, d.due_at) for d in upcoming)
         try:
-            self._prepared.update(await prepare(self.store, upcoming))
+            prepared = await prepare(self.store, upcoming, manual_wins_within=self._announce)
+            self._prepared.update(prepared)
+            await self._announce_ahead(prepared, now)
         except Exception:
             log.exception("preparing boundaries failed; they are decided when due")
         return True
 
+    async def _announce_ahead(self, prepared: dict[str, Prepared], now: datetime) -> None:
+        """Tell presence the switches due within the announcement lead, with their moment:
+        routing then decides a call by the profile in effect at its own time, and presence
+        applies them at the moment without waiting for the driver."""
+        if not self._announce:
+            return
+        ahead = {
+            ext: p
+            for ext, p in prepared.items()
+            if p.switch.commands and now < p.due_at <= now + self._announce
+        }
+        taken = await announce_all(self.nc, ahead, now, self.settings)
+        self._announced.update((ext, ahead[ext].due_at) for ext in taken)
+
     async def fire(self, due: list[Due], now: datetime) -> None:
         prepared = {d.extension: p for d in due if (p := self._prepared.pop(d.extension, None))}
+        announced = frozenset(
+            d.extension for d in due if self._announced.pop(d.extension, None) == d.due_at
+        )
         for d in due:
             self._tried.pop(d.extension, None)
         try:
@@ -188,6 +228,7 @@ class Driver:
                 started_at=self.started_at,
                 settings=self.settings,
                 prepared=prepared,
+                announced=announced,
             )
         except Exception:
             log.exception("applying boundaries failed; retrying", extra={"due": len(due)})

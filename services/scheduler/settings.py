@@ -15,3 +15,4 @@ class DriverSettings:
     presence_timeout: float = 5.0
     retry_seconds: float = 10.0
     prepare_seconds: float = 10.0  # decide switches this long before their boundary
+    announce_seconds: float = 60.0  # announce them to presence this long before (0: never)

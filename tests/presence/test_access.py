@@ -9,6 +9,8 @@ import pytest
 from contracts.base import Acting
 from contracts.presence import (
     ActivateProfile,
+    AnnounceSwitch,
+    ApplyAnnouncedSwitch,
     ConfigureAutomation,
     ConfigureFeatureCodes,
     ConfigurePresenceRouting,
@@ -25,6 +27,7 @@ from contracts.presence import (
     ListRingGroups,
     ProvisionUser,
     ReportDevice,
+    RetractSwitch,
     SaveIvr,
     SaveProfile,
     SaveRingGroup,
@@ -62,6 +65,9 @@ EXPECTED: dict[type[Acting], str] = {
     DetectIdle: "service",
     ExpireNote: "service",
     SwitchUsers: "service",
+    AnnounceSwitch: "service",
+    RetractSwitch: "service",
+    ApplyAnnouncedSwitch: "service",
 }
 
 

@@ -125,6 +125,15 @@ class Platform:
             now = self.clock.now()
             return not any(due <= now for due in driver._due.values()) and driver.idle
 
+        async def presence_applied() -> bool:
+            # Switches announced ahead are applied by presence's own timer at the moment.
+            due = await self.presence.pool.fetchval(
+                "SELECT count(*) FROM presence.announced_switches WHERE takes_effect_at <= $1",
+                self.clock.now(),
+            )
+            return not due
+
         await eventually(idle)
         await asyncio.sleep(0.1)  # a refresh round for changes committed meanwhile
         await eventually(idle)
+        await eventually(presence_applied)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from contracts.base import Role
 from contracts.presence import ActivateProfile, Channel, SetStatus, Status
 from contracts.scheduler import TimedStatus
@@ -120,3 +122,22 @@ def test_timed_status_start_sets_status_and_note_until_its_end() -> None:
             at=utc(2026, 11, 23, 11),
         )
     ]
+
+
+def test_manual_switch_after_the_announcement_wins_over_the_boundary() -> None:
+    eff = effective("1001", office_hours(), (), (), None)
+    row = timer(manual_at=FIVE_PM - timedelta(seconds=30))
+    switch = decide_switch(
+        "1001", eff, row, FIVE_PM, {}, catch_up=False, manual_wins_within=timedelta(minutes=1)
+    )
+    assert switch.commands == []
+    assert "announced" in switch.outcome
+
+
+def test_manual_switch_before_the_announcement_is_overruled_by_the_boundary() -> None:
+    eff = effective("1001", office_hours(), (), (), None)
+    row = timer(manual_at=FIVE_PM - timedelta(seconds=61))
+    switch = decide_switch(
+        "1001", eff, row, FIVE_PM, {}, catch_up=False, manual_wins_within=timedelta(minutes=1)
+    )
+    assert [type(c) for c in switch.commands] == [ActivateProfile]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contracts.base import Message
 from contracts.presence import (
+    AnnouncementEnded,
     AutomationConfigured,
     ClientSignedIn,
     ClientSignedOut,
@@ -13,6 +14,7 @@ from contracts.presence import (
     ProfileActivated,
     ProfileDeleted,
     ProfileSaved,
+    SwitchAnnounced,
     UserProvisioned,
 )
 
@@ -49,4 +51,10 @@ def summary(event: Message) -> str:
         case PresenceRoutingConfigured():
             mapping = ", ".join(f"{s}->{p}" for s, p in event.profiles_by_status.items())
             return f"presence decides routing: {'on' if event.enabled else 'off'} ({mapping})"
+        case SwitchAnnounced():
+            what = [f"profile {event.profile_id}"] if event.profile_id else []
+            what += [f"status {event.status}"] if event.status else []
+            return f"{' and '.join(what)} from {event.takes_effect_at.isoformat()} (announced)"
+        case AnnouncementEnded():
+            return f"switch announced for {event.takes_effect_at.isoformat()}: {event.reason}"
     return event.type_name

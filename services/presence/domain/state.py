@@ -8,8 +8,10 @@ from datetime import datetime
 
 from contracts.base import Event
 from contracts.presence import (
+    AnnouncementEnded,
     AutomationConfigured,
     ChangeReason,
+    Channel,
     ClientSignedIn,
     ClientSignedOut,
     DeviceState,
@@ -22,6 +24,7 @@ from contracts.presence import (
     ProfileDeleted,
     ProfileSaved,
     Status,
+    SwitchAnnounced,
     UserProvisioned,
 )
 
@@ -63,6 +66,8 @@ class User:
     routing: PresenceRouting = PresenceRouting()
     status_before_idle: Status | None = None
     """Set while automation shows the idle status; signing in restores it."""
+    pending: SwitchAnnounced | None = None
+    """A switch announced for a moment still to come (domain/announced.py)."""
 
 
 UserState = NoUser | User
@@ -93,7 +98,15 @@ def evolve(state: UserState, event: Event) -> UserState:
             profiles = {k: v for k, v in state.profiles.items() if k != event.profile_id}
             return replace(state, profiles=profiles)
         case ProfileActivated():
-            return replace(state, active_profile=event.profile_id)
+            # The scheduler's activation is the announced switch happening (or sent
+            # without one): either way nothing stays pending.
+            scheduled = event.channel is Channel.SCHEDULER
+            pending = None if scheduled else state.pending
+            return replace(state, active_profile=event.profile_id, pending=pending)
+        case SwitchAnnounced():
+            return replace(state, pending=event)
+        case AnnouncementEnded():
+            return replace(state, pending=None)
         case DeviceStateChanged():
             return replace(state, devices={**state.devices, event.device_id: event.state})
         case ClientSignedIn():

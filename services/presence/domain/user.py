@@ -12,6 +12,8 @@ from contracts.base import Acting, Command, Event
 from contracts.errors import CommandError, ErrorCode
 from contracts.presence import (
     ActivateProfile,
+    AnnounceSwitch,
+    ApplyAnnouncedSwitch,
     ChangeReason,
     Channel,
     ConfigureAutomation,
@@ -24,6 +26,7 @@ from contracts.presence import (
     ProfileSaved,
     ProvisionUser,
     ReportDevice,
+    RetractSwitch,
     SaveProfile,
     SetStatus,
     SignIn,
@@ -32,6 +35,12 @@ from contracts.presence import (
 )
 from runtime.access import actor_of
 from runtime.decider import Decider
+from services.presence.domain.announced import (
+    announce,
+    apply_announced,
+    retract,
+    superseded_by_hand,
+)
 from services.presence.domain.changes import (
     AUTOMATION_ACTOR,
     issued_at,
@@ -141,6 +150,9 @@ _RULES: dict[type[Acting], Callable[[Any, User], list[Event]]] = {
     ConfigurePresenceRouting: configure_routing,
     DetectIdle: detect_idle,
     ExpireNote: expire_note,
+    AnnounceSwitch: announce,
+    RetractSwitch: retract,
+    ApplyAnnouncedSwitch: apply_announced,
 }
 
 
@@ -156,7 +168,10 @@ def decide(command: Command, state: UserState, directory: Directory = NO_DIRECTO
     rule = _RULES.get(type(command)) if isinstance(command, Acting) else None
     if rule is None:
         raise CommandError(f"{command.type_name} is not a command about a user")
-    return rule(command, state)
+    events = rule(command, state)
+    if isinstance(command, ActivateProfile | SetStatus):
+        events += superseded_by_hand(command, state)
+    return events
 
 
 def user_decider(directory: Directory = NO_DIRECTORY) -> Decider[Command, UserState]:

@@ -78,7 +78,9 @@ class EndCall(CallCommand):
 
 
 def decide(command: CallCommand, state: CallState) -> Sequence[Event]:
-    d = Decision(state, command.directory, command.at)
+    # Every extension as in effect at this step's time: an announced switch counts from its
+    # moment, however late presence's ProfileActivated reaches routing.
+    d = Decision(state, command.directory.as_of(command.at), command.at)
     if isinstance(command, OfferCall):
         d.last_held_back = command.last_held_back
     match command:

@@ -7,8 +7,10 @@ can overlay a proposed profile.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from contracts.presence import DeviceState, Profile
 from contracts.routing import GroupView
@@ -29,6 +31,16 @@ class ExtensionView:
     built, see breakthrough.routed_by); None when the active profile lets nobody through."""
     breakthrough_via: str = ""
     """Why that profile, for the explanation."""
+    upcoming: Upcoming | None = None
+    """A switch presence announced (`SwitchAnnounced`) whose moment may have come before
+    presence's `ProfileActivated` reached routing."""
+
+    def at(self, moment: datetime) -> ExtensionView:
+        """The view in effect at `moment`: the announced profile from its moment on."""
+        upcoming = self.upcoming
+        if upcoming is None or moment < upcoming.takes_effect_at:
+            return self
+        return upcoming.view
 
     def registered(self) -> list[str]:
         """Registered device ids in a stable order (the id order when no priority is set)."""
@@ -36,6 +48,13 @@ class ExtensionView:
 
     def is_busy(self, device_id: str) -> bool:
         return self.devices.get(device_id) == DeviceState.BUSY
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    takes_effect_at: datetime
+    view: ExtensionView
+    """The extension as it is from the moment on (the announced profile, the same devices)."""
 
 
 class Directory:
@@ -53,9 +72,21 @@ class Directory:
         self.ivrs: dict[str, str] = dict(ivrs or {})
         self.favourites: dict[str, frozenset[str]] = dict(favourites or {})
         """Per extension, the contacts its user marked as favourites (from visibility)."""
+        self.moment: datetime | None = None
+        """The time views are taken at (`as_of`); None: as stored."""
+
+    def as_of(self, moment: datetime) -> Directory:
+        """The same tables, each extension as in effect at `moment` (a call's own time):
+        a shallow copy, so it costs nothing however large the directory."""
+        at = copy.copy(self)
+        at.moment = moment
+        return at
 
     def extension(self, number: str) -> ExtensionView | None:
-        return self.extensions.get(number)
+        view = self.extensions.get(number)
+        if view is None or self.moment is None or view.upcoming is None:
+            return view
+        return view.at(self.moment)
 
     def group(self, group_id: str) -> GroupView | None:
         return self.groups.get(group_id)

@@ -7,7 +7,7 @@ boundary's state is not forced on them (unless the schedule re-applies itself).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from contracts.base import Command, Role
@@ -42,8 +42,14 @@ def decide_switch(
     shows: dict[str, str],
     *,
     catch_up: bool,
+    manual_wins_within: timedelta = timedelta(0),
 ) -> Switch:
-    """The presence commands that make `now`'s target hold, or why none are sent."""
+    """The presence commands that make `now`'s target hold, or why none are sent.
+
+    A manual switch made after the last boundary holds; so does one made within
+    `manual_wins_within` before it (the announcement lead: a switch by hand between the
+    announcement and the moment wins over the announced one).
+    """
     target = target_at(eff, now)
     boundary = (last_boundary(eff, now) or now) if catch_up else (row.due_at or now)
     manual = row.manual_at is not None and (
@@ -54,6 +60,12 @@ def decide_switch(
         last = last_boundary(eff, now) if not catch_up else boundary
         if last is None or row.manual_at >= last:
             why = f"held: manual switch at {row.manual_at.isoformat()} after the boundary"
+            return Switch(target, [], why, boundary)
+        if manual_wins_within and row.manual_at >= last - manual_wins_within:
+            why = (
+                f"held: manual switch at {row.manual_at.isoformat()}, after the switch for "
+                f"{last.isoformat()} was announced"
+            )
             return Switch(target, [], why, boundary)
     actor = f"schedule:{target.owner or extension}"
     common: dict[str, Any] = {
