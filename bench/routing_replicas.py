@@ -29,9 +29,9 @@ import uvloop
 from nats.js.errors import NotFoundError
 
 from bench import floors
-from bench.harness import Servers, servers
 from bench.cpu import cpu_seconds
-from bench.suite import Load, fresh, service
+from bench.harness import Servers, delete_streams, servers, service
+from bench.routing_section import Load
 from contracts.pbx import PBX_STREAM
 from runtime.partitions import MAX_PARTITIONS
 from services.routing.app import CALLS_CONSUMER
@@ -107,13 +107,19 @@ async def highest_rate(
 
 
 async def with_replicas(s: Servers, count: int, quick: bool) -> dict[str, Any]:
-    dsn = await fresh(s, f"bench_replicas_{count}")
+    """As production runs (bench/routing_section.py): each replica as the `routing`
+    principal on its own role and migrated schema, the load as `pbxsim`."""
+    await delete_streams(s.nats_url)
+    dsn = await s.database_of(f"bench_replicas_{count}", "routing")
     seconds, step_seconds, steps = (3.0, 1.5, 4) if quick else (8.0, 4.0, 6)
     async with AsyncExitStack() as stack:
         processes: list[subprocess.Popen[bytes]] = [
-            await stack.enter_async_context(service(s, dsn, "routing")) for _ in range(count)
+            await stack.enter_async_context(
+                service(s, dsn, "routing", nats_url=s.nats_url_of("routing"))
+            )
+            for _ in range(count)
         ]
-        load = Load(s.nats_url)
+        load = Load(s)
         try:
             await load.ready()
             await asyncio.sleep(3)  # each replica has taken its share of the partitions

@@ -17,9 +17,10 @@ Order and exactly-once across a handover:
   the lock fences the writes as well as the reads.
 - Whoever takes a partition reads its checkpoint (the stream sequences whose effect
   committed, runtime/consumer.py) and recreates the partition's JetStream consumer to
-  start right after its contiguous floor (those applied above it are skipped). Messages the previous holder had been sent and not applied come
-  again in stream order, before anything newer; nothing depends on JetStream's
-  redelivery of another consumer's unacknowledged messages, whose order is not kept.
+  start right after its contiguous floor; those applied above the floor are skipped.
+  Messages the previous holder had been sent and not applied come again in stream
+  order, before anything newer; nothing depends on JetStream's redelivery of another
+  consumer's unacknowledged messages, whose order is not kept.
 """
 
 from __future__ import annotations
