@@ -21,7 +21,8 @@ Why each right exists:
   (`CONSUMER.DURABLE.CREATE/INFO/MSG.NEXT.<stream>.<durable>`, acks on
   `$JS.ACK.<stream>.<durable>.>`), so it cannot drain another service's consumer;
 - a PBX adapter publishes its events (`voco.pbx.evt.>`) and offers (`voco.pbx.offer`)
-  and hears only its nodes' commands (`voco.pbx.cmd.<node>.>`);
+  and hears only its nodes' commands (`voco.pbx.cmd.<node>.>`, plainly or through its
+  nodes' durable consumers `pbx-<node>` on VOCO_PBX_CMD, which keep them while it is away);
 - the edge (gateway) sends commands and reads the filtered views `voco.view.>`, never
   raw events and no stream management;
 - the operator (CLI, demo loaders) sends any command, drives the simulator and watches
@@ -33,7 +34,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from contracts.pbx import OFFER_SUBJECT, PBX_COMMAND_STREAM, PBX_STREAM
+from contracts.pbx import OFFER_SUBJECT, PBX_COMMAND_STREAM, PBX_STREAM, command_consumer
 from contracts.presence import PRESENCE_STREAM
 from contracts.routing import ROUTING_STREAM
 from contracts.scheduler import SCHEDULER_STREAM
@@ -109,7 +110,13 @@ def _pbx(principal: str) -> Permissions:
     nodes = pbx_nodes(principal)
     control = [f"voco.pbxsim.{n}.control" for n in nodes] if principal == "pbxsim" else []
     return Permissions(
-        publish=("voco.pbx.evt.>", OFFER_SUBJECT, *reads_stream(PBX_STREAM)),
+        publish=(
+            "voco.pbx.evt.>",
+            OFFER_SUBJECT,
+            *reads_stream(PBX_STREAM),
+            # its nodes' commands, kept for it while it is away (contracts/PBX.md)
+            *(right for n in nodes for right in pulls(PBX_COMMAND_STREAM, command_consumer(n))),
+        ),
         subscribe=(
             *(f"voco.pbx.cmd.{n}.>" for n in nodes),
             *control,

@@ -86,8 +86,10 @@ class Phones:
         return await agent.wait()
 
     async def phone(self, behaviour: str = "answer", *, port: int, ring_ms: int = 200) -> Agent:
-        """A phone listening on `port`: answer (uas.xml), busy, or ring (until cancelled)."""
-        scenario = {"answer": "uas.xml", "busy": "uas_busy.xml", "ring": "uas_ring.xml"}[behaviour]
+        """A phone listening on `port`: answer (uas.xml), busy, ring (until cancelled), or
+        vanish (answer, then gone without a BYE)."""
+        scenario = {"answer": "uas.xml", "busy": "uas_busy.xml", "ring": "uas_ring.xml",
+                    "vanish": "uas_vanish.xml"}[behaviour]  # fmt: skip
         return await self._run(scenario, "-d", str(ring_ms), remote=False, port=port)
 
     async def call(self, device: str, dialled: str, *, scenario: str = "uac_call.xml",
