@@ -237,6 +237,23 @@ async def test_commands_sent_while_the_adapter_is_down_are_carried_out_when_it_i
     assert called.ok, called.output[-3000:]
     assert (await phone.wait()).ok
     await eventually(lambda: seen(pbx, contract.CallEnded))
+    # A command for the call that is over is stale: taken, acked and dropped.
+    ring = next(c for c in pbx.commands if isinstance(c, contract.RingTargets))
+    stale = contract.SendToVoicemail(command_id="late", call_id=ring.call_id, mailbox="1001",
+                                     greeting="default")  # fmt: skip
+    events = len(pbx.events)
+    js = pbx.nc.jetstream()
+    subject = contract.command_subject("kam1", ring.call_id)
+    stored = await js.publish(subject, contract.encode(stale))
+    consumer = contract.command_consumer("kam1")
+
+    async def taken() -> bool:
+        info = await js.consumer_info(contract.PBX_COMMAND_STREAM, consumer)
+        return bool(info.ack_floor.stream_seq >= stored.seq)  # acked, and all before it
+
+    await eventually(taken)
+    await asyncio.sleep(0.3)
+    assert len(pbx.events) == events  # nothing happened for it
 
 
 async def test_a_registered_phone_stays_registered_when_the_adapter_restarts(pbx: Pbx) -> None:
