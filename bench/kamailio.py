@@ -4,8 +4,10 @@ as the baseline, by Kamailio's own location lookup (the same config, VOCO_STATIC
 Timed: the caller's authenticated INVITE -> its first 180, by SIPp's response-time
 counter (rtd) per call; the phone answers at once, talk 100 ms. Voco's mode runs the
 real chain: presence and routing as processes, the adapter as a process, the phone
-registered through Kamailio. Reports p50/p99 per mode and rate, failures, and what Voco
-adds (voco minus static). Writes bench/results/kamailio.json.
+registered through Kamailio. Reports p50/p99 per mode and rate, failures, what Voco
+adds (voco minus static), and each process's CPU time per call (from /proc: utime +
+stime over the rate's run, a process with its children). Writes
+bench/results/kamailio.json.
 
     python -m bench.kamailio --rates 50,100,200 --seconds 10
 """
@@ -29,6 +31,7 @@ from adapters.kamailio.config import KamailioConfig, Secrets
 from adapters.kamailio.packages import ensure_kamailio, ensure_sipp
 from adapters.kamailio.server import command
 from bench.harness import create_database, delete_streams, percentile, servers, service_env
+from bench.principals import ADMIN
 from contracts.errors import CommandError
 from contracts.presence import GetPresence, ProvisionUser
 from launcher.processes import free_port, stop_process
@@ -56,6 +59,30 @@ def bench_config(root: Path) -> KamailioConfig:
         voicemail_uri=f"sip:{{mailbox}}@127.0.0.1:{free_port()}",
         children=4,
     )
+
+
+def cpu_seconds(root_pid: int) -> float:
+    """User + system CPU of a process and its descendants (Kamailio forks its workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # it exited meanwhile
+        fields = text.rsplit(")", 1)[1].split()  # after "pid (comm)"
+        pid = int(stat.parent.name)
+        parent[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+    total = 0.0
+    for pid, seconds in used.items():
+        ancestor = pid
+        while ancestor not in (root_pid, 0, 1) and ancestor in parent:
+            ancestor = parent[ancestor]
+        if ancestor == root_pid:
+            total += seconds
+    return total
 
 
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -98,6 +125,7 @@ async def run_mode(static: bool, rates: list[int], seconds: int, s: Any) -> dict
     await create_database(s.database_url, "bench_kam")
     await delete_streams(s.nats_url)
     processes: list[subprocess.Popen[bytes]] = []
+    measured: dict[str, int] = {}  # name -> pid, for CPU per call
     proxy = f"127.0.0.1:{config.sip_port}"
     try:
         if not static:
@@ -106,17 +134,18 @@ async def run_mode(static: bool, rates: list[int], seconds: int, s: Any) -> dict
                 level = {"VOCO_LOG_LEVEL": "info"} if module.startswith("adapters") else {}
                 args = [sys.executable, "-m", module]
                 processes.append(spawn(args, {**env, **level}, root / f"{module}.log"))
+                name = "adapter" if module.startswith("adapters") else module.split(".")[1]
+                measured[name] = processes[-1].pid
         args = command(config, static_routing=static)
         processes.append(spawn(args, dict(os.environ), root / "kamailio.log"))
+        measured["kamailio"] = processes[-1].pid
         await asyncio.sleep(2)
         nc = await nats.connect(s.nats_url)
         if not static:
             for attempt in range(100):  # the services are still starting
                 try:
                     for extension in ("1002", *EXTENSIONS):
-                        provision = ProvisionUser(
-                            extension=extension, display_name="B", actor="admin"
-                        )
+                        provision = ProvisionUser(extension=extension, display_name="B", **ADMIN)
                         await request(nc, "presence", provision, timeout=2)
                     break
                 except CommandError:
@@ -171,7 +200,8 @@ async def run_mode(static: bool, rates: list[int], seconds: int, s: Any) -> dict
         if not static:
             last = EXTENSIONS[-1]
             for _ in range(100):
-                devices = (await request(nc, "presence", GetPresence(extension=last)))["devices"]
+                query = GetPresence(extension=last, **ADMIN)
+                devices = (await request(nc, "presence", query))["devices"]
                 if devices.get(f"{last}-desk") == "registered":
                     break
                 await asyncio.sleep(0.1)
@@ -179,7 +209,13 @@ async def run_mode(static: bool, rates: list[int], seconds: int, s: Any) -> dict
         await nc.close()
         results = {}
         for rate in rates:
-            results[str(rate)] = await load(config, secrets, proxy, rate, seconds, static, root)
+            before = {name: cpu_seconds(pid) for name, pid in measured.items()}
+            figures = await load(config, secrets, proxy, rate, seconds, static, root)
+            figures["cpu_ms_per_call"] = {
+                name: round((cpu_seconds(pid) - before[name]) * 1000 / figures["calls"], 3)
+                for name, pid in measured.items()
+            }
+            results[str(rate)] = figures
         return results
     finally:
         for process in reversed(processes):
@@ -305,5 +341,6 @@ if __name__ == "__main__":
                 f"{mode:<7} {rate:>4}/s  INVITE->180 p50 {figures['p50_ms']:.2f} ms  "
                 f"p99 {figures['p99_ms']:.2f} ms  ok {figures['successful']}/{figures['calls']}"
                 f"  failed {figures['failed']}  to voicemail {figures['to_voicemail']}"
+                f"  CPU ms/call {figures['cpu_ms_per_call']}"
             )
     print("voco adds:", json.dumps(result["voco_adds"]))

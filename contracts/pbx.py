@@ -83,6 +83,12 @@ def node_commands(node: str) -> str:
     return f"voco.pbx.cmd.{node}.>"
 
 
+def command_consumer(node: str) -> str:
+    """The durable JetStream consumer of one node's commands on VOCO_PBX_CMD: commands
+    sent while the node's adapter is away wait there for it (contracts/PBX.md)."""
+    return f"pbx-{node}"
+
+
 # ---- device and feature-code events --------------------------------------------------
 
 

@@ -24,7 +24,8 @@ Why each right exists:
   name and deleted (the replica that takes a partition makes its consumer afresh from
   the checkpoint), and its service may add the partitioning to the stream (UPDATE);
 - a PBX adapter publishes its events (`voco.pbx.evt.>`) and offers (`voco.pbx.offer`)
-  and hears only its nodes' commands (`voco.pbx.cmd.<node>.>`);
+  and hears only its nodes' commands (`voco.pbx.cmd.<node>.>`, plainly or through its
+  nodes' durable consumers `pbx-<node>` on VOCO_PBX_CMD, which keep them while it is away);
 - the edge (gateway) sends only the commands a person may issue (a user for their own
   data, an administrator), as the services' access tables say (`edge_commands`): never
   what only services send (the scheduler's batch switches, presence's own timers); it
@@ -40,7 +41,7 @@ import os
 from dataclasses import dataclass
 
 from contracts.base import Role
-from contracts.pbx import OFFER_SUBJECT, PBX_COMMAND_STREAM, PBX_STREAM
+from contracts.pbx import OFFER_SUBJECT, PBX_COMMAND_STREAM, PBX_STREAM, command_consumer
 from contracts.presence import PRESENCE_STREAM
 from contracts.routing import ROUTING_STREAM
 from contracts.scheduler import SCHEDULER_STREAM
@@ -134,7 +135,13 @@ def _pbx(principal: str) -> Permissions:
     nodes = pbx_nodes(principal)
     control = [f"voco.pbxsim.{n}.control" for n in nodes] if principal == "pbxsim" else []
     return Permissions(
-        publish=("voco.pbx.evt.>", OFFER_SUBJECT, *reads_stream(PBX_STREAM)),
+        publish=(
+            "voco.pbx.evt.>",
+            OFFER_SUBJECT,
+            *reads_stream(PBX_STREAM),
+            # its nodes' commands, kept for it while it is away (contracts/PBX.md)
+            *(right for n in nodes for right in pulls(PBX_COMMAND_STREAM, command_consumer(n))),
+        ),
         subscribe=(
             *(f"voco.pbx.cmd.{n}.>" for n in nodes),
             *control,

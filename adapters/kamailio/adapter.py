@@ -4,6 +4,7 @@ commands carried out by Kamailio (contracts/PBX.md).
 Kamailio keeps each call's SIP state, its suspension and the command ids it carried out,
 so this process can restart mid-call: on reconnect Kamailio re-sends each call's last
 state and the registrations are re-read (`ul.dump`) and reported for every device.
+Routing's commands wait for it on the node's durable JetStream consumer (commands.py).
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from typing import Any
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from pydantic import ValidationError
 
 from adapters.kamailio import translate
+from adapters.kamailio.commands import CommandConsumer
 from adapters.kamailio.config import KamailioConfig, extension_of
 from adapters.kamailio.evapi import Evapi
 from adapters.kamailio.publish import Publisher
@@ -50,6 +51,8 @@ class Call:
     first_fork_ms: float | None = None
     outbox: asyncio.Queue[tuple[Message, str]] = field(default_factory=asyncio.Queue)
     drainer: asyncio.Task[None] | None = None
+    ended: bool = False
+    carried_out: set[str] = field(default_factory=set)  # command ids
 
 
 class KamailioAdapter:
@@ -66,22 +69,23 @@ class KamailioAdapter:
         self.boot: str | None = None
         self.fork_latencies_ms: list[float] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._subscription: Subscription | None = None
         self._stop = asyncio.Event()
+        self.commands = CommandConsumer(self.js, self.node, self.evapi.connected, self.on_command)
+        self._consuming: asyncio.Task[None] | None = None
         # Device and feature-code reports leave in order per device, off the evapi reader
         # (a JetStream ack awaited there would hold up the next offer).
         self.publisher = Publisher(self.js)
 
     async def start(self) -> None:
-        self._subscription = await self.nc.subscribe(
-            pbx.node_commands(self.node), cb=self.on_command
-        )
         self._spawn(self.evapi.run(self._stop))
+        self._consuming = self._spawn(self.commands.run())
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._subscription is not None:
-            await self._subscription.unsubscribe()
+        self.commands.stop()  # what it fetched and did not carry out is given back
+        if self._consuming is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._consuming), 5)
         for call in self.calls.values():  # let what Kamailio said reach JetStream
             if not call.outbox.empty():
                 with contextlib.suppress(TimeoutError):
@@ -121,8 +125,12 @@ class KamailioAdapter:
                 await self.feature_code(str(event["dev"]), str(event["code"]))
             case "offer":
                 await self.offer(event)
-            case "routed" | "ringing_step":
-                pass  # a resync's "still held"
+            case "routed":  # a resync's "still held"
+                self.call(call_id)
+            case "ringing_step":
+                self.call(call_id).ringing = True
+            case "synced":
+                pass  # Kamailio re-sent every call it holds (evapi.py sets `connected`)
             case "done":  # a command Kamailio could not resume its call for
                 log.warning("command not carried out", extra={"command_id": event.get("cmd")})
             case "fork_ended":
@@ -218,6 +226,9 @@ class KamailioAdapter:
 
     async def ended(self, call_id: str) -> None:
         call = self.call(call_id)
+        if call.ended:
+            return  # told twice: its BYE, and its dialog's end
+        call.ended = True
         self.emit(pbx.CallEnded(call_id=call_id, at=self.clock.now()), f"{call_id}:ended")
         for device in sorted(call.busy):
             await self.report_device(device, DeviceState.IDLE)
@@ -272,20 +283,31 @@ class KamailioAdapter:
 
     # ---- Voco -> Kamailio -------------------------------------------------------------
 
-    async def on_command(self, msg: Msg) -> None:
+    async def on_command(self, msg: Msg) -> bool:
+        """Carries out one command; False (given back, to come again) when Kamailio is
+        not connected. A command for a call this node does not hold, or holds no more,
+        is dropped: Kamailio re-sent every call it holds before commands are taken."""
         try:
             command = pbx.decode(msg.data)
         except Exception as error:  # a PBX logs and drops what it cannot read
             log.warning("unreadable command", extra={"subject": msg.subject, "error": str(error)})
-            return
+            return True
         if not isinstance(command, pbx.PbxCommand):
             log.warning("not a command", extra={"subject": msg.subject})
-            return
-        call = self.call(command.call_id)
+            return True
+        call = self.calls.get(command.call_id)
+        if call is None or call.ended:
+            ids = {"call_id": command.call_id, "command_id": command.command_id}
+            log.info("command for a call that is over, dropped", extra=ids)
+            return True
+        if command.command_id in call.carried_out:
+            return True  # a redelivery
         call.offered.set()  # commands follow a stored offer
         op = self.op_for(call, command)
         if op is not None and not await self.evapi.send(op):
-            log.warning("Kamailio not connected: command lost", extra={"call_id": call.call_id})
+            return False
+        call.carried_out.add(command.command_id)
+        return True
 
     def _fork_measured(self, ms: float) -> None:
         """Kamailio's offer received -> routing's first command received, logged per 100."""

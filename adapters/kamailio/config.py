@@ -47,6 +47,11 @@ class KamailioConfig:
     usrloc_timer: int
     children: int
     devices: tuple[str, ...]
+    # Dialog liveness: in-dialog OPTIONS to both sides of an answered call every
+    # `keepalive_seconds` (Kamailio 5.6 accepts 30 or more; 0: none); a call whose side
+    # does not answer one, or that lasts `max_call_seconds`, is ended with BYE.
+    keepalive_seconds: int = 30
+    max_call_seconds: int = 43_200
 
     @classmethod
     def from_env(cls) -> KamailioConfig:
@@ -77,7 +82,18 @@ class KamailioConfig:
             usrloc_timer=env_int("VOCO_KAMAILIO_USRLOC_TIMER", 10),
             children=env_int("VOCO_KAMAILIO_CHILDREN", 4),
             devices=devices,
+            keepalive_seconds=env_int("VOCO_KAMAILIO_KEEPALIVE_SECONDS", 30),
+            max_call_seconds=env_int("VOCO_KAMAILIO_MAX_CALL_SECONDS", 43_200),
         )
+        if config.keepalive_seconds != 0 and config.keepalive_seconds < 30:
+            raise SystemExit(
+                f"VOCO_KAMAILIO_KEEPALIVE_SECONDS={config.keepalive_seconds}: Kamailio 5.6's "
+                "dialog keepalives need 30 or more seconds (0 turns them off)"
+            )
+        if config.max_call_seconds < 1:
+            raise SystemExit(
+                f"VOCO_KAMAILIO_MAX_CALL_SECONDS={config.max_call_seconds}: give seconds, 1 or more"
+            )
         for name, template, key in (
             ("VOCO_KAMAILIO_GATEWAY_URI", config.gateway_uri, "{number}"),
             ("VOCO_KAMAILIO_VOICEMAIL_URI", config.voicemail_uri, "{mailbox}"),

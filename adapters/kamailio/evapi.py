@@ -50,15 +50,19 @@ class Evapi:
         self.port = port
         self.secret = secret
         self.on_event = on_event
+        # Set once Kamailio took the hello and re-sent the state of every call it holds.
         self.connected = asyncio.Event()
         self._writer: asyncio.StreamWriter | None = None
 
     async def send(self, message: dict[str, Any]) -> bool:
-        """False when Kamailio is not connected (the command is lost with its node)."""
+        """False when Kamailio is not connected."""
         if self._writer is None:
             return False
-        self._writer.write(netstring(json.dumps(message, separators=(",", ":")).encode()))
-        await self._writer.drain()
+        try:
+            self._writer.write(netstring(json.dumps(message, separators=(",", ":")).encode()))
+            await self._writer.drain()
+        except ConnectionError:
+            return False
         return True
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -90,6 +94,6 @@ class Evapi:
                 log.warning("evapi: unreadable event", extra={"raw": raw[:200].decode("latin-1")})
                 continue
             if isinstance(event, dict):
-                if event.get("e") == "hello":
-                    self.connected.set()
                 await self.on_event(event)
+                if event.get("e") == "synced":
+                    self.connected.set()

@@ -42,6 +42,10 @@ def render(
         "evapi_secret": secrets.evapi,
         "confirm_hostport": f"127.0.0.1:{config.confirm_port}",
         "guard_ms": str(int(config.guard_seconds * 1000)),
+        "keepalive_seconds": str(config.keepalive_seconds),
+        # the keepalive timer's step: a keepalive leaves at most this late
+        "keepalive_timer": str(min(config.keepalive_seconds, 5)),
+        "max_call_seconds": str(config.max_call_seconds),
         "boot_id": boot_id,
         "passwords": "\n".join(
             f'\t$sht(pw=>{device}) = "{password}";'

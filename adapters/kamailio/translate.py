@@ -99,7 +99,9 @@ def offered(event: dict[str, Any], node: str, at: datetime) -> pbx.CallOffered:
 
 
 def device_count(dump: dict[str, Any]) -> dict[str, int]:
-    """Kamailio's `ul.dump brief` as device -> registered contacts."""
+    """Kamailio's `ul.dump` (full: `brief` names the AoRs without their contacts, which
+    read as none, so every resync reported every phone unregistered) as device ->
+    registered contacts."""
     counts: dict[str, int] = {}
     for domain in dump.get("result", {}).get("Domains", []):
         for record in domain.get("Domain", {}).get("AoRs", []) or []:

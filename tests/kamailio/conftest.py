@@ -85,7 +85,6 @@ class Pbx:
     config: KamailioConfig
     connections_for: ConnectionsFor
     nc: NatsClient  # the test bench's: it watches every PBX event and command
-    adapter_nc: NatsClient  # the adapter's own NATS user, `kamailio`, with its rights only
     secrets: Secrets
     phones: Phones
     kamailio: subprocess.Popen[bytes] | None = None
@@ -126,9 +125,10 @@ class Pbx:
         self.kamailio = None
 
     async def start_adapter(self) -> KamailioAdapter:
-        self.adapter = KamailioAdapter(
-            self.adapter_nc, SystemClock(), self.config, self.secrets.evapi
-        )
+        """A new adapter process, as it would start: its own NATS connection, as the
+        `kamailio` principal with its rights only."""
+        nc = await connect(self.connections_for("kamailio").nats_url, "test-kamailio")
+        self.adapter = KamailioAdapter(nc, SystemClock(), self.config, self.secrets.evapi)
         await self.adapter.start()
         await asyncio.wait_for(self.adapter.evapi.connected.wait(), 5)
         return self.adapter
@@ -136,6 +136,17 @@ class Pbx:
     async def stop_adapter(self) -> None:
         if self.adapter is not None:
             await self.adapter.stop()
+            await self.adapter.nc.close()
+            self.adapter = None
+
+    async def kill_adapter(self) -> None:
+        """As SIGKILL would: its NATS connection and evapi socket close, nothing is given
+        back or said to anyone."""
+        if self.adapter is not None:
+            await self.adapter.nc.close()
+            for task in list(self.adapter._tasks):
+                task.cancel()
+            await asyncio.sleep(0.1)
             self.adapter = None
 
     async def start_routing(self) -> None:
@@ -175,16 +186,25 @@ async def eventually(check: Any, timeout: float = 10.0) -> Any:
 
 
 @pytest.fixture
+def pbx_changes() -> dict[str, Any]:
+    """Changes to the test PBX's configuration; a test sets its own with
+    `@pytest.mark.parametrize("pbx_changes", [{...}])`."""
+    return {}
+
+
+@pytest.fixture
 async def pbx(
-    debian_packages: None, connections: Connections, connections_for: ConnectionsFor
+    debian_packages: None,
+    connections: Connections,
+    connections_for: ConnectionsFor,
+    pbx_changes: dict[str, Any],
 ) -> AsyncIterator[Pbx]:
     root = Path(tempfile.mkdtemp(prefix="voco-kamailio-"))
-    config = pbx_config(root)
+    config = pbx_config(root, **pbx_changes)
     secrets = Secrets.load(config)
     nc = await nats.connect(connections.nats_url)
-    adapter_nc = await connect(connections_for("kamailio").nats_url, "test-kamailio")
     phones = Phones(config.sip_port, secrets.passwords)
-    pbx = Pbx(config, connections_for, nc, adapter_nc, secrets, phones)
+    pbx = Pbx(config, connections_for, nc, secrets, phones)
 
     async def seen(msg: Msg) -> None:
         message = decode(msg.data)
@@ -207,5 +227,4 @@ async def pbx(
         transport.close()
         await pbx.stop_routing()
         await presence.stop()
-        await adapter_nc.close()
         await nc.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 from launcher.processes import free_port
 
 SCENARIOS = Path(__file__).with_name("scenarios")
+BIND_ERROR = 254  # SIPp's exit code for "fatal error binding a socket" (-2)
 
 
 @dataclass
@@ -79,15 +80,24 @@ class Phones:
         refused: bool = False,
     ) -> Outcome:  # fmt: skip
         """Registered (200), or with `refused` challenged again (401) after the digest."""
-        agent = await self._run(
-            "register_refused.xml" if refused else "register.xml", *self._auth(device, password),
-            "-key", "contact_port", str(contact_port), "-key", "expires", str(expires),
-        )  # fmt: skip
-        return await agent.wait()
+        for _ in range(3):
+            agent = await self._run(
+                "register_refused.xml" if refused else "register.xml",
+                *self._auth(device, password),
+                "-key", "contact_port", str(contact_port), "-key", "expires", str(expires),
+            )  # fmt: skip
+            outcome = await agent.wait()
+            if outcome.code != BIND_ERROR:
+                break
+            # Its -p/-mp ports (free a moment before) were taken by another process on
+            # this shared machine before SIPp bound them: nothing was sent; new ports.
+        return outcome
 
     async def phone(self, behaviour: str = "answer", *, port: int, ring_ms: int = 200) -> Agent:
-        """A phone listening on `port`: answer (uas.xml), busy, or ring (until cancelled)."""
-        scenario = {"answer": "uas.xml", "busy": "uas_busy.xml", "ring": "uas_ring.xml"}[behaviour]
+        """A phone listening on `port`: answer (uas.xml), busy, ring (until cancelled), or
+        vanish (answer, then gone without a BYE)."""
+        scenario = {"answer": "uas.xml", "busy": "uas_busy.xml", "ring": "uas_ring.xml",
+                    "vanish": "uas_vanish.xml"}[behaviour]  # fmt: skip
         return await self._run(scenario, "-d", str(ring_ms), remote=False, port=port)
 
     async def call(self, device: str, dialled: str, *, scenario: str = "uac_call.xml",

@@ -76,6 +76,12 @@ PUBLISH: dict[str, set[str]] = {
     "$JS.API.CONSUMER.DELETE.VOCO_PRESENCE.routing-directory": NOBODY,
     "$JS.ACK.VOCO_PBX.presence-pbx-p0.1.2.3.4.0": {"presence"},
     "$JS.ACK.VOCO_PBX.routing-calls-p1.1.2.3.4.0": {"routing"},
+    # a node's commands, kept while its adapter is away: only that node's adapter reads them
+    "$JS.API.CONSUMER.DURABLE.CREATE.VOCO_PBX_CMD.pbx-kam1": {"kamailio"},
+    "$JS.API.CONSUMER.MSG.NEXT.VOCO_PBX_CMD.pbx-kam1": {"kamailio"},
+    "$JS.API.CONSUMER.MSG.NEXT.VOCO_PBX_CMD.pbx-sim1": {"pbxsim"},
+    "$JS.ACK.VOCO_PBX_CMD.pbx-kam1.1.2.3.4.0": {"kamailio"},
+    "$JS.API.CONSUMER.DELETE.VOCO_PBX_CMD.pbx-kam1": NOBODY,
 }
 
 SUBSCRIBE: dict[str, tuple[str, set[str]]] = {
