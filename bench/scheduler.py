@@ -69,6 +69,9 @@ class ShiftedClock:
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
 
+    def monotonic(self) -> float:
+        return time.monotonic()
+
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 

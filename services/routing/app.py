@@ -62,7 +62,13 @@ from services.routing.repeats import (
     last_held_back,
     may_repeat,
 )
-from services.routing.timers import TIMER_PROJECTION, TIMERS_SQL, TimerWheel, stored_timers
+from services.routing.timers import (
+    TIMER_PROJECTION,
+    TIMERS_SQL,
+    TimerWheel,
+    reschedule_stored,
+    stored_timers,
+)
 
 log = logging.getLogger(__name__)
 SCHEMA = "routing"
@@ -101,6 +107,7 @@ class Routing:
             self.clock,
             self.fire_timer,
             overdue=lambda before: stored_timers(runtime.pool, runtime.store.s, before),
+            reschedule=lambda timers: reschedule_stored(runtime.pool, runtime.store.s, timers),
             sweep_seconds=env_float("VOCO_ROUTING_TIMER_SWEEP_SECONDS", 5.0),
         )
 

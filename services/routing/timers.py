@@ -9,6 +9,13 @@ replica also arms the stored timers overdue by more than that, so the timers of 
 replica that died still fire. Firing is a FireTimer command to the call's decider: a
 timer that fires twice, or after its step ended, decides nothing.
 
+A ring timeout is a duration, not a moment: when the wall clock steps (NTP) while timers
+are pending, the wheel sees wall time move apart from monotonic time and shifts every
+armed timer by the step, in memory and in the stored rows (to the same absolute due, so
+replicas that shift the same timer agree), so a 5 s timeout still fires after 5 s, not an
+hour early or late. The sweep waits two rounds after a step, for the other replicas to
+shift theirs before their rows look overdue.
+
 A step this replica saw end disarms its timer in memory too: otherwise every answered
 call fired a FireTimer when its ring time ran out (30 s later by default), which read
 the ended call back from Postgres (it is not cached) and folded it, to decide nothing.
@@ -75,6 +82,11 @@ STARTS_STEP = RingStepStarted.type_name
 Fire = Callable[[str, str, datetime], Awaitable[None]]
 Overdue = Callable[[datetime], Awaitable[Sequence[tuple[str, str, datetime]]]]
 """The stored timers (call id, timer id, due) due before a moment."""
+Reschedule = Callable[[Sequence[tuple[str, str, datetime]]], Awaitable[None]]
+"""Stores new due times (call id, timer id, due) of timers shifted with a clock step."""
+
+STEP_SECONDS = 1.0
+"""Wall and monotonic time parting by more than this is a clock step, not jitter."""
 
 
 def call_id_of(stream: str) -> str:
@@ -110,6 +122,20 @@ TIMER_PROJECTION = SqlProjection(
 """Part of the append statement; the calls it arms and disarms are disjoint."""
 
 
+async def reschedule_stored(
+    db: Conn | asyncpg.Pool, schema: str, timers: Sequence[tuple[str, str, datetime]]
+) -> None:
+    """Each timer's stored due set to its shifted one, if the row is still that timer's."""
+    await db.execute(
+        f"UPDATE {schema}.call_timers AS t SET due_at = s.due_at "
+        "FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS s(call_id, timer_id, due_at) "
+        "WHERE t.call_id = s.call_id AND t.timer_id = s.timer_id",
+        [t[0] for t in timers],
+        [t[1] for t in timers],
+        [t[2] for t in timers],
+    )
+
+
 async def stored_timers(
     db: Conn | asyncpg.Pool, schema: str, before: datetime | None = None
 ) -> list[tuple[str, str, datetime]]:
@@ -131,12 +157,16 @@ class TimerWheel:
         retry_seconds: float = 1.0,
         overdue: Overdue | None = None,
         sweep_seconds: float = 5.0,
+        reschedule: Reschedule | None = None,
     ) -> None:
         self.clock = clock
         self.fire = fire
         self.retry_seconds = retry_seconds
         self.overdue = overdue
         self.sweep_seconds = sweep_seconds
+        self.reschedule = reschedule
+        self._wall_minus_monotonic = self._offset()
+        self._stepped = timedelta()  # shifted in memory, not yet stored nor told the sweep
         self._due: list[tuple[datetime, str, str]] = []
         self._armed: set[tuple[str, str]] = set()
         """What is due to fire; a heap entry not in it was disarmed (skipped when due)."""
@@ -149,6 +179,7 @@ class TimerWheel:
         return len(self._armed)
 
     def arm(self, call_id: str, timer_id: str, due: datetime) -> None:
+        self._notice_step()  # before `due`, which is on the clock as it is now, joins them
         if (call_id, timer_id) in self._armed:
             return
         if not self._due or due < self._due[0][0]:
@@ -187,6 +218,11 @@ class TimerWheel:
         next_sweep = self.clock.now() + sweep_every
         while not self._stopping:
             self._wake.clear()
+            self._notice_step()
+            if self._stepped:
+                next_sweep += self._stepped + 2 * sweep_every
+                self._stepped = timedelta()
+                await self._store_shifted()
             now = self.clock.now()
             if self.overdue is not None and now >= next_sweep:
                 await self._sweep(now - sweep_every)
@@ -212,6 +248,34 @@ class TimerWheel:
             await self._sleep_or_wake(min(wake_at))
         if self._firing:
             await asyncio.wait(self._firing, timeout=5)
+
+    def _offset(self) -> datetime:
+        """Wall time less monotonic time: it changes only when the wall clock steps."""
+        return self.clock.now() - timedelta(seconds=self.clock.monotonic())
+
+    def _notice_step(self) -> None:
+        """If the wall clock stepped since the last look, shift the armed timers with it."""
+        offset = self._offset()
+        step = offset - self._wall_minus_monotonic
+        if abs(step.total_seconds()) <= STEP_SECONDS:
+            return
+        self._wall_minus_monotonic = offset
+        self._stepped += step
+        self._due = [(due + step, c, t) for due, c, t in self._due if (c, t) in self._armed]
+        heapq.heapify(self._due)
+        self._wake.set()
+        log.warning(
+            "wall clock stepped: pending ring timers shifted with it",
+            extra={"step_seconds": step.total_seconds(), "timers": len(self._due)},
+        )
+
+    async def _store_shifted(self) -> None:
+        if self.reschedule is None or not self._due:
+            return
+        try:
+            await self.reschedule([(c, t, due) for due, c, t in self._due])
+        except Exception as error:  # shifted in memory; a restart reads the old dues
+            log.warning("could not store shifted timers", extra={"error": repr(error)})
 
     async def _sweep(self, before: datetime) -> None:
         assert self.overdue is not None

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
+
+import pytest
 
 from contracts.base import Event
 from contracts.envelope import Envelope, Metadata
@@ -121,6 +124,40 @@ async def test_a_step_that_ended_disarms_its_timer_and_the_next_step_arms_its_ow
         await clock.advance(10)
         await settle()
         assert fired == ["c2-s1", "c3-s2"]
+    finally:
+        wheel.stop()
+        await running
+
+
+@pytest.mark.parametrize("step", [3600, -3600])
+async def test_a_clock_step_forward_or_back_leaves_a_ring_timeout_its_seconds(step: int) -> None:
+    clock = FakeClock(T0)
+    fired: list[str] = []
+    stored: list[tuple[str, str, datetime]] = []
+
+    async def fire(call_id: str, timer_id: str, due: datetime) -> None:
+        fired.append(timer_id)
+
+    async def reschedule(timers: Sequence[tuple[str, str, datetime]]) -> None:
+        stored.extend(timers)
+
+    wheel = TimerWheel(clock, fire, reschedule=reschedule)
+    wheel.arm("c1", "c1-s1", T0 + timedelta(seconds=5))
+    running = asyncio.create_task(wheel.run())
+    try:
+        await settle()
+        await clock.advance(2)
+        clock.step(step)  # NTP: the wall clock moves, no time passes
+        wheel.arm("c2", "c2-s1", clock.now() + timedelta(seconds=5))  # after the step
+        await settle()
+        assert fired == []  # not at the step: 2 s of its 5 have passed
+        assert ("c1", "c1-s1", T0 + timedelta(seconds=5 + step)) in stored  # for a restart
+        await clock.advance(3)
+        await settle()
+        assert fired == ["c1-s1"]  # after its 5 s, not an hour early or late
+        await clock.advance(2)
+        await settle()
+        assert fired == ["c1-s1", "c2-s1"]  # armed after the step: not shifted again
     finally:
         wheel.stop()
         await running
