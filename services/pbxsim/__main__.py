@@ -31,11 +31,20 @@ from runtime.heartbeat import beat
 from runtime.logs import setup_logging
 from runtime.service import quiet_collector
 from runtime.telemetry import setup_tracing, shutdown_tracing
+from services.pbxsim.held import HeldCalls
 from services.pbxsim.load import run_load
 from services.pbxsim.scenario import DEMO_EXTENSIONS, Behaviour, PlannedCall, Scenario, demo
 from services.pbxsim.simulator import PbxSimulator, SimCall
 
 log = logging.getLogger("pbxsim")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def held_calls(node: str) -> HeldCalls:
+    """Where this node's answered calls are kept across a kill (in the data dir)."""
+    data_dir = Path(env_str("VOCO_DATA_DIR", str(ROOT / ".voco-data")))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return HeldCalls(data_dir / f"pbxsim-{node}-calls.json")
 
 
 async def control(sim: PbxSimulator, msg: Msg) -> None:
@@ -87,6 +96,7 @@ async def main(args: argparse.Namespace) -> int:
         scenario,
         enforce_timers=True,
         offer_by_request=not args.publish_offers,
+        held=held_calls(scenario.node),
     )
     await sim.start()
 

@@ -33,6 +33,7 @@ from runtime.clock import Clock
 from runtime.partitions import PartitionScheme, ensure_partitioned
 from runtime.service import stream_config
 from runtime.telemetry import inject_headers, span_from_headers, tracer
+from services.pbxsim.held import HeldCalls
 from services.pbxsim.scenario import Action, Behaviour, Scenario
 
 log = logging.getLogger(__name__)
@@ -76,9 +77,11 @@ class PbxSimulator:
         enforce_timers: bool = False,
         offer_by_request: bool = True,
         offer_timeout: float = 2.0,
+        held: HeldCalls | None = None,
     ) -> None:
         """`offer_by_request`: offer calls as requests (contracts/PBX.md, "Offering a
-        call"); False publishes them on JetStream only, as a PBX that cannot make requests."""
+        call"); False publishes them on JetStream only, as a PBX that cannot make requests.
+        `held`: the answered calls, kept where a restarted simulator finds them."""
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
         self.clock = clock
@@ -89,6 +92,7 @@ class PbxSimulator:
         self.offer_by_request = offer_by_request
         self.offer_timeout = offer_timeout
         self.calls: dict[str, SimCall] = {}
+        self.held = held or HeldCalls()
         self._seen_commands: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._subscription: Subscription | None = None
@@ -105,7 +109,17 @@ class PbxSimulator:
         self._subscription = await self.nc.subscribe(
             pbx.node_commands(self.node), cb=self._on_command
         )
+        await self.end_left_over_calls()
         await self.register_all()
+
+    async def end_left_over_calls(self) -> None:
+        """Report the end of the calls an earlier run of this node held when it died."""
+        left_over = self.held.ids()
+        for call_id in left_over:
+            await self._call_event(pbx.CallEnded(call_id=call_id, at=self.clock.now()), "ended")
+            self.held.remove(call_id)
+        if left_over:
+            log.info("left-over calls ended", extra={"node": self.node, "calls": left_over})
 
     async def register_all(self) -> None:
         """Report every scenario device registered (a PBX does so on start and on refresh)."""
@@ -257,6 +271,7 @@ class PbxSimulator:
         if leg.leg_id in call.cancelled or call.outcome is not None:
             return
         if behaviour.action is Action.ANSWER:
+            self.held.add(call.call_id)  # before routing hears of it: a kill cannot lose it
             await self._call_event(
                 pbx.LegAnswered(call_id=call.call_id, leg_id=leg.leg_id, at=self.clock.now()),
                 f"{leg.leg_id}:answered",
@@ -284,3 +299,4 @@ class PbxSimulator:
         if lasts:
             await self.clock.sleep(lasts)
         await self._call_event(pbx.CallEnded(call_id=call.call_id, at=self.clock.now()), "ended")
+        self.held.remove(call.call_id)

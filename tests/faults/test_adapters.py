@@ -60,13 +60,14 @@ async def test_f14_the_pbx_simulator_killed_mid_call(platform: Platform) -> None
         missing = await wait_devices_back(sim)
         state["resync_seconds"] = round(time.monotonic() - since, 2)
         await offering
-        # Those it held when it died, answered and talking: routing has them answered, and
-        # nothing will ever report their end (the simulator keeps calls in memory only).
+        # Those it held when it died, answered and talking: the restarted simulator
+        # reports their end (services/pbxsim/held.py), or routing keeps them answered.
         state["answered_never_ended"] = len(await sim.answered_never_ended(held))
         workload.calls += sim.calls
         state["simulator_calls"] = len(sim.calls)
         state["simulator_offers_refused"] = sim.refused
         assert not missing, missing
+        assert state["answered_never_ended"] == 0
         return since
 
     figures = await run_row(platform, "F14", kill)
