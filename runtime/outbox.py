@@ -133,6 +133,11 @@ class OutboxRelay:
         store.on_committed = self.committed
 
     @property
+    def caught_up(self) -> bool:
+        """Leading, with the table drained: rows handed over now leave at once."""
+        return self._leading and self._caught_up
+
+    @property
     def channel(self) -> str:
         """The Postgres notification channel of this schema's outbox (or partition)."""
         suffix = "" if self.partition is None else f"_{self.partition}"

@@ -226,7 +226,7 @@ async def test_rows_published_from_memory_are_not_published_again_by_the_scan(
     relay = OutboxRelay(store, nc, js, idle_poll_seconds=0.05, delete_interval_seconds=0.6)
     task = asyncio.create_task(relay.run())
     try:
-        await asyncio.sleep(0.1)  # caught up
+        await until_caught_up(relay)
         for _ in range(3):
             await runner.handle("scanned", Increment(by=1), at=NOW)
         await asyncio.sleep(1.0)  # many scans while the rows are still in the table
@@ -254,6 +254,15 @@ async def commit_together(runner: CommandRunner[Increment, int], jobs: list[Job[
         return await runner.decide_batch(conn, jobs)
 
 
+async def until_caught_up(relay: OutboxRelay) -> None:
+    """Until rows handed over leave from memory (a fixed sleep was too short under load)."""
+    for _ in range(500):
+        if relay.caught_up:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the relay never caught up")
+
+
 async def outbox_drained(store: EventStore) -> None:
     for _ in range(200):
         async with store.pool.acquire() as conn:
@@ -276,7 +285,7 @@ async def test_rows_committed_together_leave_in_atomic_batches_in_order(
     relay = CountingRelay(store, nc, js, idle_poll_seconds=0.2, batched_subjects=SUBJECTS)
     task = asyncio.create_task(relay.run())
     try:
-        await asyncio.sleep(0.1)  # caught up
+        await until_caught_up(relay)
         batch = await commit_together(
             runner, [Job("c1", Increment(by=1), at=NOW) for _ in range(2500)]
         )
@@ -303,7 +312,7 @@ async def test_a_batch_repeating_a_stored_message_is_sent_again_one_by_one(
     relay = OutboxRelay(store, nc, js, idle_poll_seconds=60, batched_subjects=SUBJECTS)
     task = asyncio.create_task(relay.run())
     try:
-        await asyncio.sleep(0.1)  # caught up
+        await until_caught_up(relay)
         batch = await commit_together(
             runner, [Job("c1", Increment(by=1), at=NOW) for _ in range(MIN_BATCH)]
         )
