@@ -53,7 +53,7 @@ def test_sequential_desk_10_s_then_mobile_takes_effect_in_a_what_if(
     expect(page.locator("#profile-saved")).to_have_text("Saved Available.")
 
     page.get_by_role("link", name="What if").click()
-    page.get_by_label("Caller").fill("2000")
+    page.get_by_label("Caller", exact=True).fill("2000")  # the what-if, once shown
     page.get_by_role("button", name="What would happen?").click()
     result = page.locator("#what-if-result")
     expect(result).to_contain_text(

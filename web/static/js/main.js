@@ -33,6 +33,7 @@ const main = document.getElementById("main");
 const top = document.getElementById("top");
 const nav = document.getElementById("nav");
 let cleanup = null;
+let routes = 0; // which route() is the newest: an older one's screen is let go
 const unsubscribeShell = [];
 
 function path() {
@@ -63,7 +64,14 @@ async function route() {
     }
     renderNav(current);
     document.title = `${title} · Voco`;
-    cleanup = (await screen.render(main, match.groups || {})) || null;
+    // Each screen renders into a view of its own: what an earlier screen still loads
+    // (a save's read-back, a list) lands in its detached view, not over this one.
+    const view = h("div", { class: "view" });
+    replace(main, view);
+    const mine = ++routes;
+    const done = (await screen.render(view, match.groups || {})) || null;
+    if (mine === routes) cleanup = done;
+    else if (done) done();
     return;
   }
   replace(main, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to contacts")));
