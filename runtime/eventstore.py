@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -64,6 +64,14 @@ class Queued:
     position: int
     message: Outgoing
     partition: int = 0
+    waits_for: tuple[int, ...] | None = None
+    """The older rows of its partition that were in the outbox, not sent by the relay,
+    when it was written (None: not known, or more than ORDER_CHECK_LIMIT of them): the
+    relay sends it from memory only once each of these is sent (outbox.py)."""
+
+
+ORDER_CHECK_LIMIT = 32
+"""Older unsent rows a write reads back per partition; with more, the relay asks again."""
 
 
 @dataclass(frozen=True)
@@ -162,9 +170,22 @@ WITH appended AS (
     FROM unnest($9::text[], $10::text[], $11::text[], $12::bytea[], $13::smallint[])
         WITH ORDINALITY AS o(msg_id, subject, headers, payload, partition, n)
     ORDER BY n  -- outbox positions follow the order the messages were given in
-    RETURNING position, msg_id
+    RETURNING position, msg_id, partition
+), unsent AS (
+    -- Older rows of the same partitions still in the outbox and not among those the relay
+    -- has sent ($14): an older event of the same stream committed before this statement
+    -- began, so it is seen here if it is still waiting (outbox.py, the order check).
+    SELECT older.position, q.partition
+    FROM (SELECT partition, min(position) AS first FROM queued GROUP BY partition) AS q
+    CROSS JOIN LATERAL (
+        SELECT position FROM {s}.outbox
+        WHERE partition = q.partition AND position < q.first
+            AND position <> ALL($14::bigint[])
+        ORDER BY position LIMIT {limit}
+    ) AS older
 ){more}
-SELECT position, msg_id FROM queued
+SELECT position, msg_id, partition FROM queued
+UNION ALL SELECT position, NULL, partition FROM unsent
 """
 
 _CHECKPOINT_UPSERT = """
@@ -261,6 +282,8 @@ class EventStore:
         self.s = quote_ident(schema)
         self._statements: dict[tuple[tuple[SqlProjection, ...], bool], str] = {}
         self.on_committed: Callable[[Sequence[Queued]], Awaitable[None]] | None = None
+        self.sent_positions: Callable[[], Collection[int]] = tuple
+        """The rows the relay has sent and not yet deleted (the relay sets it)."""
         self.partitions = 1
         """How many partitions outbox rows are spread over (a partitioned relay sets it)."""
 
@@ -386,6 +409,7 @@ class EventStore:
             [_json_text(m.headers) for m in sent],
             [m.payload for m in sent],
             where,
+            list(self.sent_positions()),
         ]
         for projection in in_statement:
             params += projection.params(envelopes)
@@ -402,20 +426,33 @@ class EventStore:
                 await project(conn, envelopes)
         for type_name, count in Counter(e.type for e in envelopes).items():
             events_stored.add(count, {"type": type_name})
-        position_of = {row["msg_id"]: row["position"] for row in rows}
-        return [Queued(position_of[m.msg_id], m, p) for m, p in zip(sent, where, strict=True)]
+        position_of: dict[str, int] = {}
+        unsent: dict[int, list[int]] = {}
+        for row in rows:
+            if row["msg_id"] is None:
+                unsent.setdefault(row["partition"], []).append(row["position"])
+            else:
+                position_of[row["msg_id"]] = row["position"]
+        waits_for = {
+            partition: tuple(older) if len(older) < ORDER_CHECK_LIMIT else None
+            for partition, older in unsent.items()
+        }
+        return [
+            Queued(position_of[m.msg_id], m, p, waits_for.get(p, ()))
+            for m, p in zip(sent, where, strict=True)
+        ]
 
     def _statement(self, projections: tuple[SqlProjection, ...], checkpoint: bool) -> str:
         key = (projections, checkpoint)
         if key not in self._statements:
-            more, n = "", 14
+            more, n = "", 15
             for projection in projections:
                 numbers = [f"${n + i}" for i in range(projection.arity)]
                 more += ", " + projection.sql.format(*numbers, s=self.s)
                 n += projection.arity
             if checkpoint:
                 more += _CHECKPOINT_CTE.format(*range(n, n + CHECKPOINT_PARAMS), s=self.s)
-            self._statements[key] = _APPEND_SQL.format(s=self.s, more=more)
+            self._statements[key] = _APPEND_SQL.format(s=self.s, more=more, limit=ORDER_CHECK_LIMIT)
         return self._statements[key]
 
     async def advance(self, conn: Conn, checkpoint: Checkpoint) -> None:

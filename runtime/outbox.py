@@ -17,10 +17,12 @@ asked (`wake`, for rows written with `enqueue`), when another replica has commit
 (it sends a Postgres NOTIFY on the schema's channel, which the leader LISTENs to),
 every `idle_poll_seconds` (a notification lost with a connection) and after any failed
 publish; until a scan finds the table drained,
-rows handed over in memory are left to it, so a row never overtakes an older one. Before
-it sends rows handed over, the leader checks the table for an older row it has not sent
-(another replica's, committed while its notification is still on the way), and leaves
-them to the scan if there is one: every stream's events reach JetStream in version order.
+rows handed over in memory are left to it, so a row never overtakes an older one. Rows
+handed over leave to the scan too if an older row of their partition is still unsent
+(another replica's, committed while its notification is still on the way): the write
+that made them read which older rows were in the table and not yet sent (in the same
+statement, `Queued.waits_for`), and the leader checks those against what it has sent
+since. So every stream's events reach JetStream in version order.
 A row published by both ways is dropped by JetStream as a duplicate; a core NATS
 subscriber may see it twice (rarely: a scan must read a row in the moment between its
 commit and its hand-over), which the contracts allow (ids make every message idempotent).
@@ -39,6 +41,7 @@ one by one from then on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import deque
@@ -128,9 +131,16 @@ class OutboxRelay:
         self._unconfirmed: deque[tuple[Queued, asyncio.Future[PubAck]]] = deque()
         self._sent: set[int] = set()  # published from memory, row not yet deleted: not scanned
         self._confirm_wake = asyncio.Event()
+        self._settled = asyncio.Event()  # the confirmer took some rows out of `_sent`
+        self._failures = 0  # publishes from memory that failed (their rows go by the scan)
         self._sending = asyncio.Lock()  # one publisher at a time keeps the commit order
         self._tasks: set[asyncio.Task[None]] = set()
         store.on_committed = self.committed
+        store.sent_positions = self.sent_positions
+
+    def sent_positions(self) -> set[int]:
+        """Rows published from memory whose rows are not yet deleted."""
+        return self._sent
 
     @property
     def caught_up(self) -> bool:
@@ -273,37 +283,56 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch read from the table; returns how many rows left the outbox."""
         s = self.store.s
-        async with self.store.pool.acquire() as conn:
-            rows = await conn.fetch(
-                f"SELECT position, msg_id, subject, headers, payload FROM {s}.outbox "
-                f"WHERE position <> ALL($2::bigint[]){self._mine} ORDER BY position LIMIT $1",
-                self.batch,
-                list(self._sent),
-            )
-            if not rows:
-                return 0
-            queued = [
-                Queued(
-                    row["position"],
-                    Outgoing(row["subject"], bytes(row["payload"]), row["msg_id"], row["headers"]),
-                    self.partition or 0,
+        while True:
+            failures = self._failures
+            async with self.store.pool.acquire() as conn:
+                rows = await conn.fetch(
+                    f"SELECT position, msg_id, subject, headers, payload FROM {s}.outbox "
+                    f"WHERE position <> ALL($2::bigint[]){self._mine} ORDER BY position LIMIT $1",
+                    self.batch,
+                    list(self._sent),
                 )
-                for row in rows
-            ]
-            async with self._sending:
-                # Rows reported and sent from memory since the SELECT are not sent twice.
-                queued = [q for q in queued if q.position not in self._sent]
-                done = await self._publish(queued)
-            if done:
-                await self._delete(conn, done)
+                if not rows:
+                    return 0
+                queued = [
+                    Queued(
+                        row["position"],
+                        Outgoing(
+                            row["subject"], bytes(row["payload"]), row["msg_id"], row["headers"]
+                        ),
+                        self.partition or 0,
+                    )
+                    for row in rows
+                ]
+                async with self._sending:
+                    # An older row sent from memory and not yet acked may still fail (a
+                    # refused batch): it then leaves from the table, and these rows, which
+                    # the SELECT read past it, must not be stored ahead of it.
+                    await self._until_sent_below(queued[-1].position)
+                    if self._failures != failures:
+                        continue  # read again: the failed rows are the oldest now
+                    # Rows reported and sent from memory since the SELECT are not sent twice.
+                    queued = [q for q in queued if q.position not in self._sent]
+                    done = await self._publish(queued)
+                if done:
+                    await self._delete(conn, done)
+            break
         published = set(done)
         self._fresh = deque(q for q in self._fresh if q.position not in published)
         return len(done)
 
+    async def _until_sent_below(self, position: int) -> None:
+        """Until every row sent from memory before `position` is acked or has failed."""
+        while any(p < position for p in self._sent):
+            self._settled.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settled.wait(), self.ack_timeout_seconds)
+
     async def _publish_fresh(self) -> None:
         async with self._sending:
             if self._fresh and self._caught_up:
-                fresh = list(self._fresh)
+                # In position order: two commits can hand over in the other order.
+                fresh = sorted(self._fresh, key=lambda q: q.position)
                 if await self._older_rows_waiting(fresh):
                     self._leave_to_scan()
                     return
@@ -314,11 +343,24 @@ class OutboxRelay:
         """Whether the table holds a row older than these that this relay has not sent:
         another replica's commit whose NOTIFY has not arrived, or one of this process
         whose committing task has not handed it over yet. An older event of the same
-        stream is always committed (and so visible here) before a newer one can be
-        appended, so this check keeps every stream in order on JetStream; it costs one
-        indexed read per hand-over on the leader."""
+        stream is always committed before a newer one can be appended, so the statement
+        that wrote these saw it (`Queued.waits_for`, read inside the write: no round
+        trip); this check keeps every stream in order on JetStream. Rows whose write
+        could not tell (more older rows than it reads back) are checked in the table."""
         if not queued:
             return False
+        waited: set[int] = set()
+        for q in queued:
+            if q.waits_for is None:
+                return await self._older_rows_in_table(queued)
+            waited.update(q.waits_for)
+        if not waited:
+            return False
+        handed_over = {q.position for q in queued}
+        return any(p not in self._sent and p not in handed_over for p in waited)
+
+    async def _older_rows_in_table(self, queued: Sequence[Queued]) -> bool:
+        """`_older_rows_waiting`, read from the table now (one indexed read)."""
         try:
             return bool(
                 await self.store.pool.fetchval(
@@ -467,10 +509,12 @@ class OutboxRelay:
                         extra={"subject": q.message.subject, "error": repr(error)},
                     )
                     self._caught_up = False  # the rest is still in the table: scan it
+                    self._failures += 1
                     self._fresh.clear()
                     _abandon(ack for _, ack in self._unconfirmed)
                     self._unconfirmed.clear()
                     self._sent.clear()
+                    self._settled.set()
                     self.wake()
                     break
                 done.append(q.position)
@@ -482,6 +526,7 @@ class OutboxRelay:
                     log.warning("outbox rows not deleted", extra={"error": repr(error)})
                     self.wake()
                 self._sent.difference_update(done)
+                self._settled.set()
                 if self._leading:
                     # Let rows gather: one DELETE (one commit, one WAL flush) per interval
                     # instead of one per batch, leaving the disk to the writes calls wait on.

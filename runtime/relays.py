@@ -52,6 +52,7 @@ class PartitionedRelay:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         store.on_committed = self.committed
+        store.sent_positions = self.sent_positions
 
     @property
     def relayed(self) -> list[int]:
@@ -69,7 +70,9 @@ class PartitionedRelay:
             batched_subjects=self.batched_subjects,
             partition=partition,
         )
-        self.store.on_committed = self.committed  # the relay made itself the store's
+        # The relay made itself the store's: this one answers for all partitions.
+        self.store.on_committed = self.committed
+        self.store.sent_positions = self.sent_positions
         task = asyncio.create_task(relay.run(), name=f"outbox-relay-{partition}")
         self._relays[partition] = (relay, task)
 
@@ -80,6 +83,10 @@ class PartitionedRelay:
             relay, task = found
             relay.stop()
             await task
+
+    def sent_positions(self) -> set[int]:
+        """Rows any partition's relay here has sent and not yet deleted."""
+        return set().union(*(relay.sent_positions() for relay, _ in self._relays.values()))
 
     async def committed(self, queued: Sequence[Queued]) -> None:
         for partition, rows in groupby(queued, key=lambda q: q.partition):

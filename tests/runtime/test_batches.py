@@ -9,13 +9,20 @@ from datetime import UTC, datetime
 import nats
 import pytest
 from nats.aio.msg import Msg
-from nats.js.api import StreamConfig
+from nats.js.api import PubAck, StreamConfig
 
 from contracts.envelope import Envelope
 from contracts.errors import CommandError
 from runtime.consumer import CheckpointedConsumer, Delivery
 from runtime.decider import CommandRunner, Job, StateCache
-from runtime.eventstore import Checkpoint, Conn, EventStore, VersionConflict, create_pool
+from runtime.eventstore import (
+    Checkpoint,
+    Conn,
+    EventStore,
+    Queued,
+    VersionConflict,
+    create_pool,
+)
 from runtime.outbox import MIN_BATCH, OutboxRelay, subject_matches
 from runtime.service import ensure_stream
 from tests.runtime.counter import STREAM, SUBJECTS, Increment, counter, outgoing
@@ -243,7 +250,7 @@ class CountingRelay(OutboxRelay):
 
     batches: list[int]
 
-    async def _publish_batch(self, part):  # type: ignore[no-untyped-def]
+    async def _publish_batch(self, part: Sequence[Queued]) -> asyncio.Future[PubAck]:
         self.batches = [*getattr(self, "batches", []), len(part)]
         return await super()._publish_batch(part)
 
@@ -296,6 +303,45 @@ async def test_rows_committed_together_leave_in_atomic_batches_in_order(
             assert relay.batches == [1000, 1000, 500]
         else:  # refused: batches sent before the refusal was seen are sent one by one too
             assert relay.batches[0] == 1000
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 10)
+        await nc.close()
+
+
+class SlowlyAnswered(OutboxRelay):
+    """A scan starts while each batch's answer is still on its way (as on a busy machine,
+    where the relay's poll came round while JetStream had not answered yet)."""
+
+    async def _publish_batch(self, part: Sequence[Queued]) -> asyncio.Future[PubAck]:
+        ack = await super()._publish_batch(part)
+        self.wake()
+        return ack
+
+    async def _committed_batch(self, msg: Msg) -> None:
+        await asyncio.sleep(0.3)
+        await super()._committed_batch(msg)
+
+
+async def test_a_scan_during_a_refused_batch_does_not_store_later_rows_first(
+    store: EventStore, nats_url: str
+) -> None:
+    """The scan reads past rows sent from memory; when their batch is refused they go
+    again from the table, and what the scan read must not be stored ahead of them."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name=STREAM, subjects=SUBJECTS, allow_atomic=False))
+    runner = CommandRunner(store, counter, outgoing=outgoing)
+    relay = SlowlyAnswered(store, nc, js, idle_poll_seconds=60, batched_subjects=SUBJECTS)
+    task = asyncio.create_task(relay.run())
+    try:
+        await until_caught_up(relay)
+        batch = await commit_together(
+            runner, [Job("c1", Increment(by=1), at=NOW) for _ in range(2500)]
+        )
+        await batch.committed()
+        assert await published_totals(js, 2500) == list(range(1, 2501))
+        await outbox_drained(store)
     finally:
         relay.stop()
         await asyncio.wait_for(task, 10)
