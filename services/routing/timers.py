@@ -14,7 +14,9 @@ are pending, the wheel sees wall time move apart from monotonic time and shifts 
 armed timer by the step, in memory and in the stored rows (to the same absolute due, so
 replicas that shift the same timer agree), so a 5 s timeout still fires after 5 s, not an
 hour early or late. The sweep waits two rounds after a step, for the other replicas to
-shift theirs before their rows look overdue.
+shift theirs before their rows look overdue. A timer is armed just after its step
+commits (and its PBX command may leave first): a step of the clock in that moment is
+not seen for it, and it fires at its unshifted due (after a step back, late by the step).
 
 A step this replica saw end disarms its timer in memory too: otherwise every answered
 call fired a FireTimer when its ring time ran out (30 s later by default), which read

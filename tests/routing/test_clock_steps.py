@@ -16,11 +16,17 @@ pytestmark = pytest.mark.integration
 QUICK = Profile(id="quick", name="Quick", ringing=Ringing(timeout=5))
 
 
+def armed(platform: Platform) -> int:
+    assert platform.routing is not None
+    return len(platform.routing.routing.timers)  # type: ignore[attr-defined]
+
+
 async def test_a_step_forward_fires_the_pending_ring_timeout_once(platform: Platform) -> None:
     await platform.provision("1001", QUICK, desk=DeviceState.IDLE)
     await platform.start_sim(Scenario())
     call = await platform.call("1001")
     await eventually(lambda: call.kinds() == ["RingTargets"])
+    await eventually(lambda: armed(platform) == 1)  # armed just after RingTargets left
     platform.clock.step(3600)
     await platform.clock.advance(1)
     await asyncio.sleep(0.5)
@@ -37,6 +43,7 @@ async def test_a_step_back_fires_the_timeout_after_its_seconds_once(platform: Pl
     await platform.start_sim(Scenario())
     call = await platform.call("1001")
     await eventually(lambda: call.kinds() == ["RingTargets"])
+    await eventually(lambda: armed(platform) == 1)  # armed just after RingTargets left
     platform.clock.step(-3600)
     await platform.clock.advance(6)  # past the 5 s, an hour before its first due time
     await eventually(lambda: call.outcome)
