@@ -5,10 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from tests.web.conftest import PageFor
 from tests.web.platform import Platform
+
+
+def open_admin_page(page: Page, name: str) -> None:
+    """Follow an administration link and wait until that page is the one shown: the
+    page before it is still there for a moment, with controls of the same labels."""
+    link = page.get_by_role("navigation", name="Administration").get_by_role("link", name=name)
+    link.click()
+    expect(link).to_have_attribute("aria-current", "page")
 
 
 def test_an_administrator_creates_a_user_resets_the_password_and_adds_a_device(
@@ -34,17 +42,17 @@ def test_an_administrator_creates_a_user_resets_the_password_and_adds_a_device(
     row.get_by_role("button", name="Reset password").click()
     expect(row).to_contain_text(f"Password of {extension} reset")
 
-    page.get_by_role("link", name="Devices").click()
-    page.get_by_label("User", exact=True).select_option(extension)  # once Devices shows
+    open_admin_page(page, "Devices")
+    page.get_by_label("User", exact=True).select_option(extension)
     page.get_by_label("Device id").fill(f"{extension}-desk")
     page.get_by_role("button", name="Save device").click()
     expect(page.locator("#devices")).to_contain_text(f"{extension}-desk")
 
-    page.get_by_role("link", name="Profiles").click()
-    page.get_by_label("User", exact=True).select_option(extension)  # once Devices shows
+    open_admin_page(page, "Profiles")
+    page.get_by_label("User", exact=True).select_option(extension)
     expect(page.locator("#profile-list")).to_contain_text("Do Not Disturb")
 
-    page.get_by_role("link", name="Ring groups").click()
+    open_admin_page(page, "Ring groups")
     page.get_by_label("Id", exact=True).fill("support")
     page.get_by_label("Name", exact=True).fill("Support")
     page.get_by_label("Members (extensions, comma-separated)").fill(f"1004, {extension}")
@@ -55,7 +63,7 @@ def test_an_administrator_creates_a_user_resets_the_password_and_adds_a_device(
     page.get_by_role("button", name="Save ring group").click()
     expect(page.locator("#ring-groups")).to_contain_text(f"Support (support): 1004, {extension}")
 
-    page.get_by_role("link", name="Company holidays").click()
+    open_admin_page(page, "Company holidays")
     page.get_by_label("Time zone").fill("Europe/Berlin")
     page.get_by_label("Public holidays of (country code)").fill("DE")
     page.get_by_label("Profile on holidays").select_option("away")
