@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,35 @@ class Agent:
         with contextlib.suppress(ProcessLookupError):
             self.process.kill()
 
+    async def bound(self, *ports: int, within: float = 2.0) -> bool:
+        """Whether this SIPp bound `ports` itself (False: it exited first, e.g. a port
+        another process took after `free_port` chose it)."""
+        deadline = asyncio.get_running_loop().time() + within
+        while asyncio.get_running_loop().time() < deadline:
+            if self.process.returncode is not None:
+                return False
+            if set(ports) <= udp_ports_of(self.process.pid):
+                return True
+            await asyncio.sleep(0.01)
+        return self.process.returncode is None
+
+
+def udp_ports_of(pid: int) -> set[int]:
+    """The UDP ports the process's own sockets are bound to (/proc/net/udp by inode)."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    ports = set()
+    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[9] in inodes:
+            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
 
 class Phones:
     def __init__(self, proxy_port: int, passwords: dict[str, str]) -> None:
@@ -55,11 +85,17 @@ class Phones:
         self.agents: list[Agent] = []
 
     async def _run(
-        self, scenario: str, *args: str, remote: bool = True, port: int | None = None
+        self,
+        scenario: str,
+        *args: str,
+        remote: bool = True,
+        port: int | None = None,
+        media_port: int | None = None,
     ) -> Agent:
         log = self.dir / f"{scenario}-{free_port()}.log"
         command = ["sipp", *([self.proxy] if remote else []), "-sf", str(SCENARIOS / scenario),
-                   "-i", "127.0.0.1", "-p", str(port or free_port()), "-mp", str(free_port()),
+                   "-i", "127.0.0.1", "-p", str(port or free_port()),
+                   "-mp", str(media_port or free_port()),
                    "-m", "1", "-nostdin", "-timeout", "25", "-timeout_error",
                    "-trace_logs", "-log_file", str(log), *args]  # fmt: skip
         process = await asyncio.create_subprocess_exec(
@@ -98,7 +134,19 @@ class Phones:
         vanish (answer, then gone without a BYE)."""
         scenario = {"answer": "uas.xml", "busy": "uas_busy.xml", "ring": "uas_ring.xml",
                     "vanish": "uas_vanish.xml"}[behaviour]  # fmt: skip
-        return await self._run(scenario, "-d", str(ring_ms), remote=False, port=port)
+        for _ in range(3):
+            media = free_port()
+            agent = await self._run(
+                scenario, "-d", str(ring_ms), remote=False, port=port, media_port=media
+            )
+            if await agent.bound(port, media):
+                break
+            if (await agent.wait()).code != BIND_ERROR:
+                break
+            # Its media port (free a moment before) was taken by another process on this
+            # shared machine before SIPp bound it; the SIP port is the registered contact's,
+            # so only the media port can change.
+        return agent
 
     async def call(self, device: str, dialled: str, *, scenario: str = "uac_call.xml",
                    talk_ms: int = 300, password: str | None = None) -> Agent:  # fmt: skip
